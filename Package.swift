@@ -1,0 +1,93 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "channel-gateway",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gateway", targets: ["Gateway"]),
+        .library(name: "ChannelClient", targets: ["ChannelClient"]),
+        .library(name: "ChannelProtocol", targets: ["ChannelProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+    ],
+    targets: [
+        // C libraries, wrapped once: librdkafka in Shared/Kafka, hiredis in Shared/Redis.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka"),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis"),
+
+        // The device protocol: frames and their encodings. Pure Swift, so device clients link no Kafka or Redis.
+        .target(name: "ChannelProtocol", swiftSettings: strict),
+
+        // What edges, routers and services share: Kafka and Redis clients, the device registry, tokens, topic names.
+        .target(
+            name: "Shared",
+            dependencies: [
+                "CRdKafka", "CHiredis", "ChannelProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Edge",
+            dependencies: [
+                "Shared", "ChannelProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Router",
+            dependencies: ["Shared", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "EchoService",
+            dependencies: ["Shared", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The device side: a WebSocket client speaking protocol v1, used by tests, the load generator and apps.
+        .target(
+            name: "ChannelClient",
+            dependencies: [
+                "ChannelProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Starts and supervises local processes (Redis, Tansu, gateway components): `gateway dev` and the tests.
+        .target(name: "DevCluster", swiftSettings: strict),
+        .executableTarget(
+            name: "Gateway",
+            dependencies: [
+                "Shared", "Edge", "Router", "EchoService", "DevCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ChannelProtocolTests", dependencies: ["ChannelProtocol"], swiftSettings: strict),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "DevCluster"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster"],
+            swiftSettings: strict
+        ),
+    ]
+)
