@@ -1,0 +1,209 @@
+import ChannelProtocol
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOWebSocket
+
+/// A device's end of the channel: one WebSocket to an edge, speaking protocol v1 in the JSON encoding.
+///
+/// Guarantees: ``send(service:payload:id:)`` returns only when the edge acked the message (the broker has it) and
+/// throws when the edge refused it or the connection ended first; incoming messages are acked automatically
+/// (unless `autoAck` is off) and a message id seen in the last 4,096 is not yielded twice.
+public final class DeviceClient: @unchecked Sendable {
+    /// Everything the edge sent, in order, for callers that want the raw conversation (tests, tools).
+    public enum Event: Sendable, Equatable {
+        case frame(Frame)
+        /// A text message that was not a valid frame.
+        case undecodable(String)
+        /// The connection ended; `code` is the close code the edge sent, if any.
+        case closed(code: UInt16?)
+    }
+
+    /// Why a call failed.
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case notUpgraded(status: Int)
+        case refused(ProtocolError)
+        case closed(code: UInt16?)
+        case timedOut
+
+        public var description: String {
+            switch self {
+            case .notUpgraded(let status): return "the edge answered HTTP \(status) instead of upgrading"
+            case .refused(let e): return "refused: \(e.code.rawValue): \(e.message)"
+            case .closed(let code): return "connection closed (\(code.map(String.init) ?? "no close code"))"
+            case .timedOut: return "timed out"
+            }
+        }
+    }
+
+    public let events: AsyncStream<Event>
+    /// Messages from services, duplicates removed.
+    public let messages: AsyncStream<Message>
+    public var autoAck = true
+
+    let channel: any Channel
+    private let eventSink: AsyncStream<Event>.Continuation
+    private let messageSink: AsyncStream<Message>.Continuation
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var pendingSends: [String: CheckedContinuation<Void, any Error>] = [:]
+        var helloWaiter: CheckedContinuation<Welcome, any Error>?
+        var recentIDs: Set<String> = []
+        var recentOrder: [String] = []
+        var closedCode: UInt16??
+        var nextID = 0
+    }
+
+    init(channel: any Channel) {
+        self.channel = channel
+        (events, eventSink) = AsyncStream.makeStream()
+        (messages, messageSink) = AsyncStream.makeStream()
+    }
+
+    /// Opens a WebSocket to `url` (`ws://host:port/v1/channel`).
+    /// - Throws: ``Failure/notUpgraded(status:)`` when the edge answers plain HTTP.
+    public static func connect(
+        to url: String, subprotocols: [String] = [JSONFrameCodec.subprotocol],
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> DeviceClient {
+        try await WebSocketConnector.connect(url: url, subprotocols: subprotocols, group: group)
+    }
+
+    /// Says hello and waits for the welcome.
+    /// - Throws: ``Failure/refused(_:)`` with the edge's error (for example `auth_failed`), or `closed`.
+    public func hello(device: String, token: String, timeout: Duration = .seconds(10)) async throws -> Welcome {
+        try await withTimeout(timeout) {
+            try await withCheckedThrowingContinuation { continuation in
+                self.state.withLockedValue { $0.helloWaiter = continuation }
+                self.send(frame: .hello(Hello(device: device, token: token)))
+            }
+        }
+    }
+
+    /// Sends a message to `service` and returns when the edge acks it.
+    /// - Returns: the message id (generated when `id` is nil).
+    @discardableResult
+    public func send(service: String, payload: Payload, id: String? = nil, timeout: Duration = .seconds(10)) async throws -> String {
+        let id = id ?? state.withLockedValue { s in s.nextID += 1; return "m-\(s.nextID)-\(UInt32.random(in: 0...UInt32.max))" }
+        try await withTimeout(timeout) {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let closed = self.state.withLockedValue { s -> UInt16?? in
+                    if s.closedCode == nil { s.pendingSends[id] = continuation }
+                    return s.closedCode
+                }
+                if let closed { continuation.resume(throwing: Failure.closed(code: closed)); return }
+                self.send(frame: .msg(Message(service: service, id: id, payload: payload)))
+            }
+        }
+        return id
+    }
+
+    /// Sends a JSON body (given as JSON text) to `service`.
+    @discardableResult
+    public func send(service: String, json: String, id: String? = nil) async throws -> String {
+        try await send(service: service, payload: .json(Array(json.utf8)), id: id)
+    }
+
+    /// Acks a message from a service (done automatically when `autoAck` is on).
+    public func ack(_ id: String) { send(frame: .ack(id: id)) }
+
+    /// Writes any frame.
+    public func send(frame: Frame) { sendText(JSONFrameCodec.encode(frame)) }
+
+    /// Writes a raw text message (for testing how the edge treats bad input).
+    public func sendText(_ bytes: [UInt8]) {
+        let buffer = channel.allocator.buffer(bytes: bytes)
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer), promise: nil)
+    }
+
+    public func sendText(_ text: String) { sendText(Array(text.utf8)) }
+
+    /// Closes the connection normally.
+    public func close() async {
+        var data = channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: .normalClosure)
+        try? await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)).get()
+        try? await channel.close()
+    }
+
+    /// Waits until the connection ends and returns the edge's close code.
+    public func closeCode(timeout: Duration = .seconds(10)) async throws -> UInt16? {
+        try await withTimeout(timeout) {
+            for await event in self.events { if case .closed(let code) = event { return code } }
+            return self.state.withLockedValue { $0.closedCode ?? nil }
+        }
+    }
+
+    // MARK: - Called by the connection handler on the event loop
+
+    func received(_ bytes: [UInt8]) {
+        let frame: Frame
+        do {
+            frame = try JSONFrameCodec.decode(bytes)
+        } catch {
+            eventSink.yield(.undecodable(String(decoding: bytes, as: UTF8.self)))
+            return
+        }
+        eventSink.yield(.frame(frame))
+        switch frame {
+        case .welcome(let welcome):
+            state.withLockedValue { s -> CheckedContinuation<Welcome, any Error>? in
+                defer { s.helloWaiter = nil }
+                return s.helloWaiter
+            }?.resume(returning: welcome)
+        case .ack(let id):
+            state.withLockedValue { $0.pendingSends.removeValue(forKey: id) }?.resume()
+        case .error(let error):
+            let waiter = state.withLockedValue { s -> CheckedContinuation<Void, any Error>? in
+                error.ref.flatMap { s.pendingSends.removeValue(forKey: $0) }
+            }
+            if let waiter {
+                waiter.resume(throwing: Failure.refused(error))
+            } else if let hello = state.withLockedValue({ s -> CheckedContinuation<Welcome, any Error>? in
+                defer { s.helloWaiter = nil }
+                return s.helloWaiter
+            }) {
+                hello.resume(throwing: Failure.refused(error))
+            }
+        case .msg(let message):
+            let fresh = state.withLockedValue { s -> Bool in
+                guard s.recentIDs.insert(message.id).inserted else { return false }
+                s.recentOrder.append(message.id)
+                if s.recentOrder.count > 4096 { s.recentIDs.remove(s.recentOrder.removeFirst()) }
+                return true
+            }
+            if fresh { messageSink.yield(message) }
+            if autoAck { ack(message.id) }
+        case .hello, .reconnect:
+            break
+        }
+    }
+
+    func ended(code: UInt16?) {
+        let (sends, hello) = state.withLockedValue { s in
+            if s.closedCode == nil { s.closedCode = .some(code) }
+            defer { s.pendingSends = [:]; s.helloWaiter = nil }
+            return (Array(s.pendingSends.values), s.helloWaiter)
+        }
+        sends.forEach { $0.resume(throwing: Failure.closed(code: code)) }
+        hello?.resume(throwing: Failure.closed(code: code))
+        eventSink.yield(.closed(code: code))
+        eventSink.finish()
+        messageSink.finish()
+    }
+}
+
+/// Runs `body`, throwing ``DeviceClient/Failure/timedOut`` if it takes longer than `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw DeviceClient.Failure.timedOut
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

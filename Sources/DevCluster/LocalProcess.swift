@@ -1,0 +1,178 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process whose output is kept (the last lines in memory, all of it in an optional log file) and watched
+/// for a readiness line.
+///
+/// Every `LocalProcess` started and not yet stopped is killed when the starting process exits normally or
+/// is told to stop by SIGINT/SIGTERM through ``LocalProcess/stopAll()``. Our own gateway components also exit by
+/// themselves when their standard input closes, so they do not outlive a parent that was killed.
+public final class LocalProcess: @unchecked Sendable {
+    public let name: String
+    public var pid: Int32 { process.processIdentifier }
+
+    private let process: Process
+    private let stdinPipe = Pipe()
+    private let outputPipe = Pipe()
+    private let lock = NSCondition()
+    private var lines: [String] = []
+    private var totalLines = 0
+    private var partial = Data()
+    private let echo: (@Sendable (String) -> Void)?
+    private let logHandle: FileHandle?
+
+    /// Starts `executable` with `arguments`.
+    /// - Parameters:
+    ///   - echo: called with every output line, for example to print it with a prefix.
+    ///   - logFile: where to append all output.
+    public init(
+        name: String, executable: String, arguments: [String], environment: [String: String]? = nil,
+        logFile: String? = nil, echo: (@Sendable (String) -> Void)? = nil
+    ) throws {
+        self.name = name
+        self.echo = echo
+        if let logFile {
+            FileManager.default.createFile(atPath: logFile, contents: nil)
+            logHandle = FileHandle(forWritingAtPath: logFile)
+        } else {
+            logHandle = nil
+        }
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        process.standardInput = stdinPipe
+        process.standardOutput = outputPipe
+        process.standardError = outputPipe
+        outputPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.take(data)
+        }
+        try process.run()
+        ProcessTable.shared.add(self)
+    }
+
+    private func take(_ data: Data) {
+        if data.isEmpty {
+            outputPipe.fileHandleForReading.readabilityHandler = nil
+        }
+        logHandle?.write(data)
+        lock.lock()
+        partial.append(data)
+        var complete: [String] = []
+        while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: partial[partial.startIndex..<newline], as: UTF8.self)
+            partial.removeSubrange(partial.startIndex...newline)
+            complete.append(line)
+        }
+        lines.append(contentsOf: complete)
+        totalLines += complete.count
+        if lines.count > 400 { lines.removeFirst(lines.count - 400) }
+        lock.broadcast()
+        lock.unlock()
+        if let echo { complete.forEach(echo) }
+    }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// The last lines the process printed (at most 400).
+    public var recentOutput: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.suffix(60).joined(separator: "\n")
+    }
+
+    /// Waits until the process prints a line containing `marker` and returns that line.
+    /// - Throws: ``ClusterError/exitedEarly(name:status:output:)`` if it exits first,
+    ///   ``ClusterError/notReady(name:waitedSeconds:output:)`` after `timeout` seconds.
+    @discardableResult
+    public func waitForLine(containing marker: String, timeout: Double = 30) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        lock.lock()
+        defer { lock.unlock() }
+        var checked = 0
+        var seenTotal = totalLines - lines.count
+        while true {
+            let firstIndexUnseen = max(0, checked - seenTotal)
+            if firstIndexUnseen < lines.count {
+                for line in lines[firstIndexUnseen...] where line.contains(marker) { return line }
+            }
+            checked = totalLines
+            seenTotal = totalLines - lines.count
+            if !process.isRunning {
+                // Let the reader drain what the process wrote last.
+                lock.wait(until: Date().addingTimeInterval(0.2))
+                if let line = lines.last(where: { $0.contains(marker) }) { return line }
+                throw ClusterError.exitedEarly(name: name, status: process.terminationStatus,
+                                               output: lines.suffix(30).joined(separator: "\n"))
+            }
+            if Date() > deadline {
+                throw ClusterError.notReady(name: name, waitedSeconds: timeout,
+                                            output: lines.suffix(30).joined(separator: "\n"))
+            }
+            lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
+        }
+    }
+
+    /// Sends `signal` to the process.
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Stops the process: SIGTERM, then SIGKILL if it has not exited after `grace` seconds. Returns its exit status.
+    @discardableResult
+    public func stop(grace: Double = 5) -> Int32 {
+        defer { ProcessTable.shared.remove(self) }
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? stdinPipe.fileHandleForWriting.close()
+        return process.terminationStatus
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    public func crash() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        ProcessTable.shared.remove(self)
+    }
+
+    /// Stops every process started by this program that is still running.
+    public static func stopAll() { ProcessTable.shared.stopAll() }
+
+    /// Finds an executable in `PATH` or in the usual install prefixes.
+    public static func find(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let dirs = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin"]
+        return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+/// The processes started and not yet stopped, stopped together at exit.
+final class ProcessTable: @unchecked Sendable {
+    static let shared = ProcessTable()
+    private let lock = NSLock()
+    private var processes: [ObjectIdentifier: LocalProcess] = [:]
+
+    private init() {
+        atexit { ProcessTable.shared.stopAll() }
+    }
+
+    func add(_ p: LocalProcess) { lock.withLock { processes[ObjectIdentifier(p)] = p } }
+    func remove(_ p: LocalProcess) { lock.withLock { _ = processes.removeValue(forKey: ObjectIdentifier(p)) } }
+
+    func stopAll() {
+        let all = lock.withLock { Array(processes.values) }
+        all.forEach { $0.signal(SIGTERM) }
+        all.forEach { $0.stop(grace: 3) }
+    }
+}

@@ -1,0 +1,43 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The devices connected to this edge right now, by device id: the channel to write to and the session it belongs to.
+///
+/// Guarantees at most one connection per device on this edge: adding a device that is already here returns the
+/// older channel so the caller can close it; removing names the session, so a closing old connection can never
+/// remove its successor.
+final class ConnectedDevices: @unchecked Sendable {
+    struct Connection {
+        let channel: any Channel
+        let session: String
+    }
+
+    private let lock = NIOLock()
+    private var byDevice: [String: Connection] = [:]
+
+    /// Records `device` as connected on `channel`; returns the connection it replaced, if any.
+    func add(device: String, session: String, channel: any Channel) -> Connection? {
+        lock.withLock { byDevice.updateValue(Connection(channel: channel, session: session), forKey: device) }
+    }
+
+    /// Forgets `device` if its current connection is `session`.
+    @discardableResult
+    func remove(device: String, session: String) -> Bool {
+        lock.withLock {
+            guard byDevice[device]?.session == session else { return false }
+            byDevice[device] = nil
+            return true
+        }
+    }
+
+    func find(_ device: String) -> Connection? { lock.withLock { byDevice[device] } }
+
+    /// Every (device, session) pair, for refreshing routes.
+    func routes() -> [(device: String, session: String)] {
+        lock.withLock { byDevice.map { ($0.key, $0.value.session) } }
+    }
+
+    func all() -> [Connection] { lock.withLock { Array(byDevice.values) } }
+
+    var count: Int { lock.withLock { byDevice.count } }
+}

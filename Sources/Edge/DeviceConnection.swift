@@ -1,0 +1,187 @@
+import ChannelProtocol
+import Foundation
+import Logging
+import NIOCore
+import NIOWebSocket
+import Shared
+
+/// One device's WebSocket connection on the edge: decodes frames, runs ``DeviceSession`` and carries out its actions.
+///
+/// Kafka and Redis work never blocks here: the hello's token check and route claim run as a task whose result hops
+/// back to the event loop, and a publish completes from the producer's delivery report. A message is acked to the
+/// device only after its delivery report says the broker has it.
+final class DeviceConnection: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let edge: EdgeContext
+    private var session: DeviceSession
+    private var lastHeard = NIODeadline.now()
+    private var helloTimer: Scheduled<Void>?
+    private var heartbeat: RepeatedTask?
+
+    init(edge: EdgeContext) {
+        self.edge = edge
+        self.session = DeviceSession(services: edge.config.services)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        helloTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(edge.config.helloTimeoutSeconds))) { [self] in
+            if session.state == .awaitingHello || session.state == .authenticating {
+                perform(session.close(ProtocolError(.helloRequired, "no hello in time"), .helloTimeout), channel: channel)
+            }
+        }
+        let interval = TimeAmount.seconds(Int64(edge.config.heartbeatSeconds))
+        heartbeat = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            if NIODeadline.now() - lastHeard > interval * 2 {
+                perform(session.close(nil, .goingAway), channel: channel)
+            } else {
+                channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
+            }
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        lastHeard = .now()
+        switch frame.opcode {
+        case .text:
+            let decoded = Result { () throws(ProtocolError) -> Frame in
+                try JSONFrameCodec.decode(Array(buffer: frame.unmaskedData))
+            }
+            if let action = session.received(decoded) { perform(action, channel: context.channel) }
+        case .binary:
+            let error = ProtocolError(.badFrame, "binary messages need the binary encoding; this connection speaks \(JSONFrameCodec.subprotocol)")
+            if let action = session.received(.failure(error)) { perform(action, channel: context.channel) }
+        case .ping:
+            var payload = frame.unmaskedData
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload.readSlice(length: payload.readableBytes)!)), promise: nil)
+        case .connectionClose:
+            session.markClosed()
+            var reply = context.channel.allocator.buffer(capacity: 2)
+            reply.write(webSocketErrorCode: .normalClosure)
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
+                .whenComplete { _ in context.close(promise: nil) }
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        helloTimer?.cancel()
+        heartbeat?.cancel()
+        if let ready = session.readySession {
+            edge.devices.remove(device: ready.device, session: ready.session)
+            release(device: ready.device, session: ready.session)
+        }
+        session.markClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        edge.logger.debug("connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    private func perform(_ action: DeviceSession.Action?, channel: any Channel) {
+        guard let action else { return }
+        switch action {
+        case .send(let frame):
+            channel.send(frame)
+        case .sendAndClose(let frame, let code):
+            channel.sendAndClose(frame, code: code)
+        case .authenticate(let hello):
+            authenticate(hello, channel: channel)
+        case .publish(let message, let device, let session):
+            publish(message, device: device, session: session, channel: channel)
+        case .deviceAcked:
+            break  // Store-and-forward (the mailbox) gives device acks their meaning; until then there is nothing to do.
+        }
+    }
+
+    private func authenticate(_ hello: Hello, channel: any Channel) {
+        let edge = self.edge
+        let sessionID = Self.newSessionID()
+        let promise = channel.eventLoop.makePromise(of: DeviceGrant.self)
+        promise.completeWithTask {
+            let grant: DeviceGrant
+            do {
+                grant = try await edge.tokens.verify(hello.token, device: hello.device)
+            } catch {
+                throw ProtocolError(.authFailed, (error as? TokenError)?.message ?? "token invalid")
+            }
+            do {
+                _ = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
+            } catch {
+                edge.logger.warning("cannot register \(grant.device): \(error)")
+                throw ProtocolError(.unavailable, "device registry unavailable, try again later")
+            }
+            return grant
+        }
+        promise.futureResult.hop(to: channel.eventLoop).whenComplete { [self] result in
+            switch result {
+            case .success(let grant):
+                guard channel.isActive else {
+                    release(device: grant.device, session: sessionID)
+                    return
+                }
+                if let old = edge.devices.add(device: grant.device, session: sessionID, channel: channel) {
+                    old.channel.sendAndClose(nil, code: .replaced)
+                }
+                let welcome = Welcome(edge: edge.config.edgeID, session: sessionID,
+                                      heartbeatSeconds: edge.config.heartbeatSeconds,
+                                      maxMessageBytes: edge.config.maxMessageBytes)
+                helloTimer?.cancel()
+                perform(session.accepted(grant, session: sessionID, welcome: welcome), channel: channel)
+            case .failure(let error):
+                let refusal = error as? ProtocolError ?? ProtocolError(.unavailable, "internal error, try again later")
+                perform(session.refused(refusal), channel: channel)
+            }
+        }
+    }
+
+    private func publish(_ message: Message, device: String, session: String, channel: any Channel) {
+        let config = edge.config
+        let record = OutgoingRecord(
+            topic: config.topics.up(message.service), key: Array(device.utf8), value: message.payload.bytes,
+            headers: [
+                KafkaHeader(RecordHeader.device, device),
+                KafkaHeader(RecordHeader.service, message.service),
+                KafkaHeader(RecordHeader.messageID, message.id),
+                KafkaHeader(RecordHeader.contentType, message.payload.contentType),
+                KafkaHeader(RecordHeader.edge, config.edgeID),
+                KafkaHeader(RecordHeader.session, session),
+                KafkaHeader(RecordHeader.receivedAt, String(Int64(Date().timeIntervalSince1970 * 1000))),
+            ])
+        let id = message.id
+        do {
+            try edge.producer.send(record) { result in
+                channel.eventLoop.execute {
+                    switch result {
+                    case .success: channel.send(.ack(id: id))
+                    case .failure(let error):
+                        channel.send(.error(ProtocolError(.unavailable, "not delivered to the service: \(error.isRetriable ? "broker unavailable" : "rejected"), send it again", ref: id)))
+                    }
+                }
+            }
+        } catch {
+            channel.send(.error(ProtocolError(.unavailable, "the edge cannot take messages now, send it again later", ref: id)))
+        }
+    }
+
+    private func release(device: String, session: String) {
+        let registry = edge.registry
+        let logger = edge.logger
+        Task {
+            do { _ = try await registry.release(device: device, session: session) } catch {
+                logger.warning("cannot release the route of \(device): \(error)")
+            }
+        }
+    }
+
+    static func newSessionID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return String(rng.next() as UInt64, radix: 36) + String(rng.next() as UInt32, radix: 36)
+    }
+}

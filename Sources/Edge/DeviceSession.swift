@@ -1,0 +1,98 @@
+import ChannelProtocol
+import Shared
+
+/// The protocol state of one device connection, free of sockets: given what arrived, it says what to do.
+///
+/// Guarantees: nothing but `hello` is acted on before the hello is accepted; a message is published only for a
+/// service that exists and that the device's token allows; every refusal names its documented error code.
+struct DeviceSession {
+    enum State: Equatable {
+        case awaitingHello
+        case authenticating
+        case ready(device: String, session: String)
+        case closed
+    }
+
+    enum Action: Equatable {
+        case send(Frame)
+        case sendAndClose(Frame?, CloseCode)
+        case authenticate(Hello)
+        case publish(Message, device: String, session: String)
+        case deviceAcked(id: String, device: String)
+    }
+
+    private(set) var state: State = .awaitingHello
+    private var grant: DeviceGrant?
+    let services: Set<String>
+
+    init(services: Set<String>) {
+        self.services = services
+    }
+
+    /// What to do with a decoded frame, or with the error decoding it raised.
+    mutating func received(_ decoded: Result<Frame, ProtocolError>) -> Action? {
+        switch (state, decoded) {
+        case (.closed, _):
+            return nil
+        case (.awaitingHello, .success(.hello(let hello))):
+            state = .authenticating
+            return .authenticate(hello)
+        case (.awaitingHello, .failure(let error)) where error.code == .badFrame || error.code == .invalidField:
+            return closeWith(.error(error), .protocolViolation)
+        case (.awaitingHello, _), (.authenticating, _):
+            return closeWith(.error(ProtocolError(.helloRequired, "send hello first and wait for welcome")),
+                             .protocolViolation)
+        case (.ready, .failure(let error)):
+            return .send(.error(error))
+        case (.ready, .success(.hello)):
+            return closeWith(.error(ProtocolError(.alreadyHello, "this connection already said hello")),
+                             .protocolViolation)
+        case (.ready(let device, let session), .success(.msg(let message))):
+            guard services.contains(message.service) else {
+                return .send(.error(ProtocolError(.unknownService, "no service named \"\(message.service)\"", ref: message.id)))
+            }
+            guard grant?.allows(message.service) == true else {
+                return .send(.error(ProtocolError(.forbiddenService, "this device may not use \"\(message.service)\"", ref: message.id)))
+            }
+            return .publish(message, device: device, session: session)
+        case (.ready(let device, _), .success(.ack(let id))):
+            return .deviceAcked(id: id, device: device)
+        case (.ready, .success(let frame)):
+            return .send(.error(ProtocolError(.unknownType, "a device does not send \"\(frame.typeName)\" frames")))
+        }
+    }
+
+    /// The hello was verified and the route registered.
+    mutating func accepted(_ grant: DeviceGrant, session: String, welcome: Welcome) -> Action? {
+        guard state == .authenticating else { return nil }
+        self.grant = grant
+        state = .ready(device: grant.device, session: session)
+        return .send(.welcome(welcome))
+    }
+
+    /// The hello was refused: the token (4001) or the registry (4007, retryable).
+    mutating func refused(_ error: ProtocolError) -> Action? {
+        guard state == .authenticating else { return nil }
+        return closeWith(.error(error), error.code == .authFailed ? .authFailed : .unavailable)
+    }
+
+    /// The connection must end, for example on hello timeout.
+    mutating func close(_ error: ProtocolError?, _ code: CloseCode) -> Action? {
+        guard state != .closed else { return nil }
+        state = .closed
+        return .sendAndClose(error.map(Frame.error), code)
+    }
+
+    private mutating func closeWith(_ frame: Frame?, _ code: CloseCode) -> Action {
+        state = .closed
+        return .sendAndClose(frame, code)
+    }
+
+    /// The device and session, once ready.
+    var readySession: (device: String, session: String)? {
+        if case .ready(let device, let session) = state { return (device, session) }
+        return nil
+    }
+
+    mutating func markClosed() { state = .closed }
+}

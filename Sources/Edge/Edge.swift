@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Shared
+
+/// An edge: holds device connections, publishes what devices send, delivers what the router hands it.
+///
+/// `start()` fails with a clear error when librdkafka is too old or the broker or Redis cannot be reached, before
+/// any device can connect. While running, the edge keeps its liveness key in Redis fresh (a route pointing at an
+/// edge whose key expired counts as offline) and refreshes the routes of its devices in batches.
+public final class Edge: Sendable {
+    public let config: EdgeConfig
+    private let logger: Logger
+    private let state = NIOLockedValueBox<Running?>(nil)
+
+    private struct Running: Sendable {
+        let group: MultiThreadedEventLoopGroup
+        let server: any Channel
+        let context: EdgeContext
+        let inboxLoop: ConsumerLoop
+        let inboxConsumer: KafkaConsumer
+        let redis: RedisClient
+        let housekeeping: Task<Void, Never>
+    }
+
+    public init(config: EdgeConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// The port the edge listens on (useful when configured with port 0).
+    public var port: Int? { state.withLockedValue { $0?.server.localAddress?.port } }
+
+    /// Number of devices connected right now.
+    public var connectedDevices: Int { state.withLockedValue { $0?.context.devices.count ?? 0 } }
+
+    public func start() async throws {
+        try Librdkafka.requireSupportedVersion()
+        let admin = try KafkaAdmin(config: config.kafka, logger: logger)
+        try admin.checkReachable()
+        try admin.createTopics(
+            config.services.map { TopicSpec(name: config.topics.up($0), partitions: config.upPartitions) }
+                + [TopicSpec(name: config.topics.edgeInbox(config.edgeID), partitions: config.inboxPartitions)])
+        admin.close()
+
+        let redis = RedisClient(endpoint: config.redis, logger: logger)
+        try redis.checkReachable()
+        let registry = DeviceRegistry(redis: redis, prefix: config.topics.prefix,
+                                      routeTTL: .seconds(config.routeTTLSeconds))
+        try await registry.heartbeat(edge: config.edgeID, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
+
+        let producer = try KafkaProducer(config: config.kafka, logger: logger)
+        let devices = ConnectedDevices()
+        let context = EdgeContext(config: config, producer: producer, registry: registry,
+                                  tokens: await TokenAuthority(secret: config.tokenSecret),
+                                  devices: devices, logger: logger)
+
+        // The inbox is positioned before any device can connect, so nothing routed here is missed.
+        let inboxConsumer = try KafkaConsumer(config: config.kafka, groupID: nil, logger: logger)
+        try inboxConsumer.assignFromEnd(topic: config.topics.edgeInbox(config.edgeID))
+        let inbox = EdgeInbox(devices: devices, logger: logger)
+        let inboxLoop = ConsumerLoop(name: "edge-inbox", consumer: inboxConsumer, logger: logger) { inbox.deliver($0) }
+        inboxLoop.start()
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let server = try await EdgeServer.bind(host: config.host, port: config.port, group: group, edge: context)
+        let housekeeping = Task { [config, logger] in
+            await Self.keepAlive(config: config, registry: registry, devices: devices, logger: logger)
+        }
+        state.withLockedValue {
+            $0 = Running(group: group, server: server, context: context, inboxLoop: inboxLoop,
+                         inboxConsumer: inboxConsumer, redis: redis, housekeeping: housekeeping)
+        }
+    }
+
+    /// Refreshes the edge's liveness key every third of its TTL and the device routes every third of theirs.
+    private static func keepAlive(config: EdgeConfig, registry: DeviceRegistry, devices: ConnectedDevices,
+                                  logger: Logger) async {
+        let beat = Duration.milliseconds(config.edgeHeartbeatTTLSeconds * 1000 / 3)
+        let refreshEvery = config.routeTTLSeconds * 1000 / 3
+        var sinceRefresh = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: beat)
+            if Task.isCancelled { break }
+            do {
+                try await registry.heartbeat(edge: config.edgeID, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
+            } catch {
+                logger.warning("cannot refresh the edge's liveness key: \(error)")
+            }
+            sinceRefresh += Int(beat.components.seconds * 1000 + beat.components.attoseconds / 1_000_000_000_000_000)
+            if sinceRefresh >= refreshEvery {
+                sinceRefresh = 0
+                let routes = devices.routes()
+                for start in stride(from: 0, to: routes.count, by: 1000) {
+                    do { _ = try await registry.refresh(Array(routes[start..<min(start + 1000, routes.count)])) } catch {
+                        logger.warning("cannot refresh device routes: \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting, closes every connection with 1001 (going away), releases their routes, removes the edge's
+    /// liveness key and flushes what is in flight to the broker.
+    public func stop() async {
+        guard let running = state.withLockedValue({ r -> Running? in defer { r = nil }; return r }) else { return }
+        try? await running.server.close()
+        for connection in running.context.devices.all() {
+            connection.channel.sendAndClose(nil, code: .goingAway)
+        }
+        running.housekeeping.cancel()
+        for route in running.context.devices.routes() {
+            _ = try? await running.context.registry.release(device: route.device, session: route.session)
+        }
+        try? await running.context.registry.removeEdge(config.edgeID)
+        running.inboxLoop.stop()
+        running.inboxConsumer.close()
+        running.context.producer.shutdown()
+        try? await running.group.shutdownGracefully()
+        running.redis.close()
+    }
+}

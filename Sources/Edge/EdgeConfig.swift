@@ -1,0 +1,31 @@
+import Shared
+
+/// Everything an edge needs to know to run. Defaults suit a local development cluster.
+public struct EdgeConfig: Sendable {
+    /// Unique among the edges of one installation; names the edge's inbox topic, so it keeps to [A-Za-z0-9._-].
+    public var edgeID: String
+    public var host: String = "127.0.0.1"
+    public var port: Int = 7001
+    public var topics = Topics(prefix: Defaults.topicPrefix)
+    /// The services devices may name, each mapped to the topic `<prefix>.up.<service>`.
+    public var services: Set<String> = Set(Defaults.services)
+    public var kafka = KafkaConfig(bootstrapServers: Defaults.kafkaBootstrap)
+    public var redis = RedisEndpoint(host: Defaults.redisHost, port: Defaults.redisPort)
+    public var tokenSecret: String = TokenAuthority.developmentSecret
+    /// The largest WebSocket message accepted, in bytes; larger ones close the connection with 1009.
+    public var maxMessageBytes: Int = 64 * 1024
+    /// Seconds between pings; a connection silent for two of these is closed.
+    public var heartbeatSeconds: Int = 25
+    /// Seconds a new connection has to send an accepted hello.
+    public var helloTimeoutSeconds: Int = 10
+    /// How long a route lives in Redis without a refresh, and how often the edge refreshes its routes (a third of it).
+    public var routeTTLSeconds: Int = 3600
+    /// How long the edge's liveness key lives without a refresh; the edge refreshes it every third of this.
+    public var edgeHeartbeatTTLSeconds: Int = 15
+    public var inboxPartitions: Int32 = 1
+    public var upPartitions: Int32 = Defaults.topicPartitions
+
+    public init(edgeID: String) {
+        self.edgeID = edgeID
+    }
+}

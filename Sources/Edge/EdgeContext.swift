@@ -1,0 +1,43 @@
+import ChannelProtocol
+import Logging
+import NIOCore
+import NIOWebSocket
+import Shared
+
+/// What every connection handler of one edge shares: configuration, clients and the local device table.
+final class EdgeContext: Sendable {
+    let config: EdgeConfig
+    let producer: KafkaProducer
+    let registry: DeviceRegistry
+    let tokens: TokenAuthority
+    let devices: ConnectedDevices
+    let logger: Logger
+
+    init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, tokens: TokenAuthority,
+         devices: ConnectedDevices, logger: Logger) {
+        self.config = config
+        self.producer = producer
+        self.registry = registry
+        self.tokens = tokens
+        self.devices = devices
+        self.logger = logger
+    }
+}
+
+extension Channel {
+    /// Writes `frame` in the JSON encoding as one WebSocket text message. Safe from any thread.
+    func send(_ frame: Frame) {
+        let bytes = JSONFrameCodec.encode(frame)
+        let buffer = allocator.buffer(bytes: bytes)
+        writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+    }
+
+    /// Writes an optional last frame, then a WebSocket close with `code`, then closes the connection.
+    func sendAndClose(_ frame: Frame?, code: CloseCode) {
+        if let frame { send(frame) }
+        var data = allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: WebSocketErrorCode(codeNumber: Int(code.rawValue)))
+        let closed = writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
+        closed.whenComplete { _ in self.close(promise: nil) }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Shared
+
+/// Options every long-running component takes. Each flag has an environment variable (shown in --help) that
+/// supplies its default, so containers can be configured either way.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Kafka bootstrap servers (env CG_KAFKA).")
+    var kafka: String = env("CG_KAFKA") ?? Defaults.kafkaBootstrap
+
+    @Option(name: .customLong("kafka-property"),
+            help: ArgumentHelp("Any librdkafka property, as key=value; repeatable.", valueName: "key=value"))
+    var kafkaProperties: [String] = []
+
+    @Option(help: "Redis as host:port (env CG_REDIS).")
+    var redis: String = env("CG_REDIS") ?? "\(Defaults.redisHost):\(Defaults.redisPort)"
+
+    @Option(help: "Redis password (env CG_REDIS_PASSWORD); never logged.")
+    var redisPassword: String? = env("CG_REDIS_PASSWORD")
+
+    @Option(help: "Prefix of every topic and Redis key (env CG_PREFIX).")
+    var prefix: String = env("CG_PREFIX") ?? Defaults.topicPrefix
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (env CG_LOG_LEVEL).")
+    var logLevel: String = env("CG_LOG_LEVEL") ?? "info"
+
+    @Flag(help: .hidden)
+    var exitWithStdin = false
+
+    func validate() throws {
+        _ = try kafkaConfig()
+        _ = try redisEndpoint()
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+        guard !prefix.isEmpty, prefix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw ValidationError("--prefix: use letters, digits, - and _")
+        }
+    }
+
+    var topics: Topics { Topics(prefix: prefix) }
+
+    func kafkaConfig() throws -> KafkaConfig {
+        var properties: [String: String] = [:]
+        for pair in kafkaProperties {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ValidationError("--kafka-property: expected key=value, got \"\(pair)\"")
+            }
+            properties[parts[0]] = parts[1]
+        }
+        return KafkaConfig(bootstrapServers: kafka, properties: properties)
+    }
+
+    func redisEndpoint() throws -> RedisEndpoint {
+        let parts = redis.split(separator: ":").map(String.init)
+        guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+            throw ValidationError("--redis: expected host:port, got \"\(redis)\"")
+        }
+        return RedisEndpoint(host: parts[0], port: port, password: redisPassword)
+    }
+
+    func logger(_ label: String) -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        return Logger(label: label)
+    }
+}
+
+func env(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import ChannelProtocol
+import Edge
+import Foundation
+import Shared
+
+struct EdgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "edge", abstract: "Run an edge: hold device WebSocket connections.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Edge id, unique in the installation; names its inbox topic (env CG_EDGE_ID).")
+    var id: String = env("CG_EDGE_ID") ?? "edge-\(ProcessInfo.processInfo.hostName.filter { $0.isLetter || $0.isNumber || $0 == "-" })"
+
+    @Option(help: "Address to listen on (env CG_EDGE_HOST).")
+    var host: String = env("CG_EDGE_HOST") ?? "127.0.0.1"
+
+    @Option(help: "Port to listen on (env CG_EDGE_PORT).")
+    var port: Int = env("CG_EDGE_PORT").flatMap(Int.init) ?? 7001
+
+    @Option(help: "Comma-separated services devices may use (env CG_SERVICES).")
+    var services: String = env("CG_SERVICES") ?? Defaults.services.joined(separator: ",")
+
+    @Option(help: "Secret that signs device tokens (env CG_TOKEN_SECRET); the development secret when unset.")
+    var tokenSecret: String = env("CG_TOKEN_SECRET") ?? TokenAuthority.developmentSecret
+
+    @Option(help: "Largest WebSocket message accepted, in bytes.")
+    var maxMessageBytes = 64 * 1024
+
+    @Option(help: "Seconds between pings to each device.")
+    var heartbeat = 25
+
+    @Option(help: "Seconds a connection has to say hello.")
+    var helloTimeout = 10
+
+    func validate() throws {
+        guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw ValidationError("--id: use letters, digits, - _ and . (it names a Kafka topic)")
+        }
+        for service in serviceList where !FieldRules.isServiceName(service) {
+            throw ValidationError("--services: \"\(service)\" is not a service name (a-z 0-9 - _)")
+        }
+        guard (1...16 * 1024 * 1024).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes: 1 to 16 MiB") }
+    }
+
+    var serviceList: [String] { services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+
+    func run() async throws {
+        let logger = common.logger("edge.\(id)")
+        var config = EdgeConfig(edgeID: id)
+        config.host = host
+        config.port = port
+        config.topics = common.topics
+        config.services = Set(serviceList)
+        config.kafka = try common.kafkaConfig()
+        config.redis = try common.redisEndpoint()
+        config.tokenSecret = tokenSecret
+        config.maxMessageBytes = maxMessageBytes
+        config.heartbeatSeconds = heartbeat
+        config.helloTimeoutSeconds = helloTimeout
+        let edge = Edge(config: config, logger: logger)
+        do {
+            try await edge.start()
+        } catch {
+            Lifecycle.say("edge \(id) failed to start: \(error)")
+            throw ExitCode.failure
+        }
+        Lifecycle.say("edge ready \(id) ws://\(host):\(edge.port ?? port)/v1/channel")
+        await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
+        logger.info("stopping")
+        await edge.stop()
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Router
+import Shared
+
+struct RouterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "router", abstract: "Run a router: hand downstream messages to the edge holding each device.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Consumer group shared by all routers (default <prefix>-router).")
+    var group: String?
+
+    func run() async throws {
+        let logger = common.logger("router")
+        var config = RouterConfig()
+        config.topics = common.topics
+        config.kafka = try common.kafkaConfig()
+        config.redis = try common.redisEndpoint()
+        config.groupID = group
+        let router = Router(config: config, logger: logger)
+        do {
+            try router.start()
+        } catch {
+            Lifecycle.say("router failed to start: \(error)")
+            throw ExitCode.failure
+        }
+        await waitUntil(timeout: 60) { router.isAssigned }
+        Lifecycle.say("router ready (group \(config.effectiveGroupID), topic \(config.topics.down))")
+        await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
+        logger.info("stopping")
+        router.stop()
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` seconds pass.
+func waitUntil(timeout: Double, _ condition: () -> Bool) async {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !condition() && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+}

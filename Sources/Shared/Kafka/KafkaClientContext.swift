@@ -1,0 +1,19 @@
+import Logging
+
+/// What librdkafka's callbacks reach through the per-instance opaque (`rd_kafka_conf_set_opaque`).
+///
+/// The ``KafkaHandle`` that registers it keeps it alive at least as long as its `rd_kafka_t`, so callbacks may
+/// take it unretained. Callbacks run on librdkafka's threads or inside poll calls, hence only locked state here.
+final class KafkaClientContext: Sendable {
+    let logger: Logger
+    /// Producer only: callbacks waiting for delivery reports.
+    let deliveries = DeliveryRegistry()
+    /// Consumer only: whether partitions are assigned (by the group or by `assignFromEnd`).
+    let assigned = KafkaLock(false)
+    /// The last error librdkafka reported through the error callback, to explain failures such as timeouts.
+    let lastError = KafkaLock<String?>(nil)
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+}

@@ -1,0 +1,111 @@
+import Dispatch
+import Foundation
+import Logging
+
+/// A Redis client: one connection served by one dedicated thread.
+///
+/// Guarantees:
+/// - Requests from any thread are queued; the thread takes everything queued, writes it all and reads the
+///   replies in order, so concurrent callers are pipelined automatically and each caller's commands run in the
+///   order it sent them.
+/// - No method blocks the caller except `checkReachable`, `sendBlocking`, `pipelineBlocking` and the blocking
+///   script runs, which are for start-up and dedicated threads (never the Swift concurrency pool or a NIO
+///   event loop). Async methods resume their continuations from the Redis thread.
+/// - On a broken connection the in-flight requests fail with `isConnectionError` (they may or may not have
+///   run) and the thread reconnects with backoff (50 ms doubling to 2 s); while disconnected, requests fail at
+///   once instead of waiting. The queue is bounded; a full queue fails the request at once.
+/// - A top-level error reply is always reported as a failure, never as a `.error` value.
+/// - Completions run on the Redis thread (or, for a request refused at once, on the caller's thread):
+///   keep them short and never wait for another Redis reply inside one.
+public final class RedisClient: Sendable {
+    public let endpoint: RedisEndpoint
+    let worker: RedisWorker
+
+    public init(endpoint: RedisEndpoint, logger: Logger) {
+        self.endpoint = endpoint
+        worker = RedisWorker(endpoint: endpoint, logger: logger)
+    }
+
+    deinit { worker.close() }
+
+    /// Connects (now, even if backing off) and PINGs. Throws a RedisError saying
+    /// "cannot reach Redis at host:port: …" if no PONG comes within `timeout`. Blocks: call once at start-up.
+    public func checkReachable(timeout: Duration = .seconds(5)) throws {
+        let waiter = RedisWaiter<Result<RedisValue, RedisError>>()
+        worker.enqueue([RedisWorker.Request(args: [Array("PING".utf8)], completion: waiter.put, probe: true)])
+        switch waiter.wait(timeout: timeout) {
+        case nil:
+            throw RedisError.connection("cannot reach Redis at \(endpoint): no answer within \(timeout)")
+        case .failure(let error) where error.isConnectionError:
+            if error.message.hasPrefix("cannot reach") { throw error }
+            throw RedisError.connection("cannot reach Redis at \(endpoint): \(error.message)")
+        case .failure(let error):
+            throw RedisError.connection("Redis at \(endpoint) refused PING: \(error.message)")
+        case .success:
+            return
+        }
+    }
+
+    /// Sends one command. `completion` gets the reply, or a RedisError for an error reply or a connection problem.
+    public func send(_ args: [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, RedisError>) -> Void) {
+        worker.enqueue([RedisWorker.Request(args: args, completion: completion)])
+    }
+
+    /// Sends one binary-safe command; an error reply is thrown as RedisError.
+    public func send(_ args: [[UInt8]]) async throws -> RedisValue {
+        try await withCheckedThrowingContinuation { continuation in
+            send(args) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Sends one command; an error reply is thrown as RedisError.
+    public func send(_ args: [String]) async throws -> RedisValue {
+        try await send(args.map { Array($0.utf8) })
+    }
+
+    /// Sends commands back to back in one pipeline; the results are in command order. Not a transaction:
+    /// other clients' commands may run in between.
+    public func pipeline(_ commands: [[[UInt8]]], completion: @escaping @Sendable ([Result<RedisValue, RedisError>]) -> Void) {
+        guard !commands.isEmpty else { return completion([]) }
+        let collector = RedisPipelineCollector(count: commands.count, completion: completion)
+        worker.enqueue(commands.enumerated().map { index, args in
+            RedisWorker.Request(args: args) { collector.put($0, at: index) }
+        })
+    }
+
+    /// Async form of `pipeline(_:completion:)` for text commands. Never throws: each result says how its command went.
+    public func pipeline(_ commands: [[String]]) async -> [Result<RedisValue, RedisError>] {
+        await withCheckedContinuation { continuation in
+            pipeline(commands.map { $0.map { Array($0.utf8) } }) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Sends one command and waits for the reply; an error reply is thrown. For dedicated threads only.
+    /// Not waiting past `timeout` is reported as a connection error (the command may still run).
+    public func sendBlocking(_ args: [String], timeout: Duration = .seconds(5)) throws -> RedisValue {
+        try pipelineBlocking([args], timeout: timeout)[0].get()
+    }
+
+    /// Sends commands in one pipeline and waits for all replies, in command order. For dedicated threads only.
+    /// Throws only if the replies do not all arrive within `timeout`.
+    public func pipelineBlocking(_ commands: [[String]], timeout: Duration = .seconds(5)) throws -> [Result<RedisValue, RedisError>] {
+        try pipelineBlocking(bytes: commands.map { $0.map { Array($0.utf8) } }, timeout: timeout)
+    }
+
+    /// Binary-safe form of `pipelineBlocking(_:timeout:)`.
+    public func pipelineBlocking(bytes commands: [[[UInt8]]], timeout: Duration = .seconds(5)) throws -> [Result<RedisValue, RedisError>] {
+        if worker.isWorkerThread {
+            throw RedisError(message: "blocking Redis call from a Redis completion would deadlock", isConnectionError: false)
+        }
+        let waiter = RedisWaiter<[Result<RedisValue, RedisError>]>()
+        pipeline(commands, completion: waiter.put)
+        guard let results = waiter.wait(timeout: timeout) else {
+            throw RedisError.connection("no reply from Redis at \(endpoint) within \(timeout)")
+        }
+        return results
+    }
+
+    /// Runs what is already queued (if connected), then stops the thread and frees the connection.
+    /// Later requests fail with a connection error. Does not wait.
+    public func close() { worker.close() }
+}
