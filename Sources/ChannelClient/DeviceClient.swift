@@ -75,9 +75,14 @@ public final class DeviceClient: @unchecked Sendable {
     /// - Throws: ``Failure/refused(_:)`` with the edge's error (for example `auth_failed`), or `closed`.
     public func hello(device: String, token: String, timeout: Duration = .seconds(10)) async throws -> Welcome {
         try await withTimeout(timeout) {
-            try await withCheckedThrowingContinuation { continuation in
-                self.state.withLockedValue { $0.helloWaiter = continuation }
-                self.send(frame: .hello(Hello(device: device, token: token)))
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    self.state.withLockedValue { $0.helloWaiter = continuation }
+                    self.send(frame: .hello(Hello(device: device, token: token)))
+                }
+            } onCancel: {
+                self.state.withLockedValue { s in defer { s.helloWaiter = nil }; return s.helloWaiter }?
+                    .resume(throwing: Failure.timedOut)
             }
         }
     }
@@ -88,13 +93,17 @@ public final class DeviceClient: @unchecked Sendable {
     public func send(service: String, payload: Payload, id: String? = nil, timeout: Duration = .seconds(10)) async throws -> String {
         let id = id ?? state.withLockedValue { s in s.nextID += 1; return "m-\(s.nextID)-\(UInt32.random(in: 0...UInt32.max))" }
         try await withTimeout(timeout) {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let closed = self.state.withLockedValue { s -> UInt16?? in
-                    if s.closedCode == nil { s.pendingSends[id] = continuation }
-                    return s.closedCode
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let closed = self.state.withLockedValue { s -> UInt16?? in
+                        if s.closedCode == nil { s.pendingSends[id] = continuation }
+                        return s.closedCode
+                    }
+                    if let closed { continuation.resume(throwing: Failure.closed(code: closed)); return }
+                    self.send(frame: .msg(Message(service: service, id: id, payload: payload)))
                 }
-                if let closed { continuation.resume(throwing: Failure.closed(code: closed)); return }
-                self.send(frame: .msg(Message(service: service, id: id, payload: payload)))
+            } onCancel: {
+                self.state.withLockedValue { $0.pendingSends.removeValue(forKey: id) }?.resume(throwing: Failure.timedOut)
             }
         }
         return id
@@ -102,8 +111,11 @@ public final class DeviceClient: @unchecked Sendable {
 
     /// Sends a JSON body (given as JSON text) to `service`.
     @discardableResult
+    /// - Throws: ``Failure/refused(_:)`` with `bad_frame`, without sending, when `json` is not one JSON value.
     public func send(service: String, json: String, id: String? = nil) async throws -> String {
-        try await send(service: service, payload: .json(Array(json.utf8)), id: id)
+        let bytes = Array(json.utf8)
+        guard JSONScanner.isValidValue(bytes) else { throw Failure.refused(ProtocolError(.badFrame, "body is not JSON")) }
+        return try await send(service: service, payload: .json(bytes), id: id)
     }
 
     /// Acks a message from a service (done automatically when `autoAck` is on).

@@ -51,6 +51,13 @@ public final class LocalProcess: @unchecked Sendable {
             let data = handle.availableData
             self?.take(data)
         }
+        // A child inherits the starting thread's blocked signals; Dispatch and test threads block SIGTERM, which would
+        // make the child deaf to `stop()`. Start it with nothing blocked.
+        var empty = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
         ProcessTable.shared.add(self)
     }

@@ -54,7 +54,7 @@ public final class Edge: Sendable {
         let producer = try KafkaProducer(config: config.kafka, logger: logger)
         let devices = ConnectedDevices()
         let context = EdgeContext(config: config, producer: producer, registry: registry,
-                                  tokens: await TokenAuthority(secret: config.tokenSecret),
+                                  tokens: try await TokenAuthority(secret: config.tokenSecret),
                                   devices: devices, logger: logger)
 
         // The inbox is positioned before any device can connect, so nothing routed here is missed.

@@ -26,7 +26,7 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let authority = await TokenAuthority(secret: secret)
+        let authority = try await TokenAuthority(secret: secret)
         let list = services.split(separator: ",").map { String($0) }
         print(try await authority.mint(device: device, services: list, ttl: parseDuration(ttl)!))
     }

@@ -44,7 +44,9 @@ public final class TokenAuthority: Sendable {
     private let keys: JWTKeyCollection
     private let audience: String
 
-    public init(secret: String, audience: String = TokenAuthority.defaultAudience) async {
+    /// - Throws: ``TokenError`` if the secret is shorter than 32 bytes (HS256 needs a key as long as its hash).
+    public init(secret: String, audience: String = TokenAuthority.defaultAudience) async throws(TokenError) {
+        guard secret.utf8.count >= 32 else { throw TokenError(message: "the token secret must be at least 32 bytes") }
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         self.audience = audience

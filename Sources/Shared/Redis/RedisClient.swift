@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 import Logging
 
 /// A Redis client: one connection served by one dedicated thread.
@@ -21,9 +19,10 @@ public final class RedisClient: Sendable {
     public let endpoint: RedisEndpoint
     let worker: RedisWorker
 
-    public init(endpoint: RedisEndpoint, logger: Logger) {
+    /// - Parameter maxQueued: how many requests may wait for the thread; beyond that they fail at once.
+    public init(endpoint: RedisEndpoint, logger: Logger, maxQueued: Int = 100_000) {
         self.endpoint = endpoint
-        worker = RedisWorker(endpoint: endpoint, logger: logger)
+        worker = RedisWorker(endpoint: endpoint, logger: logger, maxQueued: maxQueued)
     }
 
     deinit { worker.close() }
@@ -31,19 +30,30 @@ public final class RedisClient: Sendable {
     /// Connects (now, even if backing off) and PINGs. Throws a RedisError saying
     /// "cannot reach Redis at host:port: …" if no PONG comes within `timeout`. Blocks: call once at start-up.
     public func checkReachable(timeout: Duration = .seconds(5)) throws {
-        let waiter = RedisWaiter<Result<RedisValue, RedisError>>()
-        worker.enqueue([RedisWorker.Request(args: [Array("PING".utf8)], completion: waiter.put, probe: true)])
-        switch waiter.wait(timeout: timeout) {
+        let deadline = ContinuousClock.now + timeout
+        var result = probe(deadline: deadline)
+        // An idle connection may have died unnoticed (server restarted): the probe then finds out, and the
+        // worker reconnects at once for the second try.
+        if case .failure(let error)? = result, error.message.hasPrefix("lost connection") {
+            result = probe(deadline: deadline)
+        }
+        switch result {
         case nil:
             throw RedisError.connection("cannot reach Redis at \(endpoint): no answer within \(timeout)")
-        case .failure(let error) where error.isConnectionError:
+        case .failure(let error)? where error.isConnectionError:
             if error.message.hasPrefix("cannot reach") { throw error }
             throw RedisError.connection("cannot reach Redis at \(endpoint): \(error.message)")
-        case .failure(let error):
+        case .failure(let error)?:
             throw RedisError.connection("Redis at \(endpoint) refused PING: \(error.message)")
-        case .success:
+        case .success?:
             return
         }
+    }
+
+    private func probe(deadline: ContinuousClock.Instant) -> Result<RedisValue, RedisError>? {
+        let waiter = RedisWaiter<Result<RedisValue, RedisError>>()
+        worker.enqueue([RedisWorker.Request(args: [Array("PING".utf8)], completion: waiter.put, probe: true)])
+        return waiter.wait(timeout: ContinuousClock.now.duration(to: deadline))
     }
 
     /// Sends one command. `completion` gets the reply, or a RedisError for an error reply or a connection problem.

@@ -1,7 +1,8 @@
 /// A Lua script run by EVALSHA, falling back to EVAL on NOSCRIPT (e.g. after a Redis restart or SCRIPT FLUSH).
 ///
 /// The SHA-1 is computed locally, so no SCRIPT LOAD round trip is needed; the first EVAL caches the script
-/// on the server again.
+/// on the server again. After a NOSCRIPT the EVAL retry goes out in a later pipeline, so in that rare case
+/// the script runs after commands the same caller sent meanwhile.
 public struct RedisScript: Sendable {
     public let source: String
     public let sha1: String

@@ -33,7 +33,7 @@ final class RedisWorker: @unchecked Sendable {
     private var queue: [Request] = []
     private var closed = false
     private var threadID: pthread_t?
-    private(set) var largestBatch = 0  // for tests: proves pipelining happened
+    private var largestBatchSeen = 0
 
     // Worker thread only.
     private var connection: RedisConnection?
@@ -83,6 +83,13 @@ final class RedisWorker: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// The most requests written in one go so far; tests use it to see that pipelining happened.
+    var largestBatch: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return largestBatchSeen
+    }
+
     /// Whether the caller is the worker thread, where waiting for a reply would deadlock.
     var isWorkerThread: Bool {
         condition.lock()
@@ -125,7 +132,7 @@ final class RedisWorker: @unchecked Sendable {
                 batch = queue.prefix(maxBatch)
                 queue.removeFirst(maxBatch)
             }
-            largestBatch = max(largestBatch, batch.count)
+            largestBatchSeen = max(largestBatchSeen, batch.count)
             condition.unlock()
 
             if connection == nil && (clock.now >= nextAttempt || batch.contains(where: \.probe)) { connect() }

@@ -1,0 +1,76 @@
+import ChannelClient
+import ChannelProtocol
+import Shared
+import Testing
+
+/// The user stories of the spine, through real processes, Kafka (Tansu) and Redis.
+@Suite(.timeLimit(.minutes(3)))
+struct RoundTripTests {
+    @Test(arguments: [0, 1])
+    func echoComesBackThroughKafkaRouterAndRedis(edge: Int) async throws {
+        let device = TestCluster.uniqueDevice("echo")
+        let client = try await TestCluster.connect(device, edge: edge)
+        let body = #"{"text":"hello","n":[1,2,3],"nested":{"ok":true}}"#
+        let id = try await client.send(service: "echo", json: body)
+        let reply = try await client.nextMessage()
+        #expect(reply.service == "echo")
+        #expect(reply.id == "echo-\(id)")
+        #expect(reply.payload == .json(Array(body.utf8)), "the payload keeps the device's exact bytes")
+        await client.close()
+    }
+
+    @Test func binaryPayloadsRoundTripUnchanged() async throws {
+        let client = try await TestCluster.connect(TestCluster.uniqueDevice("bin"), edge: 0)
+        let bytes: [UInt8] = (0...255).map { UInt8($0) }
+        try await client.send(service: "echo", payload: .binary(bytes))
+        #expect(try await client.nextMessage().payload == .binary(bytes))
+        await client.close()
+    }
+
+    @Test func perDeviceOrderIsKept() async throws {
+        let client = try await TestCluster.connect(TestCluster.uniqueDevice("order"), edge: 1)
+        for i in 0..<20 { try await client.send(service: "echo", json: "\(i)", id: "o-\(i)") }
+        var seen: [String] = []
+        for _ in 0..<20 { seen.append(try await client.nextMessage().id) }
+        #expect(seen == (0..<20).map { "echo-o-\($0)" })
+        await client.close()
+    }
+
+    @Test func backendMessageReachesTheEdgeHoldingTheDeviceAndFollowsItToAnotherEdge() async throws {
+        let a = TestCluster.uniqueDevice("a")
+        let b = TestCluster.uniqueDevice("b")
+        let backend = try TestBackend()
+        let deviceA = try await TestCluster.connect(a, edge: 0)
+        var deviceB = try await TestCluster.connect(b, edge: 1)
+
+        try await backend.send(to: b, id: "n-1", json: #"{"for":"b","n":1}"#)
+        let first = try await deviceB.nextMessage()
+        #expect(first.id == "n-1" && first.payload == .json(Array(#"{"for":"b","n":1}"#.utf8)))
+
+        await deviceB.close()
+        deviceB = try await TestCluster.connect(b, edge: 0)
+        try await backend.send(to: b, id: "n-2", json: #"{"for":"b","n":2}"#)
+        let second = try await deviceB.nextMessage()
+        #expect(second.id == "n-2", "the next message follows B to edge 1")
+
+        try await backend.send(to: a, id: "n-3", json: #""for a""#)
+        #expect(try await deviceA.nextMessage().id == "n-3", "A, on the same edge, gets only its own")
+        await deviceA.close()
+        await deviceB.close()
+        backend.producer.shutdown()
+    }
+
+    @Test func takeoverOnAnotherEdgeSurvivesTheOldConnectionClosingLate() async throws {
+        let device = TestCluster.uniqueDevice("takeover")
+        let backend = try TestBackend()
+        let old = try await TestCluster.connect(device, edge: 0)
+        let new = try await TestCluster.connect(device, edge: 1)
+        // The old connection ends after the new one registered: its compare-and-delete must not erase the new route.
+        await old.close()
+        try await Task.sleep(for: .milliseconds(300))
+        try await backend.send(to: device, id: "after-takeover", json: "1")
+        #expect(try await new.nextMessage().id == "after-takeover")
+        await new.close()
+        backend.producer.shutdown()
+    }
+}

@@ -1,0 +1,114 @@
+import ChannelClient
+import ChannelProtocol
+import DevCluster
+import Foundation
+import Shared
+import Testing
+
+/// One local cluster for the whole test run: Redis, Tansu, a router, two edges and the echo service, each a real
+/// `gateway` process on free ports. Started on first use; stopped when the test process exits.
+enum TestCluster {
+    static let services = ["echo", "contract", "other"]
+
+    static let shared: LocalCluster = {
+        var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
+        options.edges = 2
+        options.services = services
+        options.logDirectory = NSTemporaryDirectory() + "channel-gateway-tests-\(getpid())"
+        options.logLevel = "info"
+        let cluster = LocalCluster(options: options)
+        do {
+            try cluster.start { print("[cluster] \($0)") }
+        } catch {
+            cluster.stop()
+            fatalError("cannot start the test cluster: \(error)")
+        }
+        print("[cluster] logs in \(options.logDirectory!)")
+        return cluster
+    }()
+
+    /// The `gateway` built next to this test bundle (`swift build` builds it; `swift test` builds it too).
+    static var gatewayExecutable: String {
+        let here = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: here).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("gateway").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        fatalError("no gateway executable near \(here): run `swift build` first")
+    }
+
+    static var kafka: KafkaConfig { KafkaConfig(bootstrapServers: shared.broker.bootstrap) }
+
+    static func token(_ device: String, services: [String] = ["*"], ttl: Duration = .seconds(600)) async throws -> String {
+        try await TokenAuthority(secret: TokenAuthority.developmentSecret).mint(device: device, services: services, ttl: ttl)
+    }
+
+    /// Connects `device` to edge `edge` (0-based) and says hello.
+    static func connect(_ device: String, edge: Int, services: [String] = ["*"]) async throws -> DeviceClient {
+        let client = try await DeviceClient.connect(to: shared.edgeURL(edge))
+        _ = try await client.hello(device: device, token: try await token(device, services: services))
+        return client
+    }
+
+    /// A device id no other test uses.
+    static func uniqueDevice(_ name: String) -> String { "\(name)-\(UInt32.random(in: 0...UInt32.max))" }
+}
+
+/// Waits at most `seconds` for `body`.
+func within<T: Sendable>(_ seconds: Double, _ what: String = "",
+                         _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            throw TimedOut(what: what, seconds: seconds)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    let seconds: Double
+    var description: String { "timed out after \(seconds) s waiting for \(what)" }
+}
+
+extension DeviceClient {
+    /// The next message from a service, waiting at most `seconds`.
+    func nextMessage(within seconds: Double = 15) async throws -> Message {
+        try await within(seconds, "a message") {
+            for await message in self.messages { return message }
+            throw DeviceClient.Failure.closed(code: nil)
+        }
+    }
+
+    /// The next frame the edge sends (or the close), waiting at most `seconds`.
+    func nextEvent(within seconds: Double = 10) async throws -> DeviceClient.Event {
+        try await within(seconds, "a frame") {
+            for await event in self.events { return event }
+            return .closed(code: nil)
+        }
+    }
+}
+
+/// Publishes records as a backend would, on the downstream topic.
+final class TestBackend: Sendable {
+    let producer: KafkaProducer
+    let topics = Topics(prefix: "cg")
+
+    init() throws {
+        producer = try KafkaProducer(config: TestCluster.kafka, logger: .init(label: "test-backend"))
+    }
+
+    func send(to device: String, service: String = "echo", id: String, json: String) async throws {
+        _ = try await producer.send(OutgoingRecord(
+            topic: topics.down, key: Array(device.utf8), value: Array(json.utf8),
+            headers: [
+                KafkaHeader(RecordHeader.device, device), KafkaHeader(RecordHeader.service, service),
+                KafkaHeader(RecordHeader.messageID, id), KafkaHeader(RecordHeader.contentType, ContentType.json),
+            ]))
+    }
+}
