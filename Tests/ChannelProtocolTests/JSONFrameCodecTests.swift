@@ -29,7 +29,7 @@ import Testing
     @Test func everyFrameRoundTrips() throws {
         let frames: [Frame] = [
             .welcome(Welcome(edge: "edge-1", session: "s-1", heartbeatSeconds: 25, maxMessageBytes: 65536)),
-            .ack(id: "m-\"quoted\"\n"),
+            .ack(id: "m-\"quoted\"\\/é"),
             .error(ProtocolError(.unknownService, "no service named \"x\"", ref: "m-1")),
             .error(ProtocolError(.unavailable, "broker unreachable")),
             .reconnect(delayMs: 1500),
@@ -47,6 +47,7 @@ import Testing
         (#"{"type":"msg","service":"echo","id":"1","data":"***"}"#, .badFrame),
         (#"{"type":"msg","service":"Echo!","id":"1","body":1}"#, .unknownService),
         (#"{"type":"msg","service":"echo","id":"","body":1}"#, .invalidField),
+        (#"{"type":"msg","service":"echo","id":"a\nb","body":1}"#, .invalidField),
         (#"{"type":"teleport"}"#, .unknownType),
         (#"{"device":"d"}"#, .badFrame),
         (#"{"type":7}"#, .badFrame),

@@ -120,9 +120,7 @@ struct DeviceRegistryTests {
                 for try await (i, route) in group { routes[i] = route }
                 return routes
             }
-            let start = ContinuousClock.now
             let results = try registry.lookupBlocking(devices: devices)
-            let elapsed = ContinuousClock.now - start
             #expect(results.count == devices.count)
             for (i, result) in results.enumerated() {
                 switch i % 3 {
@@ -131,7 +129,6 @@ struct DeviceRegistryTests {
                 default: #expect(result == .noRoute)
                 }
             }
-            #expect(elapsed < .seconds(2))
             #expect(try registry.lookupBlocking(devices: []) == [])
         }
     }

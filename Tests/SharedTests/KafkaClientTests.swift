@@ -152,7 +152,7 @@ struct KafkaClientTests {
         let admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: bootstrap), logger: quietLogger)
         let started = ContinuousClock.now
         let error = try #require(throws: KafkaError.self) { try admin.checkReachable(timeout: .seconds(1)) }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(8), "fails rather than hanging")
         #expect(error.message.hasPrefix("cannot reach Kafka broker at \(bootstrap) within 1 s: "))
         #expect(error.isRetriable)
     }
@@ -197,7 +197,7 @@ struct KafkaClientTests {
         }
         let started = ContinuousClock.now
         try await onThread { producer.shutdown(timeout: .milliseconds(300)) }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(10), "does not wait out the 300 s message timeout")
         #expect(outcomes.withLock { $0 } == Dictionary(uniqueKeysWithValues: (0..<5).map { ($0, [false]) }))
     }
 

@@ -22,6 +22,12 @@ public struct DeviceGrant: Sendable, Equatable {
     public let services: Set<String>
     public let expiresAt: Date
 
+    public init(device: String, services: Set<String>, expiresAt: Date) {
+        self.device = device
+        self.services = services
+        self.expiresAt = expiresAt
+    }
+
     /// Whether the token allows `service` (a service it names, or any when it names `*`).
     public func allows(_ service: String) -> Bool { services.contains("*") || services.contains(service) }
 }
