@@ -19,8 +19,9 @@ public final class LocalCluster: @unchecked Sendable {
         public var echo = true
         public var logDirectory: String?
         public var logLevel = "info"
-        /// Extra `--kafka-property` values for every component (for example a short fetch wait).
-        public var kafkaProperties: [String: String] = ["fetch.wait.max.ms": "5"]
+        /// Extra `--kafka-consumer-property` values for every component: Tansu answers a fetch only when its wait
+        /// runs out, so a short wait is what keeps latency low.
+        public var kafkaConsumerProperties: [String: String] = ["fetch.wait.max.ms": "5"]
         /// Called with each line a component prints, prefixed with its name.
         public var echoOutput: (@Sendable (String) -> Void)?
 
@@ -92,8 +93,8 @@ public final class LocalCluster: @unchecked Sendable {
             "--log-level", options.logLevel, "--exit-with-stdin",
         ]
         if arguments.first == "edge" { args += ["--services", options.services.joined(separator: ",")] }
-        for (key, value) in options.kafkaProperties.sorted(by: { $0.key < $1.key }) {
-            args += ["--kafka-property", "\(key)=\(value)"]
+        for (key, value) in options.kafkaConsumerProperties.sorted(by: { $0.key < $1.key }) {
+            args += ["--kafka-consumer-property", "\(key)=\(value)"]
         }
         let echo = options.echoOutput
         return try LocalProcess(

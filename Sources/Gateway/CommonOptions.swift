@@ -13,6 +13,14 @@ struct CommonOptions: ParsableArguments {
             help: ArgumentHelp("Any librdkafka property, as key=value; repeatable.", valueName: "key=value"))
     var kafkaProperties: [String] = []
 
+    @Option(name: .customLong("kafka-consumer-property"),
+            help: ArgumentHelp("A librdkafka property for consumers only, as key=value; repeatable.", valueName: "key=value"))
+    var kafkaConsumerProperties: [String] = []
+
+    @Option(name: .customLong("kafka-producer-property"),
+            help: ArgumentHelp("A librdkafka property for producers only, as key=value; repeatable.", valueName: "key=value"))
+    var kafkaProducerProperties: [String] = []
+
     @Option(help: "Redis as host:port (env CG_REDIS).")
     var redis: String = env("CG_REDIS") ?? "\(Defaults.redisHost):\(Defaults.redisPort)"
 
@@ -40,15 +48,22 @@ struct CommonOptions: ParsableArguments {
     var topics: Topics { Topics(prefix: prefix) }
 
     func kafkaConfig() throws -> KafkaConfig {
+        KafkaConfig(
+            bootstrapServers: kafka, properties: try keyValues(kafkaProperties, flag: "--kafka-property"),
+            consumerProperties: try keyValues(kafkaConsumerProperties, flag: "--kafka-consumer-property"),
+            producerProperties: try keyValues(kafkaProducerProperties, flag: "--kafka-producer-property"))
+    }
+
+    private func keyValues(_ pairs: [String], flag: String) throws -> [String: String] {
         var properties: [String: String] = [:]
-        for pair in kafkaProperties {
+        for pair in pairs {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw ValidationError("--kafka-property: expected key=value, got \"\(pair)\"")
+                throw ValidationError("\(flag): expected key=value, got \"\(pair)\"")
             }
             properties[parts[0]] = parts[1]
         }
-        return KafkaConfig(bootstrapServers: kafka, properties: properties)
+        return properties
     }
 
     func redisEndpoint() throws -> RedisEndpoint {

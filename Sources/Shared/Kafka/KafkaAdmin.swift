@@ -10,7 +10,8 @@ public final class KafkaAdmin: Sendable {
     /// Uses a producer-type client; `allow.auto.create.topics=false` so that asking about a topic never creates it.
     public init(config: KafkaConfig, logger: Logger) throws {
         handle = try KafkaHandle(
-            type: RD_KAFKA_PRODUCER, config: config, defaults: ["allow.auto.create.topics": "false"], logger: logger)
+            type: RD_KAFKA_PRODUCER, role: .admin, config: config, defaults: ["allow.auto.create.topics": "false"],
+            logger: logger)
     }
 
     /// Throws "cannot reach Kafka broker at <bootstrap> within N s: <last connection error>" unless a broker

@@ -22,7 +22,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         self.groupID = groupID
         self.logger = logger
         handle = try KafkaHandle(
-            type: RD_KAFKA_CONSUMER, config: config,
+            type: RD_KAFKA_CONSUMER, role: .consumer, config: config,
             defaults: [
                 "enable.auto.commit": "false",
                 "enable.auto.offset.store": "false",

@@ -13,7 +13,8 @@ final class KafkaHandle: @unchecked Sendable {
     /// Builds the configuration (`defaults`, then `config`), registers the log and error callbacks plus whatever
     /// `configure` adds, and creates the client.
     init(
-        type: rd_kafka_type_t, config: KafkaConfig, defaults: KeyValuePairs<String, String>, logger: Logger,
+        type: rd_kafka_type_t, role: KafkaConfig.Role, config: KafkaConfig, defaults: KeyValuePairs<String, String>,
+        logger: Logger,
         configure: (OpaquePointer) -> Void = { _ in }
     ) throws {
         try Librdkafka.requireSupportedVersion()
@@ -24,7 +25,7 @@ final class KafkaHandle: @unchecked Sendable {
         defer { if confOwned { rd_kafka_conf_destroy(conf) } }
 
         var errstr = [CChar](repeating: 0, count: 512)
-        for (name, value) in config.resolved(defaults: defaults) {
+        for (name, value) in config.resolved(defaults: defaults, role: role) {
             guard rd_kafka_conf_set(conf, name, value, &errstr, errstr.count) == RD_KAFKA_CONF_OK else {
                 throw KafkaError.invalid("invalid Kafka property \(name)=\(value): \(KafkaHandle.string(fromBuffer: errstr))")
             }

@@ -18,7 +18,7 @@ public final class KafkaProducer: Sendable {
     /// `config.properties`. Checks the librdkafka version and starts the poll thread.
     public init(config: KafkaConfig, logger: Logger) throws {
         handle = try KafkaHandle(
-            type: RD_KAFKA_PRODUCER, config: config,
+            type: RD_KAFKA_PRODUCER, role: .producer, config: config,
             defaults: ["enable.idempotence": "true", "acks": "all", "compression.type": "lz4", "linger.ms": "2"],
             logger: logger
         ) { conf in
