@@ -19,6 +19,9 @@ final class DeviceConnection: ChannelInboundHandler {
     private var lastHeard = NIODeadline.now()
     private var helloTimer: Scheduled<Void>?
     private var heartbeat: RepeatedTask?
+    /// The device and session this connection registered (in ``ConnectedDevices`` and the Redis route), kept apart
+    /// from the protocol state so that however the connection ends, what it registered is released.
+    private var registered: (device: String, session: String)?
 
     init(edge: EdgeContext) {
         self.edge = edge
@@ -71,17 +74,24 @@ final class DeviceConnection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         helloTimer?.cancel()
         heartbeat?.cancel()
-        if let ready = session.readySession {
-            edge.devices.remove(device: ready.device, session: ready.session)
-            release(device: ready.device, session: ready.session)
+        if let registered {
+            edge.devices.remove(device: registered.device, session: registered.session)
+            release(device: registered.device, session: registered.session)
         }
+        registered = nil
         session.markClosed()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         edge.logger.debug("connection error: \(error)")
-        context.close(promise: nil)
+        if error is NIOWebSocketFrameAggregator.Error {
+            // A fragmented message past the size or fragment limits: say so, as for a single oversized frame.
+            session.markClosed()
+            context.channel.sendAndClose(nil, code: .tooBig)
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     private func perform(_ action: DeviceSession.Action?, channel: any Channel) {
@@ -122,18 +132,20 @@ final class DeviceConnection: ChannelInboundHandler {
         promise.futureResult.hop(to: channel.eventLoop).whenComplete { [self] result in
             switch result {
             case .success(let grant):
-                guard channel.isActive else {
-                    release(device: grant.device, session: sessionID)
-                    return
-                }
-                if let old = edge.devices.add(device: grant.device, session: sessionID, channel: channel) {
-                    old.channel.sendAndClose(nil, code: .replaced)
-                }
                 let welcome = Welcome(edge: edge.config.edgeID, session: sessionID,
                                       heartbeatSeconds: edge.config.heartbeatSeconds,
                                       maxMessageBytes: edge.config.maxMessageBytes)
+                // The connection may have ended (or be ending) while the token and route were checked.
+                guard channel.isActive, let welcomeAction = session.accepted(grant, session: sessionID, welcome: welcome) else {
+                    release(device: grant.device, session: sessionID)
+                    return
+                }
                 helloTimer?.cancel()
-                perform(session.accepted(grant, session: sessionID, welcome: welcome), channel: channel)
+                registered = (grant.device, sessionID)
+                if let old = edge.devices.add(device: grant.device, session: sessionID, channel: channel) {
+                    old.channel.sendAndClose(nil, code: .replaced)
+                }
+                perform(welcomeAction, channel: channel)
             case .failure(let error):
                 let refusal = error as? ProtocolError ?? ProtocolError(.unavailable, "internal error, try again later")
                 perform(session.refused(refusal), channel: channel)

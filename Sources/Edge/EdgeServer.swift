@@ -68,7 +68,7 @@ final class NotAWebSocketResponder: ChannelInboundHandler, RemovableChannelHandl
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data) else { return }
-        let onPath = head.uri.hasPrefix(EdgeServer.path)
+        let onPath = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) == EdgeServer.path
         let status: HTTPResponseStatus = onPath ? .upgradeRequired : .notFound
         let body = onPath
             ? "connect with a WebSocket upgrade and subprotocol \(JSONFrameCodec.subprotocol)\n"
@@ -76,6 +76,7 @@ final class NotAWebSocketResponder: ChannelInboundHandler, RemovableChannelHandl
         var headers = HTTPHeaders()
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         headers.add(name: "Connection", value: "close")
+        if onPath { headers.add(name: "Upgrade", value: "websocket") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }

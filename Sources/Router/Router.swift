@@ -15,6 +15,8 @@ public final class Router: @unchecked Sendable {
     private var loop: ConsumerLoop?
     private let counters = NSLock()
     private var totals = DownstreamRouter.Outcome()
+    /// Consecutive failed batches; touched only by the consumer loop's thread.
+    private var failures = 0
 
     public init(config: RouterConfig, logger: Logger) {
         self.config = config
@@ -43,22 +45,23 @@ public final class Router: @unchecked Sendable {
         try consumer.subscribe(topics: [config.topics.down])
         let loop = ConsumerLoop(name: "router", consumer: consumer, maxRecords: config.batchSize, logger: logger) {
             [self] batch in
-            var backoff = 0.05
-            while true {
-                do {
-                    let outcome = try router.route(batch)
-                    try consumer.commit(batch)
-                    counters.withLock {
-                        totals.forwarded += outcome.forwarded
-                        totals.offline += outcome.offline
-                        totals.invalid += outcome.invalid
-                    }
-                    return
-                } catch {
-                    logger.warning("routing a batch of \(batch.count) failed, retrying in \(backoff) s: \(error)")
-                    Thread.sleep(forTimeInterval: backoff)
-                    backoff = min(backoff * 2, 2)
+            do {
+                let outcome = try router.route(batch)
+                try consumer.commit(batch)
+                counters.withLock {
+                    totals.forwarded += outcome.forwarded
+                    totals.offline += outcome.offline
+                    totals.invalid += outcome.invalid
                 }
+                failures = 0
+            } catch {
+                // Polling again (rather than retrying in place) keeps this router in its consumer group through a
+                // long outage; rewinding makes the next poll return the same batch, so nothing is skipped.
+                failures += 1
+                let backoff = min(0.05 * Double(1 << min(failures, 6)), 2)
+                logger.warning("routing a batch of \(batch.count) failed (\(failures) in a row), retrying in \(backoff) s: \(error)")
+                try consumer.rewind(to: batch)
+                Thread.sleep(forTimeInterval: backoff)
             }
         }
         self.redis = redis

@@ -1,6 +1,7 @@
 import ChannelClient
 import ChannelProtocol
 import Shared
+import Foundation
 import Testing
 
 /// The user stories of the spine, through real processes, Kafka (Tansu) and Redis.
@@ -72,5 +73,40 @@ struct RoundTripTests {
         #expect(try await new.nextMessage().id == "after-takeover")
         await new.close()
         backend.producer.shutdown()
+    }
+}
+
+/// What the edge leaves in Redis, read back with the registry.
+@Suite(.timeLimit(.minutes(2)))
+struct RegistryStateTests {
+    func registry() throws -> (DeviceRegistry, RedisClient) {
+        let redis = RedisClient(endpoint: RedisEndpoint(port: TestCluster.shared.redis.port), logger: .init(label: "test"))
+        try redis.checkReachable()
+        return (DeviceRegistry(redis: redis, prefix: "cg"), redis)
+    }
+
+    func eventually(_ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
+        try await within(10, what) {
+            while try await !condition() { try await Task.sleep(for: .milliseconds(50)) }
+        }
+    }
+
+    @Test(arguments: ["device closes", "edge closes after a protocol violation"])
+    func routeIsReleasedWhenTheConnectionEnds(how: String) async throws {
+        let (registry, redis) = try registry()
+        defer { redis.close() }
+        let device = TestCluster.uniqueDevice("leaves")
+        let client = try await TestCluster.connect(device, edge: 0)
+        guard case .online(let route) = try await registry.lookup(device: device) else {
+            Issue.record("no route while connected"); return
+        }
+        #expect(route.edge == "edge-1")
+        if how == "device closes" {
+            await client.close()
+        } else {
+            client.send(frame: .hello(Hello(device: device, token: "again")))
+            #expect(try await client.closeCode() == CloseCode.protocolViolation.rawValue)
+        }
+        try await eventually("the route to be released") { try await registry.lookup(device: device) == .noRoute }
     }
 }

@@ -176,6 +176,26 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Synchronously commits, per topic-partition, the highest offset among `records` plus one.
     /// Call only after the records' work is durable.
+    /// Moves each partition of `records` back to the earliest of their offsets, so the next polls deliver them
+    /// again. For a batch whose work failed: the consumer keeps polling (and so keeps its group membership) without
+    /// skipping anything. Partitions no longer assigned to this member are left alone.
+    public func rewind(to records: [KafkaRecord]) throws {
+        try ensureOpen()
+        guard !records.isEmpty else { return }
+        var first: [TopicPartition: Int64] = [:]
+        for record in records {
+            let key = TopicPartition(topic: record.topic, partition: record.partition)
+            first[key] = min(first[key] ?? .max, record.offset)
+        }
+        let list = Self.partitionList(first.map { ($0.key.topic, $0.key.partition, $0.value) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_seek_partitions(handle.pointer, list, 5000) {
+            let message = String(cString: rd_kafka_error_string(error))
+            rd_kafka_error_destroy(error)
+            throw KafkaError.invalid("rewinding the consumer failed: \(message)")
+        }
+    }
+
     public func commit(_ records: [KafkaRecord]) throws {
         try ensureOpen()
         guard !records.isEmpty else { return }

@@ -1,0 +1,116 @@
+import ChannelClient
+import DevCluster
+import Foundation
+import Shared
+import Testing
+
+/// The `gateway` commands as a user runs them.
+@Suite(.timeLimit(.minutes(3)))
+struct CommandTests {
+    let gateway = TestCluster.gatewayExecutable
+
+    func run(_ arguments: [String], name: String) throws -> (status: Int32, output: String) {
+        let process = try LocalProcess(name: name, executable: gateway, arguments: arguments)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        return (process.stop(grace: 1), process.recentOutput)
+    }
+
+    @Test func edgeRefusesToStartWithoutABroker() throws {
+        let deadPort = try FreePort.next()
+        let (status, output) = try run(["edge", "--id", "e-x", "--port", "\(try FreePort.next())",
+                                        "--kafka", "127.0.0.1:\(deadPort)", "--redis", "127.0.0.1:\(TestCluster.shared.redis.port)"],
+                                       name: "edge-no-broker")
+        #expect(status != 0)
+        #expect(output.contains("cannot reach Kafka broker at 127.0.0.1:\(deadPort)"), "\(output)")
+    }
+
+    @Test func edgeRefusesToStartWithoutRedis() throws {
+        let deadPort = try FreePort.next()
+        let (status, output) = try run(["edge", "--id", "e-y", "--port", "\(try FreePort.next())",
+                                        "--kafka", TestCluster.shared.broker.bootstrap, "--redis", "127.0.0.1:\(deadPort)"],
+                                       name: "edge-no-redis")
+        #expect(status != 0)
+        #expect(output.contains("cannot reach Redis at 127.0.0.1:\(deadPort)"), "\(output)")
+    }
+
+    @Test func tokenPrintsOnlyAVerifiableToken() async throws {
+        let (status, output) = try run(["token", "--device", "d-cli", "--services", "echo,push", "--ttl", "5m"], name: "token")
+        #expect(status == 0)
+        let token = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!token.contains("\n") && token.split(separator: ".").count == 3)
+        let grant = try await TokenAuthority(secret: TokenAuthority.developmentSecret).verify(token, device: "d-cli")
+        #expect(grant.services == ["echo", "push"])
+        #expect(grant.expiresAt.timeIntervalSinceNow > 240 && grant.expiresAt.timeIntervalSinceNow <= 300)
+    }
+
+    @Test func routerLogsMessagesForOfflineDevices() async throws {
+        let backend = try TestBackend()
+        let nobody = TestCluster.uniqueDevice("nobody")
+        try await backend.send(to: nobody, id: "lost-1", json: "1")
+        backend.producer.shutdown()
+        let router = TestCluster.shared.routers[0]
+        let line = try await within(20, "the router's offline log line") {
+            while true {
+                if let line = router.recentOutput.split(separator: "\n").first(where: { $0.contains("device \(nobody) is offline") }) {
+                    return String(line)
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(line.contains("lost-1"))
+    }
+
+    /// The README's run command ends in `gateway dev`: it must start a working cluster and leave nothing behind.
+    @Test func devStartsAWorkingClusterAndStopsEveryPart() async throws {
+        let port = try FreePort.consecutive(2, from: 41_000 + Int.random(in: 0..<10_000))
+        let dev = try LocalProcess(name: "dev", executable: gateway,
+                                   arguments: ["dev", "--port", "\(port)", "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
+        try dev.waitForLine(containing: "ready:", timeout: 120)
+        for part in ["redis 127.0.0.1:", "broker 127.0.0.1:", "router ready", "edge-1 ws://127.0.0.1:\(port)/v1/channel",
+                     "edge-2 ws://127.0.0.1:\(port + 1)/v1/channel"] {
+            #expect(dev.recentOutput.contains(part), "dev prints \(part)")
+        }
+        let children = Self.descendants(of: dev.pid)
+        #expect(children.count >= 6, "redis, tansu, router, two edges, echo: \(children)")
+
+        let client = try await DeviceClient.connect(to: "ws://127.0.0.1:\(port + 1)/v1/channel")
+        _ = try await client.hello(device: "d-dev", token: try await TestCluster.token("d-dev"))
+        try await client.send(service: "echo", json: #"{"via":"dev"}"#)
+        #expect(try await client.nextMessage(within: 30).payload == .json(Array(#"{"via":"dev"}"#.utf8)))
+        await client.close()
+
+        dev.signal(SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while dev.isRunning && Date() < deadline { usleep(100_000) }
+        #expect(!dev.isRunning)
+        let survivors = children.filter { kill($0, 0) == 0 && !Self.isZombie($0) }
+        #expect(survivors.isEmpty, "processes left behind: \(survivors)")
+        survivors.forEach { kill($0, SIGKILL) }
+    }
+
+    static func descendants(of pid: Int32) -> [Int32] {
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
+        let parents = Dictionary(uniqueKeysWithValues: all.compactMap { p -> (Int32, Int32)? in
+            guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 ? Int32(fields[1]).map { (p, $0) } : nil
+        })
+        var result: [Int32] = []
+        var frontier = [pid]
+        while let next = frontier.popLast() {
+            let kids = parents.filter { $0.value == next }.map(\.key)
+            result += kids
+            frontier += kids
+        }
+        return result
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return true
+        }
+        return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
+    }
+}
