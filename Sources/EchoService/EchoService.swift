@@ -56,17 +56,13 @@ public final class EchoService: @unchecked Sendable {
         let loop = ConsumerLoop(name: "echo", consumer: consumer, logger: logger) { batch in
             let replies = batch.compactMap { Self.reply(to: $0, topics: topics) }
             if replies.count < batch.count { logger.warning("echo: \(batch.count - replies.count) records without device or id header skipped") }
-            var pending = replies
-            var backoff = 0.05
-            while true {
-                let failed = zip(pending, producer.sendAllBlocking(pending)).compactMap { record, result -> OutgoingRecord? in
-                    if case .failure = result { return record } else { return nil }
-                }
-                if failed.isEmpty { break }
-                logger.warning("echo: \(failed.count) replies not delivered, retrying in \(backoff) s")
-                Thread.sleep(forTimeInterval: backoff)
-                backoff = min(backoff * 2, 2)
-                pending = failed
+            let failed = producer.sendAllBlocking(replies).filter { if case .failure = $0 { true } else { false } }
+            guard failed.isEmpty else {
+                // The whole batch again, in order: replies that did go out are sent twice, with the same ids.
+                logger.warning("echo: \(failed.count) replies not delivered; the batch will be read again")
+                try consumer.rewind(to: batch)
+                Thread.sleep(forTimeInterval: 0.2)
+                return
             }
             try consumer.commit(batch)
         }

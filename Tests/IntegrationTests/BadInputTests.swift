@@ -70,7 +70,7 @@ struct BadInputTests {
     }
 
     @Test func messageBeforeHelloClosesWithProtocolViolation() async throws {
-        let client = try await DeviceClient.connect(to: TestCluster.shared.edgeURL(0))
+        let client = try await DeviceClient.connect(to: try await TestCluster.shared.edgeURL(0))
         client.send(frame: .msg(Message(service: "echo", id: "early", payload: .json(Array("1".utf8)))))
         #expect(try await nextError(client).code == .helloRequired)
         #expect(try await client.closeCode() == CloseCode.protocolViolation.rawValue)
@@ -91,7 +91,7 @@ struct BadInputTests {
         default:
             token = ""
         }
-        let client = try await DeviceClient.connect(to: TestCluster.shared.edgeURL(1))
+        let client = try await DeviceClient.connect(to: try await TestCluster.shared.edgeURL(1))
         do {
             _ = try await client.hello(device: device, token: token)
             Issue.record("a \(kind) token was accepted")
@@ -103,7 +103,7 @@ struct BadInputTests {
 
     @Test func wrongPathIsNotUpgraded() async throws {
         await #expect(throws: DeviceClient.Failure.self) {
-            _ = try await DeviceClient.connect(to: TestCluster.shared.edgeURL(0).replacingOccurrences(of: "/v1/channel", with: "/nope"))
+            _ = try await DeviceClient.connect(to: try await TestCluster.shared.edgeURL(0).replacingOccurrences(of: "/v1/channel", with: "/nope"))
         }
     }
 

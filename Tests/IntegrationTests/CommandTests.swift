@@ -9,33 +9,32 @@ import Testing
 struct CommandTests {
     let gateway = TestCluster.gatewayExecutable
 
-    func run(_ arguments: [String], name: String) throws -> (status: Int32, output: String) {
+    func run(_ arguments: [String], name: String) async throws -> (status: Int32, output: String) {
         let process = try LocalProcess(name: name, executable: gateway, arguments: arguments)
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
+        await process.exit(within: 30)
         return (process.stop(grace: 1), process.recentOutput)
     }
 
-    @Test func edgeRefusesToStartWithoutABroker() throws {
+    @Test func edgeRefusesToStartWithoutABroker() async throws {
         let deadPort = try FreePort.next()
-        let (status, output) = try run(["edge", "--id", "e-x", "--port", "\(try FreePort.next())",
-                                        "--kafka", "127.0.0.1:\(deadPort)", "--redis", "127.0.0.1:\(TestCluster.shared.redis.port)"],
+        let (status, output) = try await run(["edge", "--id", "e-x", "--port", "\(try FreePort.next())",
+                                        "--kafka", "127.0.0.1:\(deadPort)", "--redis", "127.0.0.1:\(try await TestCluster.shared.redis.port)"],
                                        name: "edge-no-broker")
         #expect(status != 0)
         #expect(output.contains("cannot reach Kafka broker at 127.0.0.1:\(deadPort)"), "\(output)")
     }
 
-    @Test func edgeRefusesToStartWithoutRedis() throws {
+    @Test func edgeRefusesToStartWithoutRedis() async throws {
         let deadPort = try FreePort.next()
-        let (status, output) = try run(["edge", "--id", "e-y", "--port", "\(try FreePort.next())",
-                                        "--kafka", TestCluster.shared.broker.bootstrap, "--redis", "127.0.0.1:\(deadPort)"],
+        let (status, output) = try await run(["edge", "--id", "e-y", "--port", "\(try FreePort.next())",
+                                        "--kafka", try await TestCluster.shared.broker.bootstrap, "--redis", "127.0.0.1:\(deadPort)"],
                                        name: "edge-no-redis")
         #expect(status != 0)
         #expect(output.contains("cannot reach Redis at 127.0.0.1:\(deadPort)"), "\(output)")
     }
 
     @Test func tokenPrintsOnlyAVerifiableToken() async throws {
-        let (status, output) = try run(["token", "--device", "d-cli", "--services", "echo,push", "--ttl", "5m"], name: "token")
+        let (status, output) = try await run(["token", "--device", "d-cli", "--services", "echo,push", "--ttl", "5m"], name: "token")
         #expect(status == 0)
         let token = output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!token.contains("\n") && token.split(separator: ".").count == 3)
@@ -45,11 +44,11 @@ struct CommandTests {
     }
 
     @Test func routerLogsMessagesForOfflineDevices() async throws {
-        let backend = try TestBackend()
+        let backend = try await TestBackend()
         let nobody = TestCluster.uniqueDevice("nobody")
         try await backend.send(to: nobody, id: "lost-1", json: "1")
         backend.producer.shutdown()
-        let router = TestCluster.shared.routers[0]
+        let router = try await TestCluster.shared.routers[0]
         let line = try await within(20, "the router's offline log line") {
             while true {
                 if let line = router.recentOutput.split(separator: "\n").first(where: { $0.contains("device \(nobody) is offline") }) {
@@ -66,7 +65,7 @@ struct CommandTests {
         let port = try FreePort.consecutive(2, from: 41_000 + Int.random(in: 0..<10_000))
         let dev = try LocalProcess(name: "dev", executable: gateway,
                                    arguments: ["dev", "--port", "\(port)", "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
-        try dev.waitForLine(containing: "ready:", timeout: 120)
+        try await dev.line(containing: "ready:", timeout: 120)
         for part in ["redis 127.0.0.1:", "broker 127.0.0.1:", "router ready", "edge-1 ws://127.0.0.1:\(port)/v1/channel",
                      "edge-2 ws://127.0.0.1:\(port + 1)/v1/channel"] {
             #expect(dev.recentOutput.contains(part), "dev prints \(part)")
@@ -81,8 +80,7 @@ struct CommandTests {
         await client.close()
 
         dev.signal(SIGTERM)
-        let deadline = Date().addingTimeInterval(30)
-        while dev.isRunning && Date() < deadline { usleep(100_000) }
+        await dev.exit(within: 30)
         #expect(!dev.isRunning)
         let survivors = children.filter { kill($0, 0) == 0 && !Self.isZombie($0) }
         #expect(survivors.isEmpty, "processes left behind: \(survivors)")

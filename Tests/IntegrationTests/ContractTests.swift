@@ -20,12 +20,12 @@ struct ContractTests {
     @Test func plainKafkaBackendSeesTheDocumentedRecordAndRepliesToTheDevice() async throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.python),
                 "no Python with confluent-kafka at \(Self.python): run scripts/setup.sh")
-        let cluster = TestCluster.shared
+        let cluster = try await TestCluster.shared
         let backend = try LocalProcess(
             name: "contract-backend", executable: Self.python,
             arguments: [Self.backendScript, "--bootstrap", cluster.broker.bootstrap, "--prefix", "cg", "--service", "contract"])
         defer { backend.stop(grace: 1) }
-        try backend.waitForLine(containing: "backend ready", timeout: 60)
+        try await backend.line(containing: "backend ready", timeout: 60)
 
         let device = TestCluster.uniqueDevice("contract")
         let client = try await TestCluster.connect(device, edge: 1)

@@ -40,7 +40,7 @@ struct RoundTripTests {
     @Test func backendMessageReachesTheEdgeHoldingTheDeviceAndFollowsItToAnotherEdge() async throws {
         let a = TestCluster.uniqueDevice("a")
         let b = TestCluster.uniqueDevice("b")
-        let backend = try TestBackend()
+        let backend = try await TestBackend()
         let deviceA = try await TestCluster.connect(a, edge: 0)
         var deviceB = try await TestCluster.connect(b, edge: 1)
 
@@ -63,7 +63,7 @@ struct RoundTripTests {
 
     @Test func takeoverOnAnotherEdgeSurvivesTheOldConnectionClosingLate() async throws {
         let device = TestCluster.uniqueDevice("takeover")
-        let backend = try TestBackend()
+        let backend = try await TestBackend()
         let old = try await TestCluster.connect(device, edge: 0)
         let new = try await TestCluster.connect(device, edge: 1)
         // The old connection ends after the new one registered: its compare-and-delete must not erase the new route.
@@ -79,8 +79,8 @@ struct RoundTripTests {
 /// What the edge leaves in Redis, read back with the registry.
 @Suite(.timeLimit(.minutes(2)))
 struct RegistryStateTests {
-    func registry() throws -> (DeviceRegistry, RedisClient) {
-        let redis = RedisClient(endpoint: RedisEndpoint(port: TestCluster.shared.redis.port), logger: .init(label: "test"))
+    func registry() async throws -> (DeviceRegistry, RedisClient) {
+        let redis = RedisClient(endpoint: RedisEndpoint(port: try await TestCluster.shared.redis.port), logger: .init(label: "test"))
         try redis.checkReachable()
         return (DeviceRegistry(redis: redis, prefix: "cg"), redis)
     }
@@ -93,7 +93,7 @@ struct RegistryStateTests {
 
     @Test(arguments: ["device closes", "edge closes after a protocol violation"])
     func routeIsReleasedWhenTheConnectionEnds(how: String) async throws {
-        let (registry, redis) = try registry()
+        let (registry, redis) = try await registry()
         defer { redis.close() }
         let device = TestCluster.uniqueDevice("leaves")
         let client = try await TestCluster.connect(device, edge: 0)

@@ -10,7 +10,14 @@ import Testing
 enum TestCluster {
     static let services = ["echo", "contract", "other"]
 
-    static let shared: LocalCluster = {
+    /// The running cluster, started on first use on a thread of its own (never on the cooperative pool).
+    static var shared: LocalCluster {
+        get async throws { try await starting.value }
+    }
+
+    private static let starting = Task { try await offload { try start() } }
+
+    private static func start() throws -> LocalCluster {
         var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
         options.edges = 2
         options.services = services
@@ -21,11 +28,11 @@ enum TestCluster {
             try cluster.start { print("[cluster] \($0)") }
         } catch {
             cluster.stop()
-            fatalError("cannot start the test cluster: \(error)")
+            throw error
         }
         print("[cluster] logs in \(options.logDirectory!)")
         return cluster
-    }()
+    }
 
     /// The `gateway` built next to this test bundle (`swift build` builds it; `swift test` builds it too).
     static var gatewayExecutable: String {
@@ -39,7 +46,9 @@ enum TestCluster {
         fatalError("no gateway executable near \(here): run `swift build` first")
     }
 
-    static var kafka: KafkaConfig { KafkaConfig(bootstrapServers: shared.broker.bootstrap) }
+    static var kafka: KafkaConfig {
+        get async throws { KafkaConfig(bootstrapServers: try await shared.broker.bootstrap) }
+    }
 
     static func token(_ device: String, services: [String] = ["*"], ttl: Duration = .seconds(600)) async throws -> String {
         try await TokenAuthority(secret: TokenAuthority.developmentSecret).mint(device: device, services: services, ttl: ttl)
@@ -47,7 +56,7 @@ enum TestCluster {
 
     /// Connects `device` to edge `edge` (0-based) and says hello.
     static func connect(_ device: String, edge: Int, services: [String] = ["*"]) async throws -> DeviceClient {
-        let client = try await DeviceClient.connect(to: shared.edgeURL(edge))
+        let client = try await DeviceClient.connect(to: try await shared.edgeURL(edge))
         _ = try await client.hello(device: device, token: try await token(device, services: services))
         return client
     }
@@ -99,8 +108,8 @@ final class TestBackend: Sendable {
     let producer: KafkaProducer
     let topics = Topics(prefix: "cg")
 
-    init() throws {
-        producer = try KafkaProducer(config: TestCluster.kafka, logger: .init(label: "test-backend"))
+    init() async throws {
+        producer = try KafkaProducer(config: try await TestCluster.kafka, logger: .init(label: "test-backend"))
     }
 
     func send(to device: String, service: String = "echo", id: String, json: String) async throws {

@@ -22,6 +22,10 @@ struct KafkaClientTests {
         try Librdkafka.requireSupportedVersion()
         #expect(Librdkafka.version >= 0x0201_00ff)
         #expect(Librdkafka.versionString.hasPrefix("2."))
+        // Debian bookworm's 2.0.2 is refused with a message that says why and what to do.
+        let error = try #require(throws: KafkaError.self) { try Librdkafka.requireSupported(version: 0x0200_02ff, named: "2.0.2") }
+        #expect(error.message.contains("librdkafka 2.0.2 is too old") && error.message.contains("scripts/setup.sh"))
+        try Librdkafka.requireSupported(version: 0x0201_00ff, named: "2.1.0")
     }
 
     @Test("records keep keys, values and headers, and per-key order, through a consumer group")

@@ -13,11 +13,16 @@ public enum Librdkafka {
 
     /// Throws if the linked librdkafka is older than 2.1.0, saying how to fix it.
     public static func requireSupportedVersion() throws {
+        try requireSupported(version: version, named: versionString)
+    }
+
+    /// The check itself, for any version number.
+    static func requireSupported(version: Int32, named name: String) throws {
         guard version < minimumVersion else { return }
         throw KafkaError(
             code: RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED.rawValue,
-            message: "librdkafka \(versionString) is too old: need >= 2.1.0 (run scripts/setup.sh, "
-                + "which installs a current librdkafka into /usr/local)",
+            message: "librdkafka \(name) is too old: need >= 2.1.0, since older ones cannot talk to KRaft-era brokers "
+                + "(run scripts/setup.sh, which installs a current librdkafka into /usr/local)",
             isRetriable: false)
     }
 }
