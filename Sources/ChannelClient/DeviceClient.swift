@@ -54,7 +54,11 @@ public final class DeviceClient: @unchecked Sendable {
         var recentOrder: [String] = []
         var closedCode: UInt16??
         var nextID = 0
+        var received = 0
     }
+
+    /// How many `msg` frames arrived on this connection, duplicates included.
+    public var receivedMessages: Int { state.withLockedValue { $0.received } }
 
     init(channel: any Channel) {
         self.channel = channel
@@ -181,6 +185,7 @@ public final class DeviceClient: @unchecked Sendable {
             }
         case .msg(let message):
             let fresh = state.withLockedValue { s -> Bool in
+                s.received += 1
                 guard s.recentIDs.insert(message.id).inserted else { return false }
                 s.recentOrder.append(message.id)
                 if s.recentOrder.count > 4096 { s.recentIDs.remove(s.recentOrder.removeFirst()) }

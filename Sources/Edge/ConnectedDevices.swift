@@ -10,14 +10,18 @@ final class ConnectedDevices: @unchecked Sendable {
     struct Connection {
         let channel: any Channel
         let session: String
+        /// The connection's handler, to be used only on the channel's event loop.
+        let handler: NIOLoopBound<DeviceConnection>
     }
 
     private let lock = NIOLock()
     private var byDevice: [String: Connection] = [:]
 
     /// Records `device` as connected on `channel`; returns the connection it replaced, if any.
-    func add(device: String, session: String, channel: any Channel) -> Connection? {
-        lock.withLock { byDevice.updateValue(Connection(channel: channel, session: session), forKey: device) }
+    func add(device: String, session: String, channel: any Channel, handler: DeviceConnection) -> Connection? {
+        let connection = Connection(channel: channel, session: session,
+                                    handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+        return lock.withLock { byDevice.updateValue(connection, forKey: device) }
     }
 
     /// Forgets `device` if its current connection is `session`.

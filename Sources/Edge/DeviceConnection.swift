@@ -5,31 +5,39 @@ import NIOCore
 import NIOWebSocket
 import Shared
 
-/// One device's WebSocket connection on the edge: decodes frames, runs ``DeviceSession`` and carries out its actions.
+/// One device's WebSocket connection on the edge: decodes frames, runs ``DeviceSession`` and carries out its actions;
+/// delivers the device's messages through its ``DeliveryWindow`` (see DeviceConnection+Delivery.swift).
 ///
-/// Kafka and Redis work never blocks here: the hello's token check and route claim run as a task whose result hops
-/// back to the event loop, and a publish completes from the producer's delivery report. A message is acked to the
-/// device only after its delivery report says the broker has it.
+/// Kafka and Redis work never blocks here: the hello's token check and route claim, and mailbox reads and acks, run
+/// as tasks whose results hop back to the event loop; a publish completes from the producer's delivery report. A
+/// message is acked to the device only after its delivery report says the broker has it.
 final class DeviceConnection: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    private let edge: EdgeContext
+    let edge: EdgeContext
     private var session: DeviceSession
+    var window: DeliveryWindow
+    /// The channel, once added; used by the delivery path, which runs on its event loop.
+    var channel: (any Channel)?
     private var lastHeard = NIODeadline.now()
     private var helloTimer: Scheduled<Void>?
     private var heartbeat: RepeatedTask?
     /// The device and session this connection registered (in ``ConnectedDevices`` and the Redis route), kept apart
     /// from the protocol state so that however the connection ends, what it registered is released.
-    private var registered: (device: String, session: String)?
+    private(set) var registered: (device: String, session: String)?
 
     init(edge: EdgeContext) {
         self.edge = edge
         self.session = DeviceSession(services: edge.config.services)
+        self.window = DeliveryWindow(capacity: edge.config.deliveryWindow)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let channel = context.channel
+        self.channel = channel
+        let high = edge.config.outboundHighWaterBytes
+        channel.setOption(.writeBufferWaterMark, value: .init(low: high / 4, high: high)).whenFailure { _ in }
         helloTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(edge.config.helloTimeoutSeconds))) { [self] in
             if session.state == .awaitingHello || session.state == .authenticating {
                 perform(session.close(ProtocolError(.helloRequired, "no hello in time"), .helloTimeout), channel: channel)
@@ -71,6 +79,12 @@ final class DeviceConnection: ChannelInboundHandler {
         }
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Backpressure: a device that does not read its messages may not send more either.
+        context.channel.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         helloTimer?.cancel()
         heartbeat?.cancel()
@@ -105,8 +119,8 @@ final class DeviceConnection: ChannelInboundHandler {
             authenticate(hello, channel: channel)
         case .publish(let message, let device, let session):
             publish(message, device: device, session: session, channel: channel)
-        case .deviceAcked:
-            break  // Store-and-forward (the mailbox) gives device acks their meaning; until then there is nothing to do.
+        case .deviceAcked(let id, let device):
+            deviceAcked(id, device: device)
         }
     }
 
@@ -122,7 +136,10 @@ final class DeviceConnection: ChannelInboundHandler {
                 throw ProtocolError(.authFailed, (error as? TokenError)?.message ?? "token invalid")
             }
             do {
-                _ = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
+                let (_, replaced) = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
+                if let replaced, replaced.edge != edge.config.edgeID {
+                    Self.askToClose(replaced, device: grant.device, edge: edge)
+                }
             } catch {
                 edge.logger.warning("cannot register \(grant.device): \(error)")
                 throw ProtocolError(.unavailable, "device registry unavailable, try again later")
@@ -142,10 +159,11 @@ final class DeviceConnection: ChannelInboundHandler {
                 }
                 helloTimer?.cancel()
                 registered = (grant.device, sessionID)
-                if let old = edge.devices.add(device: grant.device, session: sessionID, channel: channel) {
+                if let old = edge.devices.add(device: grant.device, session: sessionID, channel: channel, handler: self) {
                     old.channel.sendAndClose(nil, code: .replaced)
                 }
                 perform(welcomeAction, channel: channel)
+                pump()
             case .failure(let error):
                 let refusal = error as? ProtocolError ?? ProtocolError(.unavailable, "internal error, try again later")
                 perform(session.refused(refusal), channel: channel)

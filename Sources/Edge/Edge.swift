@@ -54,6 +54,7 @@ public final class Edge: Sendable {
         let producer = try KafkaProducer(config: config.kafka, logger: logger)
         let devices = ConnectedDevices()
         let context = EdgeContext(config: config, producer: producer, registry: registry,
+                                  mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),
                                   tokens: try await TokenAuthority(secret: config.tokenSecret),
                                   devices: devices, logger: logger)
 

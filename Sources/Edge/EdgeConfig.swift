@@ -23,6 +23,11 @@ public struct EdgeConfig: Sendable {
     /// How long the edge's liveness key lives without a refresh; the edge refreshes it every third of this.
     public var edgeHeartbeatTTLSeconds: Int = 15
     public var inboxPartitions: Int32 = 1
+    /// Messages a device may hold unacked; the rest wait in its mailbox.
+    public var deliveryWindow = 32
+    /// Outbound bytes queued for one connection above which the edge stops reading from that device until the
+    /// queue drains below a quarter of it, so a device that does not read cannot grow the edge's memory.
+    public var outboundHighWaterBytes = 256 * 1024
     public var upPartitions: Int32 = Defaults.topicPartitions
 
     public init(edgeID: String) {

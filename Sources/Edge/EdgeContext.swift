@@ -9,15 +9,17 @@ final class EdgeContext: Sendable {
     let config: EdgeConfig
     let producer: KafkaProducer
     let registry: DeviceRegistry
+    let mailbox: Mailbox
     let tokens: TokenAuthority
     let devices: ConnectedDevices
     let logger: Logger
 
-    init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, tokens: TokenAuthority,
-         devices: ConnectedDevices, logger: Logger) {
+    init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, mailbox: Mailbox,
+         tokens: TokenAuthority, devices: ConnectedDevices, logger: Logger) {
         self.config = config
         self.producer = producer
         self.registry = registry
+        self.mailbox = mailbox
         self.tokens = tokens
         self.devices = devices
         self.logger = logger

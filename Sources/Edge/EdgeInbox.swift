@@ -2,16 +2,15 @@ import ChannelProtocol
 import Logging
 import Shared
 
-/// Delivers what the router puts on this edge's inbox topic to the devices connected here.
+/// Hands what the router puts on this edge's inbox topic to the connections it is for.
 ///
-/// Runs on the inbox consumer's own thread; each delivery is a lookup in ``ConnectedDevices`` and a write on the
-/// device's event loop. A record for a device that is no longer here is counted and dropped: the router found it
-/// here a moment ago, and the store-and-forward mailbox is what makes such messages survive.
+/// Runs on the inbox consumer's own thread; each record costs a lookup in ``ConnectedDevices`` and a hop to the
+/// device's event loop, where its connection decides (``DeliveryWindow``) whether to write it now or read its mailbox.
+/// A notice for a device that is no longer here is dropped: the message is in the device's mailbox, which it drains
+/// wherever it connects next.
 final class EdgeInbox: @unchecked Sendable {
     private let devices: ConnectedDevices
     private let logger: Logger
-    private(set) var delivered = 0
-    private(set) var notHere = 0
 
     init(devices: ConnectedDevices, logger: Logger) {
         self.devices = devices
@@ -20,19 +19,21 @@ final class EdgeInbox: @unchecked Sendable {
 
     func deliver(_ records: [KafkaRecord]) {
         for record in records {
-            guard let key = record.key, let connection = devices.find(String(decoding: key, as: UTF8.self)) else {
-                notHere += 1
-                logger.info("inbox: device \(record.key.map { String(decoding: $0, as: UTF8.self) } ?? "?") is not connected here; message dropped")
+            guard let inboxRecord = InboxRecord(record) else {
+                logger.warning("inbox: record at \(record.topic)/\(record.partition)@\(record.offset) is neither a notice nor a takeover; dropped")
                 continue
             }
-            guard let service = record.headerString(RecordHeader.service),
-                  let id = record.headerString(RecordHeader.messageID) else {
-                logger.warning("inbox: record at \(record.topic)/\(record.partition)@\(record.offset) lacks service or id; dropped")
-                continue
+            switch inboxRecord {
+            case .notice(let device, let entry):
+                guard let connection = devices.find(device) else {
+                    logger.debug("inbox: device \(device) is not connected here; message \(entry.id) stays in its mailbox")
+                    continue
+                }
+                connection.channel.eventLoop.execute { connection.handler.value.notice(entry) }
+            case .takeover(let device, let session):
+                guard let connection = devices.find(device), connection.session == session else { continue }
+                connection.channel.eventLoop.execute { connection.handler.value.replaced(session: session) }
             }
-            let payload = Payload.from(bytes: record.value, contentType: record.headerString(RecordHeader.contentType))
-            connection.channel.send(.msg(Message(service: service, id: id, payload: payload)))
-            delivered += 1
         }
     }
 }

@@ -2,10 +2,11 @@ import Foundation
 import Logging
 import Shared
 
-/// A router: consumes the downstream topic in a consumer group and hands each message to the edge holding its device.
+/// A router: consumes the downstream topic in a consumer group, stores each message in its device's mailbox and
+/// notifies the edge holding the device; sweeps expired messages out of mailboxes and reports them.
 ///
-/// Offsets are committed only after a batch's forwards are delivered (at-least-once). If a batch fails (Redis or the
-/// broker unreachable), it is retried with backoff before anything newer is read, so nothing is skipped.
+/// Offsets are committed only after a batch is stored, noticed and reported (at-least-once). If a batch fails (Redis
+/// or the broker unreachable), the consumer is rewound and the batch routed again with backoff, so nothing is skipped.
 public final class Router: @unchecked Sendable {
     public let config: RouterConfig
     private let logger: Logger
@@ -13,6 +14,7 @@ public final class Router: @unchecked Sendable {
     private var producer: KafkaProducer?
     private var redis: RedisClient?
     private var loop: ConsumerLoop?
+    private var sweeper: ExpirySweeper?
     private let counters = NSLock()
     private var totals = DownstreamRouter.Outcome()
     /// Consecutive failed batches; touched only by the consumer loop's thread.
@@ -27,8 +29,9 @@ public final class Router: @unchecked Sendable {
     public var isAssigned: Bool { consumer?.hasAssignment ?? false }
 
     /// Messages forwarded to edges, and messages for offline devices, since start.
-    public var forwarded: Int { counters.withLock { totals.forwarded } }
-    public var offline: Int { counters.withLock { totals.offline } }
+    public var outcome: (stored: Int, noticed: Int, offline: Int, expired: Int) {
+        counters.withLock { (totals.stored, totals.noticed, totals.offline, totals.expired) }
+    }
 
     public func start() throws {
         try Librdkafka.requireSupportedVersion()
@@ -39,8 +42,9 @@ public final class Router: @unchecked Sendable {
         let redis = RedisClient(endpoint: config.redis, logger: logger)
         try redis.checkReachable()
         let producer = try KafkaProducer(config: config.kafka, logger: logger)
-        let router = DownstreamRouter(topics: config.topics, registry: DeviceRegistry(redis: redis, prefix: config.topics.prefix),
-                                      producer: producer, logger: logger)
+        let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix, limits: config.mailboxLimits)
+        let router = DownstreamRouter(config: config, registry: DeviceRegistry(redis: redis, prefix: config.topics.prefix),
+                                      mailbox: mailbox, producer: producer, logger: logger)
         let consumer = try KafkaConsumer(config: config.kafka, groupID: config.effectiveGroupID, logger: logger)
         try consumer.subscribe(topics: [config.topics.down])
         let loop = ConsumerLoop(name: "router", consumer: consumer, maxRecords: config.batchSize, logger: logger) {
@@ -48,11 +52,7 @@ public final class Router: @unchecked Sendable {
             do {
                 let outcome = try router.route(batch)
                 try consumer.commit(batch)
-                counters.withLock {
-                    totals.forwarded += outcome.forwarded
-                    totals.offline += outcome.offline
-                    totals.invalid += outcome.invalid
-                }
+                counters.withLock { totals.add(outcome) }
                 failures = 0
             } catch {
                 // Polling again (rather than retrying in place) keeps this router in its consumer group through a
@@ -69,10 +69,16 @@ public final class Router: @unchecked Sendable {
         self.consumer = consumer
         self.loop = loop
         loop.start()
+        sweeper = ExpirySweeper(topics: config.topics, mailbox: mailbox, producer: producer,
+                                interval: config.sweepIntervalSeconds, logger: logger) { [self] count in
+            counters.withLock { totals.expired += count }
+        }
+        sweeper?.start()
     }
 
     /// Finishes the batch in hand, commits it, leaves the group and flushes.
     public func stop() {
+        sweeper?.stop()
         loop?.stop()
         consumer?.close()
         producer?.shutdown()

@@ -10,6 +10,14 @@ public struct RouterConfig: Sendable {
     public var downPartitions: Int32 = Defaults.topicPartitions
     /// The most records routed (and committed) together.
     public var batchSize = 500
+    /// How long a message may wait for an offline device when its record has no `ttl` header.
+    public var defaultTTLSeconds: Int64 = 24 * 3600
+    /// The longest wait any message gets, whatever its `ttl` header asks.
+    public var maxTTLSeconds: Int64 = 30 * 24 * 3600
+    /// Bounds of each device's mailbox; past them a new message is refused and reported.
+    public var mailboxLimits = MailboxLimits()
+    /// How often expired mailbox entries are swept out and reported.
+    public var sweepIntervalSeconds = 1.0
 
     /// The consumer group: `groupID`, or `<prefix>-router`.
     public var effectiveGroupID: String { groupID ?? "\(topics.prefix)-router" }

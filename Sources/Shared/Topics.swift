@@ -14,6 +14,9 @@ public struct Topics: Sendable, Equatable {
 
     /// The inbox of one edge: what the router hands to the devices that edge holds.
     public func edgeInbox(_ edge: String) -> String { "\(prefix).edge.\(edge)" }
+
+    /// Reports to `service` about its messages that were not delivered (expired, or refused by a full mailbox).
+    public func report(_ service: String) -> String { "\(prefix).report.\(service)" }
 }
 
 /// The header names of records on every topic of the contract (docs/kafka-contract.md).
@@ -34,4 +37,16 @@ public enum RecordHeader {
     public static let receivedAt = "received-at"
     /// For a reply, the id of the device message it answers (optional).
     public static let inReplyTo = "in-reply-to"
+    /// Downstream: seconds the message may wait for an offline device, decimal text (optional; the router's default
+    /// applies when absent, its maximum when larger).
+    public static let ttl = "ttl"
+    /// Edge inbox: the message's sequence number in the device's mailbox.
+    public static let seq = "seq"
+    /// Edge inbox: when the message expires, Unix milliseconds as decimal text.
+    public static let expiresAt = "expires-at"
+    /// Edge inbox: an instruction instead of a message; `close` asks the edge to close the connection named by
+    /// `session`, which a newer connection on another edge replaced.
+    public static let control = "control"
+    /// Reports: why the message was not delivered (`expired` or `mailbox_full`).
+    public static let reason = "reason"
 }

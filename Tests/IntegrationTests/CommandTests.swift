@@ -43,23 +43,6 @@ struct CommandTests {
         #expect(grant.expiresAt.timeIntervalSinceNow > 240 && grant.expiresAt.timeIntervalSinceNow <= 300)
     }
 
-    @Test func routerLogsMessagesForOfflineDevices() async throws {
-        let backend = try await TestBackend()
-        let nobody = TestCluster.uniqueDevice("nobody")
-        try await backend.send(to: nobody, id: "lost-1", json: "1")
-        backend.producer.shutdown()
-        let router = try await TestCluster.shared.routers[0]
-        let line = try await within(20, "the router's offline log line") {
-            while true {
-                if let line = router.recentOutput.split(separator: "\n").first(where: { $0.contains("device \(nobody) is offline") }) {
-                    return String(line)
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        #expect(line.contains("lost-1"))
-    }
-
     /// The README's run command ends in `gateway dev`: it must start a working cluster and leave nothing behind.
     @Test func devStartsAWorkingClusterAndStopsEveryPart() async throws {
         let port = try FreePort.consecutive(2, from: 41_000 + Int.random(in: 0..<10_000))

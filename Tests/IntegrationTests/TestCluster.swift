@@ -55,8 +55,9 @@ enum TestCluster {
     }
 
     /// Connects `device` to edge `edge` (0-based) and says hello.
-    static func connect(_ device: String, edge: Int, services: [String] = ["*"]) async throws -> DeviceClient {
+    static func connect(_ device: String, edge: Int, services: [String] = ["*"], autoAck: Bool = true) async throws -> DeviceClient {
         let client = try await DeviceClient.connect(to: try await shared.edgeURL(edge))
+        client.autoAck = autoAck
         _ = try await client.hello(device: device, token: try await token(device, services: services))
         return client
     }
@@ -112,12 +113,13 @@ final class TestBackend: Sendable {
         producer = try KafkaProducer(config: try await TestCluster.kafka, logger: .init(label: "test-backend"))
     }
 
-    func send(to device: String, service: String = "echo", id: String, json: String) async throws {
-        _ = try await producer.send(OutgoingRecord(
-            topic: topics.down, key: Array(device.utf8), value: Array(json.utf8),
-            headers: [
-                KafkaHeader(RecordHeader.device, device), KafkaHeader(RecordHeader.service, service),
-                KafkaHeader(RecordHeader.messageID, id), KafkaHeader(RecordHeader.contentType, ContentType.json),
-            ]))
+    func send(to device: String, service: String = "echo", id: String, json: String, ttlSeconds: Int? = nil) async throws {
+        var headers = [
+            KafkaHeader(RecordHeader.device, device), KafkaHeader(RecordHeader.service, service),
+            KafkaHeader(RecordHeader.messageID, id), KafkaHeader(RecordHeader.contentType, ContentType.json),
+        ]
+        if let ttlSeconds { headers.append(KafkaHeader(RecordHeader.ttl, String(ttlSeconds))) }
+        _ = try await producer.send(OutgoingRecord(topic: topics.down, key: Array(device.utf8), value: Array(json.utf8),
+                                                   headers: headers))
     }
 }

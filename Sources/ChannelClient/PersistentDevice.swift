@@ -1,0 +1,138 @@
+import ChannelProtocol
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A device that stays connected: it reconnects after any loss with jittered exponential backoff, trying the edges it
+/// knows in turn, says hello again, and drops duplicate messages across connections.
+///
+/// Guarantees: every message a service sent reaches `messages` at least once while its TTL lasts (the gateway keeps
+/// it in the mailbox until acked, and messages are acked automatically once yielded), in order, and an id seen in the
+/// last 16,384 messages is never yielded twice. It stops reconnecting when its token is refused (4001) or another
+/// connection of the same device takes over (4004).
+public final class PersistentDevice: @unchecked Sendable {
+    public enum Event: Sendable, Equatable {
+        case connected(edge: String, session: String)
+        case disconnected(code: UInt16?)
+        case stopped(reason: String)
+    }
+
+    public let device: String
+    public let messages: AsyncStream<Message>
+    public let events: AsyncStream<Event>
+
+    private let urls: [String]
+    private let token: @Sendable () async throws -> String
+    private let minBackoff: Duration
+    private let maxBackoff: Duration
+    private let group: any EventLoopGroup
+    private let messageSink: AsyncStream<Message>.Continuation
+    private let eventSink: AsyncStream<Event>.Continuation
+    private let state = NIOLockedValueBox(State())
+    private var loop: Task<Void, Never>?
+
+    private struct State {
+        var client: DeviceClient?
+        var seen = Set<String>()
+        var seenOrder: [String] = []
+        var stopped = false
+    }
+
+    /// - Parameters:
+    ///   - urls: edges to try, in turn (a load balancer's one address is fine).
+    ///   - token: called before every hello, so an expiring token can be renewed.
+    public init(device: String, urls: [String], minBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                token: @escaping @Sendable () async throws -> String) {
+        self.device = device
+        self.urls = urls
+        self.token = token
+        self.minBackoff = minBackoff
+        self.maxBackoff = maxBackoff
+        self.group = group
+        (messages, messageSink) = AsyncStream.makeStream()
+        (events, eventSink) = AsyncStream.makeStream()
+    }
+
+    /// Starts connecting; returns at once.
+    public func start() {
+        loop = Task { await run() }
+    }
+
+    /// The connection in use right now, if any.
+    public var client: DeviceClient? { state.withLockedValue { $0.client } }
+
+    /// Sends on the current connection.
+    /// - Throws: ``DeviceClient/Failure/closed(code:)`` when not connected; the caller may retry with the same id.
+    @discardableResult
+    public func send(service: String, payload: Payload, id: String? = nil) async throws -> String {
+        guard let client else { throw DeviceClient.Failure.closed(code: nil) }
+        return try await client.send(service: service, payload: payload, id: id)
+    }
+
+    /// Closes the connection and stops reconnecting.
+    public func stop() async {
+        let client = state.withLockedValue { s -> DeviceClient? in
+            s.stopped = true
+            return s.client
+        }
+        loop?.cancel()
+        await client?.close()
+        _ = await loop?.value
+    }
+
+    private func run() async {
+        var attempt = 0
+        var next = 0
+        while !Task.isCancelled && !state.withLockedValue({ $0.stopped }) {
+            let url = urls[next % urls.count]
+            next += 1
+            do {
+                let client = try await DeviceClient.connect(to: url, group: group)
+                let welcome = try await client.hello(device: device, token: try await token())
+                state.withLockedValue { $0.client = client }
+                eventSink.yield(.connected(edge: welcome.edge, session: welcome.session))
+                attempt = 0
+                for await message in client.messages where isNew(message.id) { messageSink.yield(message) }
+                let code = try? await client.closeCode(timeout: .seconds(1))
+                state.withLockedValue { $0.client = nil }
+                eventSink.yield(.disconnected(code: code ?? nil))
+                if let code = code ?? nil, code == CloseCode.replaced.rawValue || code == CloseCode.authFailed.rawValue {
+                    finish("closed with \(code)")
+                    return
+                }
+            } catch DeviceClient.Failure.refused(let error) where error.code == .authFailed {
+                finish("token refused: \(error.message)")
+                return
+            } catch {
+                eventSink.yield(.disconnected(code: nil))
+            }
+            attempt += 1
+            try? await Task.sleep(for: backoff(attempt))
+        }
+        finish("stopped")
+    }
+
+    /// Full jitter: a random wait between zero and the exponential bound, so a crowd does not reconnect in step.
+    func backoff(_ attempt: Int) -> Duration {
+        let bound = min(maxBackoff, minBackoff * (1 << min(attempt, 16)))
+        let ms = bound.components.seconds * 1000 + bound.components.attoseconds / 1_000_000_000_000_000
+        return .milliseconds(Int64.random(in: 0...max(1, ms)))
+    }
+
+    private func isNew(_ id: String) -> Bool {
+        state.withLockedValue { s in
+            guard s.seen.insert(id).inserted else { return false }
+            s.seenOrder.append(id)
+            if s.seenOrder.count > 16_384 { s.seen.remove(s.seenOrder.removeFirst()) }
+            return true
+        }
+    }
+
+    private func finish(_ reason: String) {
+        eventSink.yield(.stopped(reason: reason))
+        eventSink.finish()
+        messageSink.finish()
+    }
+}

@@ -1,0 +1,86 @@
+import ChannelProtocol
+import Foundation
+import NIOCore
+import Shared
+
+/// Delivery from the mailbox: notices from the inbox, drains from Redis, acks from the device. All on the event loop.
+extension DeviceConnection {
+    /// The router stored `entry` in this device's mailbox and says so.
+    func notice(_ entry: MailboxEntry) {
+        guard registered != nil, let channel else { return }
+        let expired = entry.expiresAtMs <= Int64(Date().timeIntervalSince1970 * 1000)
+        switch window.notice(seq: entry.seq, id: entry.id, expired: expired) {
+        case .deliver: write(entry, to: channel)
+        case .drain: pump()
+        case .skip, .wait: break
+        }
+    }
+
+    /// Reads the mailbox if the window says a read is due, writes what it finds, and goes on while more is due.
+    func pump() {
+        guard let (device, _) = registered, let channel, let (after, limit) = window.beginDrain() else { return }
+        let mailbox = edge.mailbox
+        let logger = edge.logger
+        let promise = channel.eventLoop.makePromise(of: (entries: [MailboxEntry], expired: [MailboxEntry]).self)
+        promise.completeWithTask { try await mailbox.read(device: device, after: after, limit: limit) }
+        promise.futureResult.whenComplete { [self] result in
+            guard registered?.device == device else { return }
+            switch result {
+            case .success(let read):
+                if !read.expired.isEmpty { report(read.expired, device: device) }
+                for entry in window.endDrain(read.entries, limit: limit) { write(entry, to: channel) }
+                pump()
+            case .failure(let error):
+                logger.warning("cannot read the mailbox of \(device): \(error)")
+                window.drainFailed()
+            }
+        }
+    }
+
+    /// The device acked a message: forget it here, delete it from the mailbox, and deliver what waits behind it.
+    func deviceAcked(_ id: String, device: String) {
+        _ = window.acked(id)
+        let mailbox = edge.mailbox
+        let logger = edge.logger
+        // A lost delete only means the device may see this id again after a reconnect, and drops it as a duplicate.
+        Task {
+            do { _ = try await mailbox.ack(device: device, id: id) } catch {
+                logger.warning("cannot delete acked message \(id) of \(device): \(error)")
+            }
+        }
+        pump()
+    }
+
+    /// A newer connection of this device, on another edge, took over.
+    func replaced(session: String) {
+        guard registered?.session == session, let channel else { return }
+        channel.sendAndClose(nil, code: .replaced)
+    }
+
+    private func write(_ entry: MailboxEntry, to channel: any Channel) {
+        let payload = Payload.from(bytes: entry.payload, contentType: entry.contentType)
+        channel.send(.msg(Message(service: entry.service, id: entry.id, payload: payload)))
+    }
+
+    private func report(_ expired: [MailboxEntry], device: String) {
+        for entry in expired {
+            let record = Report.record(topics: edge.config.topics, device: device, entry: entry, reason: .expired)
+            try? edge.producer.send(record) { _ in }
+        }
+    }
+
+    /// Tells the edge holding `replaced` to close that connection (through its inbox).
+    static func askToClose(_ replaced: DeviceRoute, device: String, edge: EdgeContext) {
+        let record = InboxRecord.takeover(device: device, replacedSession: replaced.session)
+            .outgoing(topics: edge.config.topics, edge: replaced.edge)
+        do {
+            try edge.producer.send(record) { result in
+                if case .failure(let error) = result {
+                    edge.logger.warning("cannot ask \(replaced.edge) to close the replaced connection of \(device): \(error)")
+                }
+            }
+        } catch {
+            edge.logger.warning("cannot ask \(replaced.edge) to close the replaced connection of \(device): \(error)")
+        }
+    }
+}

@@ -1,0 +1,173 @@
+// Redis schema of the store-and-forward mailbox (all keys start with the deployment prefix, e.g. "cg"; full text in
+// docs/redis-schema.md, "Mailbox"):
+//
+// <prefix>:mbox:<device>     zset  member = message id, score = seq: the device's entries in store order.
+// <prefix>:mbox-e:<device>   hash  message id → stored value, "<expiresAtMs> <service bytes> <content type bytes>\n"
+//                                  followed by service, content type and payload (raw bytes).
+// <prefix>:mbox-m:<device>   hash  seq    the last seq handed out (decimal)
+//                                  bytes  payload bytes of the entries now stored (decimal)
+//                                  until  the latest expiry of any entry stored so far, unix ms (decimal)
+//                            The three device keys expire together at `until` + key grace (default 1 h), reset by
+//                            every store, so an abandoned mailbox disappears on its own.
+// <prefix>:mbox-expiry       zset  member = "<device byte count>:<device><id>", score = expiresAtMs: every entry of
+//                                  every device, for the sweeper. No TTL; members whose entry vanished are dropped
+//                                  when swept.
+//
+// Suffixes go before the device (mbox-e:, mbox-m:) because device ids may contain ':'. Every operation is one Lua
+// script; batches are pipelined. The sweep script derives device keys from index members, so like the registry the
+// schema assumes a single Redis primary, not Redis Cluster.
+
+/// Bounds of one device's mailbox. `maxBytes` counts payload bytes only; the per-entry overhead (id, service,
+/// content type, a short header) is bounded through `maxCount`.
+public struct MailboxLimits: Sendable {
+    public var maxCount: Int = 1000
+    public var maxBytes: Int = 1 << 20
+
+    public init(maxCount: Int = 1000, maxBytes: Int = 1 << 20) {
+        self.maxCount = maxCount
+        self.maxBytes = maxBytes
+    }
+}
+
+/// What storing one message did.
+public enum StoreResult: Sendable, Equatable {
+    case stored(seq: Int64)
+    /// An entry with this id is already there (a redelivered Kafka record): nothing written.
+    case duplicate(seq: Int64)
+    /// Over maxCount or maxBytes: rejected (overflow policy: reject newest), nothing written.
+    case full
+    /// expiresAtMs <= now (Redis server clock): not stored.
+    case expired
+}
+
+/// Each device's store-and-forward mailbox in Redis (schema above).
+///
+/// Guarantees: every operation is atomic per device; seqs of a device only grow, in store order, even after its
+/// mailbox emptied and expired (as long as the Redis server clock does not go backwards); storing is idempotent
+/// by message id while the entry is in the mailbox; an expired entry is removed by exactly one `read` or sweep,
+/// which returns it for reporting, and is never returned as live.
+public final class Mailbox: Sendable {
+    public let redis: RedisClient
+    public let prefix: String
+    public let limits: MailboxLimits
+    /// How long a device's keys outlive the latest expiry of its entries.
+    public let keyGrace: Duration
+
+    public init(redis: RedisClient, prefix: String, limits: MailboxLimits = MailboxLimits(),
+                keyGrace: Duration = .seconds(3600)) {
+        self.redis = redis
+        self.prefix = prefix
+        self.limits = limits
+        self.keyGrace = keyGrace
+    }
+
+    func zsetKey(_ device: String) -> String { "\(prefix):mbox:\(device)" }
+    func entriesKey(_ device: String) -> String { "\(prefix):mbox-e:\(device)" }
+    func metaKey(_ device: String) -> String { "\(prefix):mbox-m:\(device)" }
+    var indexKey: String { "\(prefix):mbox-expiry" }
+
+    /// The expiry index member of an entry: `<device byte count>:<device><id>`, unambiguous whatever bytes the
+    /// device and id hold.
+    static func indexMember(device: String, id: String) -> String { memberPrefix(device) + id }
+    static func memberPrefix(_ device: String) -> String { "\(device.utf8.count):\(device)" }
+
+    private func keys(_ device: String) -> [String] { [zsetKey(device), entriesKey(device), metaKey(device), indexKey] }
+
+    /// Stores many entries (their `seq` is ignored and assigned) in one pipeline, one Lua call each, in order; for the
+    /// router's own thread. Order per device is the order given. Results are in `items` order; throws the first
+    /// failure if any call failed (storing again is safe: it is idempotent by id). Expiries past
+    /// `MailboxEntry.maxExpiresAtMs` are stored as that.
+    public func storeBlocking(_ items: [(device: String, entry: MailboxEntry)], timeout: Duration = .seconds(5)) throws -> [StoreResult] {
+        guard !items.isEmpty else { return [] }
+        let maxCount = Array(String(limits.maxCount).utf8), maxBytes = Array(String(limits.maxBytes).utf8)
+        let grace = Array(String(DeviceRegistry.ms(keyGrace)).utf8)
+        let results = try redis.runBlocking(MailboxScripts.store, byteInvocations: items.map { device, entry in
+            var entry = entry
+            entry.expiresAtMs = min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)
+            return RedisScript.ByteInvocation(
+                keys: keys(device).map { Array($0.utf8) },
+                args: [Array(entry.id.utf8), Array(String(entry.expiresAtMs).utf8), entry.storedValue,
+                       Array(String(entry.payload.count).utf8), maxCount, maxBytes, grace,
+                       Array(Self.indexMember(device: device, id: entry.id).utf8)])
+        }, timeout: timeout)
+        return try results.map { try Self.storeResult(from: $0.get()) }
+    }
+
+    private static func storeResult(from reply: RedisValue) throws -> StoreResult {
+        let fields = reply.array ?? []
+        switch (fields.first?.string, fields.count > 1 ? fields[1].int : nil) {
+        case ("stored", let seq?): return .stored(seq: seq)
+        case ("duplicate", let seq?): return .duplicate(seq: seq)
+        case ("full", _): return .full
+        case ("expired", _): return .expired
+        default: throw RedisError.reply("unexpected reply to the mailbox store script: \(reply)")
+        }
+    }
+
+    /// Oldest first, entries with seq > `after`, at most `limit`. Entries already expired are removed by the same
+    /// script and returned separately (so the caller can count / report them), never in `entries`; they do not count
+    /// towards `limit`. Fewer than `limit` entries means none newer were left; to page on, pass the highest seq seen
+    /// in either list.
+    public func read(device: String, after seq: Int64, limit: Int) async throws -> (entries: [MailboxEntry], expired: [MailboxEntry]) {
+        guard limit > 0 else { return ([], []) }
+        let reply = try await redis.run(MailboxScripts.read, keys: keys(device),
+                                        args: [String(seq), String(limit), Self.memberPrefix(device)])
+        guard let lists = reply.array, lists.count == 2, let live = lists[0].array, let expired = lists[1].array else {
+            throw RedisError.reply("unexpected reply to the mailbox read script: \(reply)")
+        }
+        return (Self.entries(live), Self.entries(expired))
+    }
+
+    /// Reads a flat id, seq, stored value list; malformed values are skipped (the scripts treat them as expired).
+    private static func entries(_ flat: [RedisValue]) -> [MailboxEntry] {
+        stride(from: 0, to: flat.count - 2, by: 3).compactMap { i in
+            guard let id = flat[i].string, let seq = flat[i + 1].int, let value = flat[i + 2].bytes else { return nil }
+            return MailboxEntry(seq: seq, id: id, storedValue: value)
+        }
+    }
+
+    /// Deletes the entry with this id (the device acked it). Returns whether it was there. Idempotent.
+    public func ack(device: String, id: String) async throws -> Bool {
+        try await redis.run(MailboxScripts.ack, keys: keys(device),
+                            args: [id, Self.indexMember(device: device, id: id)]).int == 1
+    }
+
+    /// Deletes many acked entries at once (one pipeline of script calls), for batching acks. Returns how many were
+    /// there; throws the first failure if any call failed.
+    public func ack(device: String, ids: [String]) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let keys = keys(device)
+        let results = await redis.run(MailboxScripts.ack, invocations: ids.map {
+            .init(keys: keys, args: [$0, Self.indexMember(device: device, id: $0)])
+        })
+        return try results.reduce(0) { $0 + (try $1.get().int == 1 ? 1 : 0) }
+    }
+
+    /// How many entries the device's mailbox holds and their payload bytes (expired ones not yet removed included).
+    public func depth(device: String) async throws -> (count: Int, bytes: Int) {
+        let reply = try await redis.run(MailboxScripts.depth, keys: [zsetKey(device), metaKey(device)], args: [])
+        guard let fields = reply.array, fields.count == 2, let count = fields[0].int, let bytes = fields[1].int else {
+            throw RedisError.reply("unexpected reply to the mailbox depth script: \(reply)")
+        }
+        return (Int(count), Int(bytes))
+    }
+
+    /// Removes up to `limit` expired entries across ALL devices (those whose expiresAtMs <= now), atomically, so that
+    /// two routers running it concurrently never both return the same entry. Returns (device, entry) pairs, for
+    /// expiry reports, most overdue first. Fewer than `limit` results means nothing more was due, unless the script
+    /// met more than 3 × `limit` index members whose entry was already gone (acked, or its device's keys expired),
+    /// which it drops without a result. For a router's own thread.
+    public func sweepExpiredBlocking(limit: Int = 500, timeout: Duration = .seconds(5)) throws -> [(device: String, entry: MailboxEntry)] {
+        guard limit > 0 else { return [] }
+        let reply = try redis.runBlocking(MailboxScripts.sweep, keys: [indexKey],
+                                          args: [zsetKey(""), entriesKey(""), metaKey(""), String(limit)], timeout: timeout)
+        guard let flat = reply.array else {
+            throw RedisError.reply("unexpected reply to the mailbox sweep script: \(reply)")
+        }
+        return stride(from: 0, to: flat.count - 3, by: 4).compactMap { i in
+            guard let device = flat[i].string, let id = flat[i + 1].string, let seq = flat[i + 2].int,
+                  let value = flat[i + 3].bytes, let entry = MailboxEntry(seq: seq, id: id, storedValue: value) else { return nil }
+            return (device, entry)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import ChannelClient
+import ChannelProtocol
+import DevCluster
+import Foundation
+import Shared
+import Testing
+
+/// Messages wait in the device's mailbox until it acks them: offline delivery, redelivery, expiry, takeover, window.
+@Suite(.timeLimit(.minutes(3)))
+struct StoreAndForwardTests {
+    @Test func offlineDeviceGetsItsMessagesInOrderWhenItConnects() async throws {
+        let device = TestCluster.uniqueDevice("offline")
+        let backend = try await TestBackend()
+        defer { backend.producer.shutdown() }
+        for i in 0..<5 { try await backend.send(to: device, id: "w-\(i)", json: "\(i)") }
+        try await Task.sleep(for: .milliseconds(500))
+        let client = try await TestCluster.connect(device, edge: 1)
+        var ids: [String] = []
+        for _ in 0..<5 { ids.append(try await client.nextMessage().id) }
+        #expect(ids == (0..<5).map { "w-\($0)" })
+        await client.close()
+    }
+
+    @Test func unackedMessagesComeBackWithTheSameIdAndAckedOnesDoNot() async throws {
+        let device = TestCluster.uniqueDevice("redeliver")
+        let backend = try await TestBackend()
+        defer { backend.producer.shutdown() }
+        var client = try await TestCluster.connect(device, edge: 0, autoAck: false)
+        try await backend.send(to: device, id: "r-1", json: "1")
+        #expect(try await client.nextMessage().id == "r-1")
+        await client.close()
+
+        client = try await TestCluster.connect(device, edge: 1, autoAck: false)
+        #expect(try await client.nextMessage().id == "r-1", "not acked, so delivered again, same id")
+        client.ack("r-1")
+        try await backend.send(to: device, id: "r-2", json: "2")
+        #expect(try await client.nextMessage().id == "r-2")
+        client.ack("r-2")
+        try await Task.sleep(for: .milliseconds(300))
+        await client.close()
+
+        client = try await TestCluster.connect(device, edge: 0)
+        try await backend.send(to: device, id: "r-3", json: "3")
+        #expect(try await client.nextMessage().id == "r-3", "acked messages are gone from the mailbox")
+        await client.close()
+    }
+
+    @Test func expiredMessageIsNotDeliveredAndIsReportedToItsService() async throws {
+        let device = TestCluster.uniqueDevice("expiry")
+        let backend = try await TestBackend()
+        defer { backend.producer.shutdown() }
+        let reports = try KafkaConsumer(config: try await TestCluster.kafka, groupID: nil, logger: .init(label: "reports"))
+        defer { reports.close() }
+        let admin = try KafkaAdmin(config: try await TestCluster.kafka, logger: .init(label: "reports"))
+        try admin.createTopics([TopicSpec(name: "cg.report.echo")])
+        admin.close()
+        try reports.assignFromEnd(topic: "cg.report.echo")
+
+        try await backend.send(to: device, id: "short", json: #""gone""#, ttlSeconds: 1)
+        try await backend.send(to: device, id: "long", json: #""kept""#, ttlSeconds: 600)
+        try await Task.sleep(for: .milliseconds(2500))
+        let client = try await TestCluster.connect(device, edge: 0)
+        #expect(try await client.nextMessage().id == "long")
+
+        let report = try await offload {
+            let deadline = Date().addingTimeInterval(15)
+            while Date() < deadline {
+                if let r = try reports.poll(maxRecords: 100, timeout: .milliseconds(200))
+                    .first(where: { $0.headerString(RecordHeader.device) == device }) { return r }
+            }
+            throw TimedOut(what: "an expiry report", seconds: 15)
+        }
+        #expect(report.headerString(RecordHeader.messageID) == "short")
+        #expect(report.headerString(RecordHeader.reason) == "expired")
+        #expect(report.value == Array(#""gone""#.utf8))
+        await client.close()
+    }
+
+    @Test func aNewConnectionOnAnotherEdgeClosesTheOldOneWithReplaced() async throws {
+        let device = TestCluster.uniqueDevice("replaced")
+        let old = try await TestCluster.connect(device, edge: 0)
+        let new = try await TestCluster.connect(device, edge: 1)
+        #expect(try await old.closeCode(timeout: .seconds(10)) == CloseCode.replaced.rawValue)
+        try await new.send(service: "echo", json: "1")
+        #expect(try await new.nextMessage().payload == .json([0x31]))
+        await new.close()
+    }
+
+    @Test func aDeviceHoldsAtMostTheWindowUnackedTheRestWaits() async throws {
+        let device = TestCluster.uniqueDevice("window")
+        let backend = try await TestBackend()
+        defer { backend.producer.shutdown() }
+        let client = try await TestCluster.connect(device, edge: 1, autoAck: false)
+        for i in 0..<40 { try await backend.send(to: device, id: "x-\(i)", json: "\(i)") }
+        var got: [String] = []
+        for _ in 0..<32 { got.append(try await client.nextMessage().id) }
+        #expect(got == (0..<32).map { "x-\($0)" })
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(client.receivedMessages == 32, "no more than the window while nothing is acked")
+        for id in got.prefix(8) { client.ack(id) }
+        for i in 32..<40 { #expect(try await client.nextMessage().id == "x-\(i)") }
+        await client.close()
+    }
+}
