@@ -86,6 +86,11 @@ let package = Package(
         ),
         .testTarget(name: "ChannelProtocolTests", dependencies: ["ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "SharedTests", dependencies: ["Shared", "DevCluster"], swiftSettings: strict),
+        .testTarget(
+            name: "FaultTests",
+            dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

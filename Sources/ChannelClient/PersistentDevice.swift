@@ -37,7 +37,15 @@ public final class PersistentDevice: @unchecked Sendable {
         var seen = Set<String>()
         var seenOrder: [String] = []
         var stopped = false
+        var duplicates = 0
+        var connections = 0
     }
+
+    /// Messages that arrived again (same id) and were dropped, across all connections.
+    public var duplicatesDropped: Int { state.withLockedValue { $0.duplicates } }
+
+    /// How many times a hello was accepted.
+    public var connections: Int { state.withLockedValue { $0.connections } }
 
     /// - Parameters:
     ///   - urls: edges to try, in turn (a load balancer's one address is fine).
@@ -91,7 +99,10 @@ public final class PersistentDevice: @unchecked Sendable {
             do {
                 let client = try await DeviceClient.connect(to: url, group: group)
                 let welcome = try await client.hello(device: device, token: try await token())
-                state.withLockedValue { $0.client = client }
+                state.withLockedValue {
+                    $0.client = client
+                    $0.connections += 1
+                }
                 eventSink.yield(.connected(edge: welcome.edge, session: welcome.session))
                 attempt = 0
                 for await message in client.messages where isNew(message.id) { messageSink.yield(message) }
@@ -123,7 +134,10 @@ public final class PersistentDevice: @unchecked Sendable {
 
     private func isNew(_ id: String) -> Bool {
         state.withLockedValue { s in
-            guard s.seen.insert(id).inserted else { return false }
+            guard s.seen.insert(id).inserted else {
+                s.duplicates += 1
+                return false
+            }
             s.seenOrder.append(id)
             if s.seenOrder.count > 16_384 { s.seen.remove(s.seenOrder.removeFirst()) }
             return true

@@ -7,12 +7,13 @@ public final class RedisProcess: Sendable {
     public let directory: String
 
     /// Starts `redis-server` on `port` (a free one when nil) and waits until it accepts connections.
-    public static func start(port: Int? = nil, persistent: Bool = false, logDirectory: String? = nil) throws -> RedisProcess {
+    public static func start(port: Int? = nil, persistent: Bool = false, logDirectory: String? = nil,
+                             directory: String? = nil) throws -> RedisProcess {
         guard let exe = LocalProcess.find("redis-server") else {
             throw ClusterError.executableNotFound("redis-server", hint: "run scripts/setup.sh")
         }
         let port = try port ?? FreePort.next()
-        let dir = NSTemporaryDirectory() + "channel-gateway-redis-\(port)-\(UUID().uuidString.prefix(8))"
+        let dir = directory ?? NSTemporaryDirectory() + "channel-gateway-redis-\(port)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var args = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no",
                     "--protected-mode", "no", "--maxclients", "4000"]
@@ -27,6 +28,13 @@ public final class RedisProcess: Sendable {
         self.port = port
         self.process = process
         self.directory = directory
+    }
+
+    /// Stops the server (SIGTERM: with persistence on, it saves first) and starts it again on the same port and
+    /// directory, as an operator's restart would.
+    public func restart(persistent: Bool = true, logDirectory: String? = nil) throws -> RedisProcess {
+        process.stop(grace: 10)
+        return try RedisProcess.start(port: port, persistent: persistent, logDirectory: logDirectory, directory: directory)
     }
 
     /// Stops the server and removes its directory.

@@ -19,6 +19,8 @@ public final class LocalCluster: @unchecked Sendable {
         public var echo = true
         public var logDirectory: String?
         public var logLevel = "info"
+        /// Redis with an append-only file fsynced on every write, for tests that restart it.
+        public var persistentRedis = false
         /// Extra `--kafka-consumer-property` values for every component: Tansu answers a fetch only when its wait
         /// runs out, so a short wait is what keeps latency low.
         public var kafkaConsumerProperties: [String: String] = ["fetch.wait.max.ms": "5"]
@@ -47,7 +49,8 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts everything and returns once every component said it is ready. `report` gets one line per part.
     public func start(report: (String) -> Void = { _ in }) throws {
         if let dir = options.logDirectory { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        redis = try RedisProcess.start(port: options.redisPort, logDirectory: options.logDirectory)
+        redis = try RedisProcess.start(port: options.redisPort, persistent: options.persistentRedis,
+                                       logDirectory: options.logDirectory)
         report("redis 127.0.0.1:\(redis.port)")
         broker = try TansuProcess.start(port: options.brokerPort, logDirectory: options.logDirectory)
         report("broker \(broker.bootstrap)")
@@ -101,6 +104,11 @@ public final class LocalCluster: @unchecked Sendable {
             name: name, executable: options.gatewayExecutable, arguments: args,
             logFile: options.logDirectory.map { "\($0)/\(name).log" },
             echo: echo.map { out in { @Sendable line in out("[\(name)] \(line)") } })
+    }
+
+    /// Restarts Redis on the same port and data directory.
+    public func restartRedis() throws {
+        redis = try redis.restart(persistent: options.persistentRedis, logDirectory: options.logDirectory)
     }
 
     /// Stops every component, then the broker and Redis.

@@ -22,3 +22,28 @@ extension LocalProcess {
         while isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
     }
 }
+
+/// Waits at most `seconds` for `body`.
+public func within<T: Sendable>(_ seconds: Double, _ what: String = "",
+                         _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            throw TimedOut(what: what, seconds: seconds)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+public struct TimedOut: Error, CustomStringConvertible {
+    public let what: String
+    public let seconds: Double
+    public init(what: String, seconds: Double) {
+        self.what = what
+        self.seconds = seconds
+    }
+
+    public var description: String { "timed out after \(seconds) s waiting for \(what)" }
+}

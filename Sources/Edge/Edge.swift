@@ -51,7 +51,11 @@ public final class Edge: Sendable {
                                       routeTTL: .seconds(config.routeTTLSeconds))
         try await registry.heartbeat(edge: config.edgeID, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
 
-        let producer = try KafkaProducer(config: config.kafka, logger: logger)
+        var producerConfig = config.kafka
+        if config.kafka.properties["message.timeout.ms"] == nil && config.kafka.producerProperties["message.timeout.ms"] == nil {
+            producerConfig.producerProperties["message.timeout.ms"] = String(config.publishTimeoutSeconds * 1000)
+        }
+        let producer = try KafkaProducer(config: producerConfig, logger: logger)
         let devices = ConnectedDevices()
         let context = EdgeContext(config: config, producer: producer, registry: registry,
                                   mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),

@@ -25,6 +25,9 @@ public struct EdgeConfig: Sendable {
     public var inboxPartitions: Int32 = 1
     /// Messages a device may hold unacked; the rest wait in its mailbox.
     public var deliveryWindow = 32
+    /// Seconds a device message may wait for the broker before the device is told to send it again (`unavailable`),
+    /// unless `message.timeout.ms` is configured explicitly.
+    public var publishTimeoutSeconds = 10
     /// Outbound bytes queued for one connection above which the edge stops reading from that device until the
     /// queue drains below a quarter of it, so a device that does not read cannot grow the edge's memory.
     public var outboundHighWaterBytes = 256 * 1024

@@ -1,5 +1,6 @@
 import ChannelClient
 import ChannelProtocol
+import DevCluster
 import Shared
 import Testing
 

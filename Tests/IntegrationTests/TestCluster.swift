@@ -66,26 +66,6 @@ enum TestCluster {
     static func uniqueDevice(_ name: String) -> String { "\(name)-\(UInt32.random(in: 0...UInt32.max))" }
 }
 
-/// Waits at most `seconds` for `body`.
-func within<T: Sendable>(_ seconds: Double, _ what: String = "",
-                         _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            throw TimedOut(what: what, seconds: seconds)
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    let what: String
-    let seconds: Double
-    var description: String { "timed out after \(seconds) s waiting for \(what)" }
-}
-
 extension DeviceClient {
     /// The next message from a service, waiting at most `seconds`.
     func nextMessage(within seconds: Double = 15) async throws -> Message {

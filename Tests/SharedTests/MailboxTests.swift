@@ -132,12 +132,12 @@ struct MailboxTests {
 
     @Test func readRemovesExpiredEntriesAndReturnsThemSeparately() async throws {
         try await withMailbox { mailbox, redis in
-            let entries = [Self.entry("short1", [1, 2, 3], expiresInMs: 300), Self.entry("long1", [4]),
-                           Self.entry("short2", [5, 6], expiresInMs: 300), Self.entry("long2", [7])]
+            let entries = [Self.entry("short1", [1, 2, 3], expiresInMs: 700), Self.entry("long1", [4]),
+                           Self.entry("short2", [5, 6], expiresInMs: 700), Self.entry("long2", [7])]
             let results = try await store(mailbox, "d", entries)
             let expected = zip(entries, results).map { Self.stored($0, $1) }
             #expect(try await mailbox.depth(device: "d") == (4, 7))
-            try await Task.sleep(for: .milliseconds(450))
+            try await Task.sleep(for: .milliseconds(900))
 
             // Expired entries met on the way do not use up the limit.
             let first = try await mailbox.read(device: "d", after: 0, limit: 1)
@@ -196,8 +196,9 @@ struct MailboxTests {
             let expected = zip(entries, results).map { Self.stored($0, $1) }
             #expect(try await mailbox.read(device: device, after: 0, limit: 10).entries == expected)
             #expect(try await mailbox.depth(device: device) == (3, payload.count + 1))
-            // A device named like another device's key suffix does not collide with it.
-            #expect(try await mailbox.read(device: "dev", after: 0, limit: 10).entries.isEmpty)
+            // A device whose id ends like a key suffix (":e", ":m") does not collide with this device's keys.
+            #expect(try await mailbox.read(device: device + ":e", after: 0, limit: 10).entries.isEmpty)
+            #expect(try await mailbox.depth(device: device + ":m") == (0, 0))
             #expect(try await mailbox.ack(device: device, id: "id\nwith\r\nbreaks"))
             #expect(try await mailbox.read(device: device, after: 0, limit: 10).entries == Array(expected[1...]))
         }
@@ -208,7 +209,7 @@ struct MailboxTests {
             var expiring: [(device: String, entry: MailboxEntry)] = []
             for d in 0..<4 {
                 for m in 0..<60 {
-                    expiring.append((device: "dev-\(d)", entry: Self.entry("m\(m)\n\(d)", [UInt8(m), 0, 10], expiresInMs: 300)))
+                    expiring.append((device: "dev-\(d)", entry: Self.entry("m\(m)\n\(d)", [UInt8(m), 0, 10], expiresInMs: 700)))
                 }
             }
             let lasting = (0..<4).map { (device: "dev-\($0)", entry: Self.entry("keep", [1])) }
@@ -216,9 +217,9 @@ struct MailboxTests {
             #expect(results.allSatisfy { Self.seq($0) != nil })
             let expected = Set(zip(expiring, results).map { "\($0.device)|\(Self.stored($0.entry, $1))" })
             // A device whose keys vanished (expired) meanwhile: its index members are dropped without a result.
-            _ = try await store(mailbox, "gone", [Self.entry("x", expiresInMs: 300)])
+            _ = try await store(mailbox, "gone", [Self.entry("x", expiresInMs: 700)])
             _ = try await redis.client.send(["DEL", "t:mbox:gone", "t:mbox-e:gone", "t:mbox-m:gone"])
-            try await Task.sleep(for: .milliseconds(450))
+            try await Task.sleep(for: .milliseconds(900))
 
             // Two routers (two connections) sweeping at once, in small steps so their calls interleave.
             let other = RedisClient(endpoint: redis.client.endpoint, logger: RedisTestServer.logger)
@@ -264,10 +265,10 @@ struct MailboxTests {
             _ = try await mailbox.ack(device: "d", id: "a")
             // The counter lost (as if Redis restarted empty): restarts from the clock, still above.
             _ = try await redis.client.send(["DEL", "t:mbox-m:d"])
-            let third = try #require(Self.seq(try await store(mailbox, "d", [Self.entry("b", expiresInMs: 200)])[0]))
+            let third = try #require(Self.seq(try await store(mailbox, "d", [Self.entry("b", expiresInMs: 400)])[0]))
             #expect(third > second)
             // Abandoned: all keys go away on their own shortly after the latest expiry (grace 100 ms here).
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(800))
             #expect(try await redis.client.send(["EXISTS", "t:mbox:d", "t:mbox-e:d", "t:mbox-m:d"]) == .integer(0))
             let fourth = try #require(Self.seq(try await store(mailbox, "d", [Self.entry("c")])[0]))
             #expect(fourth > third)

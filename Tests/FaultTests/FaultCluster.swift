@@ -1,0 +1,128 @@
+import ChannelClient
+import ChannelProtocol
+import DevCluster
+import Foundation
+import Shared
+import Testing
+
+/// A cluster of its own for one fault test (the test kills parts of it), and the devices and backend that drive it.
+final class FaultCluster: @unchecked Sendable {
+    let cluster: LocalCluster
+    let producer: KafkaProducer
+
+    static func start(_ name: String, routers: Int = 1, persistentRedis: Bool = false) async throws -> FaultCluster {
+        var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
+        options.edges = 2
+        options.routers = routers
+        options.persistentRedis = persistentRedis
+        options.logDirectory = NSTemporaryDirectory() + "channel-gateway-fault-\(name)-\(getpid())"
+        let cluster = LocalCluster(options: options)
+        do {
+            try await offload { try cluster.start() }
+        } catch {
+            cluster.stop()
+            throw error
+        }
+        print("[\(name)] logs in \(options.logDirectory!)")
+        let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: cluster.broker.bootstrap), logger: .init(label: "backend"))
+        return FaultCluster(cluster: cluster, producer: producer)
+    }
+
+    private init(cluster: LocalCluster, producer: KafkaProducer) {
+        self.cluster = cluster
+        self.producer = producer
+    }
+
+    func stop() {
+        producer.shutdown(timeout: .seconds(2))
+        cluster.stop()
+    }
+
+    static var gatewayExecutable: String {
+        let here = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: here).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("gateway").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        fatalError("no gateway executable near \(here): run `swift build` first")
+    }
+
+    /// Devices that stay connected (reconnecting to either edge) and record what they receive.
+    func devices(_ count: Int, name: String, firstEdge: Int = 0) async throws -> [Receiver] {
+        let urls = [cluster.edgeURL(firstEdge), cluster.edgeURL(1 - firstEdge)]
+        let authority = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
+        var receivers: [Receiver] = []
+        for i in 0..<count {
+            let id = "\(name)-\(i)"
+            let token = try await authority.mint(device: id, services: ["*"], ttl: .seconds(3600))
+            receivers.append(Receiver(PersistentDevice(device: id, urls: urls, minBackoff: .milliseconds(50), maxBackoff: .seconds(2)) { token }))
+        }
+        receivers.forEach { $0.start() }
+        let all = receivers
+        try await within(60, "\(count) devices to connect") {
+            while all.contains(where: { $0.device.connections == 0 }) { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return receivers
+    }
+
+    /// Publishes one message per device on the downstream topic, as a backend would; returns when all are in Kafka.
+    func publish(round: Int, to receivers: [Receiver]) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for receiver in receivers {
+                let device = receiver.device.device
+                group.addTask {
+                    _ = try await self.producer.send(OutgoingRecord(
+                        topic: "cg.down", key: Array(device.utf8), value: Array("\(round)".utf8),
+                        headers: [KafkaHeader(RecordHeader.device, device), KafkaHeader(RecordHeader.service, "echo"),
+                                  KafkaHeader(RecordHeader.messageID, "n-\(round)"),
+                                  KafkaHeader(RecordHeader.contentType, ContentType.json)]))
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// One device's view: the ids it got, in the order it first got them.
+final class Receiver: @unchecked Sendable {
+    let device: PersistentDevice
+    private let lock = NSLock()
+    private var ids: [String] = []
+    private var task: Task<Void, Never>?
+
+    init(_ device: PersistentDevice) {
+        self.device = device
+    }
+
+    func start() {
+        device.start()
+        task = Task { for await message in device.messages { lock.withLock { ids.append(message.id) } } }
+    }
+
+    var received: [String] { lock.withLock { ids } }
+
+    func stop() async {
+        await device.stop()
+    }
+}
+
+/// Waits until every receiver has `rounds` messages, then checks order and loss and prints the summary line.
+func expectAllDelivered(_ receivers: [Receiver], rounds: Int, scenario: String, within seconds: Double = 90) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline && receivers.contains(where: { $0.received.filter { $0.hasPrefix("n-") }.count < rounds }) {
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    let expected = (0..<rounds).map { "n-\($0)" }
+    let sent = receivers.count * rounds
+    let delivered = receivers.reduce(0) { $0 + Set($1.received).intersection(expected).count }
+    let duplicated = receivers.reduce(0) { $0 + $1.device.duplicatesDropped }
+    let outOfOrder = receivers.filter { r in
+        let downstream = r.received.filter { $0.hasPrefix("n-") }
+        return downstream != Array(expected.prefix(downstream.count))
+    }.count
+    print("fault \(scenario): sent \(sent), delivered \(delivered), duplicated \(duplicated) (same id, dropped by the client), lost \(sent - delivered), devices out of order \(outOfOrder)")
+    #expect(delivered == sent, "\(scenario): \(sent - delivered) messages lost")
+    #expect(outOfOrder == 0, "\(scenario): some devices got messages out of order")
+}
