@@ -136,6 +136,11 @@ public final class DeviceClient: @unchecked Sendable {
 
     public func sendText(_ text: String) { sendText(Array(text.utf8)) }
 
+    /// Stops (or resumes) reading from the socket, as a device that stalls would: what the edge sends piles up.
+    public func pauseReading(_ paused: Bool = true) {
+        channel.setOption(.autoRead, value: !paused).whenFailure { _ in }
+    }
+
     /// Closes the connection normally.
     public func close() async {
         var data = channel.allocator.buffer(capacity: 2)

@@ -26,6 +26,9 @@ final class DeviceConnection: ChannelInboundHandler {
     /// The device and session this connection registered (in ``ConnectedDevices`` and the Redis route), kept apart
     /// from the protocol state so that however the connection ends, what it registered is released.
     private(set) var registered: (device: String, session: String)?
+    /// Device messages handed to the producer and not yet reported delivered.
+    private var publishing = 0
+    private var reading = true
 
     init(edge: EdgeContext) {
         self.edge = edge
@@ -80,8 +83,7 @@ final class DeviceConnection: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        // Backpressure: a device that does not read its messages may not send more either.
-        context.channel.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        updateReading(context.channel)
         context.fireChannelWritabilityChanged()
     }
 
@@ -185,9 +187,12 @@ final class DeviceConnection: ChannelInboundHandler {
                 KafkaHeader(RecordHeader.receivedAt, String(Int64(Date().timeIntervalSince1970 * 1000))),
             ])
         let id = message.id
+        let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
         do {
             try edge.producer.send(record) { result in
                 channel.eventLoop.execute {
+                    this.value.publishing -= 1
+                    this.value.updateReading(channel)
                     switch result {
                     case .success: channel.send(.ack(id: id))
                     case .failure(let error):
@@ -195,8 +200,20 @@ final class DeviceConnection: ChannelInboundHandler {
                     }
                 }
             }
+            publishing += 1
+            updateReading(channel)
         } catch {
             channel.send(.error(ProtocolError(.unavailable, "the edge cannot take messages now, send it again later", ref: id)))
+        }
+    }
+
+    /// Backpressure: reads from the device only while its acks can be written (it reads what the edge sends) and it
+    /// has fewer than the allowed messages waiting for the broker, so no device can grow the edge's memory.
+    func updateReading(_ channel: any Channel) {
+        let read = channel.isWritable && publishing < edge.config.maxPublishesInFlight
+        if read != reading {
+            reading = read
+            channel.setOption(.autoRead, value: read).whenFailure { _ in }
         }
     }
 

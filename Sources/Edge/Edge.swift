@@ -55,6 +55,9 @@ public final class Edge: Sendable {
         if config.kafka.properties["message.timeout.ms"] == nil && config.kafka.producerProperties["message.timeout.ms"] == nil {
             producerConfig.producerProperties["message.timeout.ms"] = String(config.publishTimeoutSeconds * 1000)
         }
+        if config.kafka.properties["queue.buffering.max.kbytes"] == nil && config.kafka.producerProperties["queue.buffering.max.kbytes"] == nil {
+            producerConfig.producerProperties["queue.buffering.max.kbytes"] = String(config.producerBufferKiB)
+        }
         let producer = try KafkaProducer(config: producerConfig, logger: logger)
         let devices = ConnectedDevices()
         let context = EdgeContext(config: config, producer: producer, registry: registry,

@@ -28,6 +28,12 @@ public struct EdgeConfig: Sendable {
     /// Seconds a device message may wait for the broker before the device is told to send it again (`unavailable`),
     /// unless `message.timeout.ms` is configured explicitly.
     public var publishTimeoutSeconds = 10
+    /// Device messages of one connection that may wait for the broker at once; past it the edge stops reading
+    /// from that device until some are delivered.
+    public var maxPublishesInFlight = 256
+    /// The most the edge's producer buffers for the broker, in KiB (librdkafka's `queue.buffering.max.kbytes`), unless
+    /// configured explicitly; past it devices get `unavailable`.
+    public var producerBufferKiB = 64 * 1024
     /// Outbound bytes queued for one connection above which the edge stops reading from that device until the
     /// queue drains below a quarter of it, so a device that does not read cannot grow the edge's memory.
     public var outboundHighWaterBytes = 256 * 1024

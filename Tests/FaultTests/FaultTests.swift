@@ -1,5 +1,7 @@
 import ChannelClient
+import ChannelProtocol
 import DevCluster
+import Shared
 import Foundation
 import Testing
 
@@ -100,5 +102,67 @@ actor Upstream {
         print("fault \(scenario): acked \(ackedCount), refused and resent \(refusals), reached the service \(ackedCount - missing()), lost \(missing())")
         #expect(missing() == 0, "\(scenario): acked messages that never reached the service")
         #expect(ackedCount > 0)
+    }
+}
+
+/// A device that stops reading while it floods the edge and is flooded: the edge's memory must stay bounded and the
+/// other devices on the same edge must keep getting their messages.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct StalledDeviceTests {
+    static func rssBytes(_ pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else { return 0 }
+        return kb * 1024
+    }
+
+    /// Seconds from publishing a round to every receiver having it.
+    static func roundTime(_ f: FaultCluster, _ receivers: [Receiver], round: Int) async throws -> Double {
+        let start = Date()
+        try await f.publish(round: round, to: receivers)
+        let id = "n-\(round)"
+        while receivers.contains(where: { !$0.received.contains(id) }) {
+            try await Task.sleep(for: .milliseconds(20))
+            if Date().timeIntervalSince(start) > 60 { throw TimedOut(what: "round \(round)", seconds: 60) }
+        }
+        return Date().timeIntervalSince(start)
+    }
+
+    @Test func aDeviceThatNeverReadsCannotGrowEdgeMemoryOrHoldUpOthers() async throws {
+        let f = try await FaultCluster.start("stalled")
+        defer { f.stop() }
+        let receivers = try await f.devices(1000, name: "st", firstEdge: 0)
+        var baseline: [Double] = []
+        for round in 0..<3 { baseline.append(try await Self.roundTime(f, receivers, round: round)) }
+
+        let edge = f.cluster.edges[0].process.pid
+        let before = Self.rssBytes(edge)
+        let stalled = try await DeviceClient.connect(to: f.cluster.edgeURL(0))
+        let token = try await TokenAuthority(secret: TokenAuthority.developmentSecret).mint(device: "stalled", services: ["*"], ttl: .seconds(600))
+        _ = try await stalled.hello(device: "stalled", token: token)
+        stalled.pauseReading()
+        let body = Array(("\"" + String(repeating: "x", count: 16 * 1024) + "\"").utf8)
+        for i in 0..<3000 { stalled.send(frame: .msg(Message(service: "echo", id: "up-\(i)", payload: .json(body)))) }
+        let flood = Task {
+            for i in 0..<3000 {
+                _ = try await f.producer.send(OutgoingRecord(
+                    topic: "cg.down", key: Array("stalled".utf8), value: body,
+                    headers: [KafkaHeader(RecordHeader.device, "stalled"), KafkaHeader(RecordHeader.service, "echo"),
+                              KafkaHeader(RecordHeader.messageID, "down-\(i)"), KafkaHeader(RecordHeader.contentType, ContentType.json)]))
+            }
+        }
+        var during: [Double] = []
+        for round in 3..<8 { during.append(try await Self.roundTime(f, receivers, round: round)) }
+        try await flood.value
+        try await Task.sleep(for: .seconds(2))
+        let after = Self.rssBytes(edge)
+        let growth = Double(after - before) / 1_048_576
+        let median = { (xs: [Double]) in xs.sorted()[xs.count / 2] }
+        print(String(format: "fault stalled device (48 MB up, 48 MB down, never reads) beside 1000 devices: edge RSS %.1f → %.1f MiB (%+.1f MiB); round to 1000 devices, median %.0f ms before, %.0f ms during",
+                     Double(before) / 1_048_576, Double(after) / 1_048_576, growth, median(baseline) * 1000, median(during) * 1000))
+        #expect(growth < 64, "the edge's memory grew by \(growth) MiB")
+        #expect(median(during) < median(baseline) * 5 + 0.5, "the other devices were held up")
+        try await expectAllDelivered(receivers, rounds: 8, scenario: "stalled device beside 1000 devices")
+        for r in receivers { await r.stop() }
     }
 }
