@@ -68,47 +68,10 @@ struct FaultTests {
         }
         for r in receivers { await r.stop() }
     }
-}
 
-/// Device → service traffic during a fault: each device sends until the edge acks (an `unavailable` error or a lost
-/// connection means send it again, same id); every acked message must reach the echo service, which answers it.
-actor Upstream {
-    private var acked: [String: Set<String>] = [:]
-    private var refusals = 0
+    // A device that stops reading while it floods the edge and is flooded: the edge's memory must stay bounded and
+    // the other devices on the same edge must keep getting their messages.
 
-    func send(from receiver: Receiver, id: String) async {
-        for _ in 0..<60 {
-            do {
-                try await receiver.device.send(service: "echo", payload: .json(Array("\"\(id)\"".utf8)), id: id)
-                acked[receiver.device.device, default: []].insert(id)
-                return
-            } catch {
-                refusals += 1
-                try? await Task.sleep(for: .milliseconds(500))
-            }
-        }
-    }
-
-    func expectEveryAckedMessageReachedTheService(_ receivers: [Receiver], scenario: String, within seconds: Double = 60) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        func missing() -> Int {
-            receivers.reduce(0) { total, r in
-                let replies = Set(r.received)
-                return total + (acked[r.device.device] ?? []).filter { !replies.contains("echo-\($0)") }.count
-            }
-        }
-        while missing() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-        let ackedCount = acked.values.reduce(0) { $0 + $1.count }
-        print("fault \(scenario): acked \(ackedCount), refused and resent \(refusals), reached the service \(ackedCount - missing()), lost \(missing())")
-        #expect(missing() == 0, "\(scenario): acked messages that never reached the service")
-        #expect(ackedCount > 0)
-    }
-}
-
-/// A device that stops reading while it floods the edge and is flooded: the edge's memory must stay bounded and the
-/// other devices on the same edge must keep getting their messages.
-@Suite(.serialized, .timeLimit(.minutes(5)))
-struct StalledDeviceTests {
     static func rssBytes(_ pid: Int32) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
@@ -166,3 +129,39 @@ struct StalledDeviceTests {
         for r in receivers { await r.stop() }
     }
 }
+
+/// Device → service traffic during a fault: each device sends until the edge acks (an `unavailable` error or a lost
+/// connection means send it again, same id); every acked message must reach the echo service, which answers it.
+actor Upstream {
+    private var acked: [String: Set<String>] = [:]
+    private var refusals = 0
+
+    func send(from receiver: Receiver, id: String) async {
+        for _ in 0..<60 {
+            do {
+                try await receiver.device.send(service: "echo", payload: .json(Array("\"\(id)\"".utf8)), id: id)
+                acked[receiver.device.device, default: []].insert(id)
+                return
+            } catch {
+                refusals += 1
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    func expectEveryAckedMessageReachedTheService(_ receivers: [Receiver], scenario: String, within seconds: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        func missing() -> Int {
+            receivers.reduce(0) { total, r in
+                let replies = Set(r.received)
+                return total + (acked[r.device.device] ?? []).filter { !replies.contains("echo-\($0)") }.count
+            }
+        }
+        while missing() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let ackedCount = acked.values.reduce(0) { $0 + $1.count }
+        print("fault \(scenario): acked \(ackedCount), refused and resent \(refusals), reached the service \(ackedCount - missing()), lost \(missing())")
+        #expect(missing() == 0, "\(scenario): acked messages that never reached the service")
+        #expect(ackedCount > 0)
+    }
+}
+
