@@ -35,7 +35,7 @@ public final class LocalProcess: @unchecked Sendable {
         self.name = name
         self.echo = echo
         if let logFile {
-            FileManager.default.createFile(atPath: logFile, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
             logHandle = FileHandle(forWritingAtPath: logFile)
         } else {
             logHandle = nil
@@ -112,7 +112,7 @@ public final class LocalProcess: @unchecked Sendable {
             seenTotal = totalLines - lines.count
             if !process.isRunning {
                 // Let the reader drain what the process wrote last.
-                lock.wait(until: Date().addingTimeInterval(0.2))
+                _ = lock.wait(until: Date().addingTimeInterval(0.2))
                 if let line = lines.last(where: { $0.contains(marker) }) { return line }
                 throw ClusterError.exitedEarly(name: name, status: process.terminationStatus,
                                                output: lines.suffix(30).joined(separator: "\n"))
@@ -121,7 +121,7 @@ public final class LocalProcess: @unchecked Sendable {
                 throw ClusterError.notReady(name: name, waitedSeconds: timeout,
                                             output: lines.suffix(30).joined(separator: "\n"))
             }
-            lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
+            _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
         }
     }
 

@@ -23,7 +23,7 @@ extension DeviceConnection {
         let logger = edge.logger
         let promise = channel.eventLoop.makePromise(of: (entries: [MailboxEntry], expired: [MailboxEntry]).self)
         promise.completeWithTask { try await mailbox.read(device: device, after: after, limit: limit) }
-        promise.futureResult.whenComplete { [self] result in
+        promise.futureResult.assumeIsolated().whenComplete { [self] result in
             guard registered?.device == device else { return }
             switch result {
             case .success(let read):

@@ -41,15 +41,20 @@ final class DeviceConnection: ChannelInboundHandler {
         self.channel = channel
         let high = edge.config.outboundHighWaterBytes
         channel.setOption(.writeBufferWaterMark, value: .init(low: high / 4, high: high)).whenFailure { _ in }
-        helloTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(edge.config.helloTimeoutSeconds))) { [self] in
-            if session.state == .awaitingHello || session.state == .authenticating {
-                perform(session.close(ProtocolError(.helloRequired, "no hello in time"), .helloTimeout), channel: channel)
+        // Timers live in the event loop's timer heap and run on the loop, where the handler may be used.
+        let this = NIOLoopBound(self, eventLoop: context.eventLoop)
+        helloTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(edge.config.helloTimeoutSeconds))) {
+            let connection = this.value
+            if connection.session.state == .awaitingHello || connection.session.state == .authenticating {
+                connection.perform(connection.session.close(ProtocolError(.helloRequired, "no hello in time"), .helloTimeout),
+                                   channel: channel)
             }
         }
         let interval = TimeAmount.seconds(Int64(edge.config.heartbeatSeconds))
-        heartbeat = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-            if NIODeadline.now() - lastHeard > interval * 2 {
-                perform(session.close(nil, .goingAway), channel: channel)
+        heartbeat = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let connection = this.value
+            if NIODeadline.now() - connection.lastHeard > interval * 2 {
+                connection.perform(connection.session.close(nil, .goingAway), channel: channel)
             } else {
                 channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
             }
@@ -75,8 +80,9 @@ final class DeviceConnection: ChannelInboundHandler {
             session.markClosed()
             var reply = context.channel.allocator.buffer(capacity: 2)
             reply.write(webSocketErrorCode: .normalClosure)
+            let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-                .whenComplete { _ in context.close(promise: nil) }
+                .whenComplete { _ in channel.close(promise: nil) }
         default:
             break
         }
@@ -148,7 +154,7 @@ final class DeviceConnection: ChannelInboundHandler {
             }
             return grant
         }
-        promise.futureResult.hop(to: channel.eventLoop).whenComplete { [self] result in
+        promise.futureResult.hop(to: channel.eventLoop).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let grant):
                 let welcome = Welcome(edge: edge.config.edgeID, session: sessionID,
