@@ -98,7 +98,13 @@ public final class PersistentDevice: @unchecked Sendable {
             next += 1
             do {
                 let client = try await DeviceClient.connect(to: url, group: group)
-                let welcome = try await client.hello(device: device, token: try await token())
+                let welcome: Welcome
+                do {
+                    welcome = try await client.hello(device: device, token: try await token())
+                } catch {
+                    await client.close()
+                    throw error
+                }
                 state.withLockedValue {
                     $0.client = client
                     $0.connections += 1

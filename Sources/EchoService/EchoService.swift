@@ -60,8 +60,11 @@ public final class EchoService: @unchecked Sendable {
             guard failed.isEmpty else {
                 // The whole batch again, in order: replies that did go out are sent twice, with the same ids.
                 logger.warning("echo: \(failed.count) replies not delivered; the batch will be read again")
-                try consumer.rewind(to: batch)
                 Thread.sleep(forTimeInterval: 0.2)
+                while (try? consumer.rewind(to: batch)) == nil {
+                    logger.error("echo: cannot rewind to the failed batch, trying again")
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
                 return
             }
             try consumer.commit(batch)

@@ -10,6 +10,8 @@ final class ConnectedDevices: @unchecked Sendable {
     struct Connection {
         let channel: any Channel
         let session: String
+        /// The route's epoch when this connection claimed it; a higher one is a newer connection.
+        let epoch: Int64
         /// The connection's handler, to be used only on the channel's event loop.
         let handler: NIOLoopBound<DeviceConnection>
     }
@@ -17,11 +19,21 @@ final class ConnectedDevices: @unchecked Sendable {
     private let lock = NIOLock()
     private var byDevice: [String: Connection] = [:]
 
-    /// Records `device` as connected on `channel`; returns the connection it replaced, if any.
-    func add(device: String, session: String, channel: any Channel, handler: DeviceConnection) -> Connection? {
-        let connection = Connection(channel: channel, session: session,
+    enum Added {
+        /// Recorded; `replaced` is the older connection it took the place of, to be closed.
+        case added(replaced: Connection?)
+        /// A connection with a newer claim is already here: this one is the stale one, to be closed.
+        case outdated
+    }
+
+    /// Records `device` as connected on `channel`, unless a connection with a higher epoch already is.
+    func add(device: String, session: String, epoch: Int64, channel: any Channel, handler: DeviceConnection) -> Added {
+        let connection = Connection(channel: channel, session: session, epoch: epoch,
                                     handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
-        return lock.withLock { byDevice.updateValue(connection, forKey: device) }
+        return lock.withLock {
+            if let current = byDevice[device], current.epoch > epoch { return .outdated }
+            return .added(replaced: byDevice.updateValue(connection, forKey: device))
+        }
     }
 
     /// Forgets `device` if its current connection is `session`.

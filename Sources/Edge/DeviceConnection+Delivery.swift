@@ -31,8 +31,10 @@ extension DeviceConnection {
                 for entry in window.endDrain(read.entries, limit: limit) { write(entry, to: channel) }
                 pump()
             case .failure(let error):
-                logger.warning("cannot read the mailbox of \(device): \(error)")
+                logger.warning("cannot read the mailbox of \(device), trying again in 1 s: \(error)")
                 window.drainFailed()
+                let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
+                channel.eventLoop.scheduleTask(in: .seconds(1)) { this.value.pump() }
             }
         }
     }

@@ -135,7 +135,7 @@ final class DeviceConnection: ChannelInboundHandler {
     private func authenticate(_ hello: Hello, channel: any Channel) {
         let edge = self.edge
         let sessionID = Self.newSessionID()
-        let promise = channel.eventLoop.makePromise(of: DeviceGrant.self)
+        let promise = channel.eventLoop.makePromise(of: (grant: DeviceGrant, epoch: Int64).self)
         promise.completeWithTask {
             let grant: DeviceGrant
             do {
@@ -144,19 +144,19 @@ final class DeviceConnection: ChannelInboundHandler {
                 throw ProtocolError(.authFailed, (error as? TokenError)?.message ?? "token invalid")
             }
             do {
-                let (_, replaced) = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
+                let (route, replaced) = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
                 if let replaced, replaced.edge != edge.config.edgeID {
                     Self.askToClose(replaced, device: grant.device, edge: edge)
                 }
+                return (grant, route.epoch)
             } catch {
                 edge.logger.warning("cannot register \(grant.device): \(error)")
                 throw ProtocolError(.unavailable, "device registry unavailable, try again later")
             }
-            return grant
         }
         promise.futureResult.hop(to: channel.eventLoop).assumeIsolated().whenComplete { [self] result in
             switch result {
-            case .success(let grant):
+            case .success(let (grant, epoch)):
                 let welcome = Welcome(edge: edge.config.edgeID, session: sessionID,
                                       heartbeatSeconds: edge.config.heartbeatSeconds,
                                       maxMessageBytes: edge.config.maxMessageBytes)
@@ -166,12 +166,18 @@ final class DeviceConnection: ChannelInboundHandler {
                     return
                 }
                 helloTimer?.cancel()
-                registered = (grant.device, sessionID)
-                if let old = edge.devices.add(device: grant.device, session: sessionID, channel: channel, handler: self) {
-                    old.channel.sendAndClose(nil, code: .replaced)
+                // Two connections of one device on this edge: the later claim in Redis (higher epoch) wins, whichever
+                // finished first here, so the survivor is always the one the route names.
+                switch edge.devices.add(device: grant.device, session: sessionID, epoch: epoch, channel: channel, handler: self) {
+                case .added(let replaced):
+                    registered = (grant.device, sessionID)
+                    replaced?.channel.sendAndClose(nil, code: .replaced)
+                    perform(welcomeAction, channel: channel)
+                    pump()
+                case .outdated:
+                    session.markClosed()
+                    channel.sendAndClose(nil, code: .replaced)
                 }
-                perform(welcomeAction, channel: channel)
-                pump()
             case .failure(let error):
                 let refusal = error as? ProtocolError ?? ProtocolError(.unavailable, "internal error, try again later")
                 perform(session.refused(refusal), channel: channel)

@@ -42,6 +42,7 @@ public final class Edge: Sendable {
         try admin.checkReachable()
         try admin.createTopics(
             config.services.map { TopicSpec(name: config.topics.up($0), partitions: config.upPartitions) }
+                + config.services.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
                 + [TopicSpec(name: config.topics.edgeInbox(config.edgeID), partitions: config.inboxPartitions)])
         admin.close()
 

@@ -41,5 +41,7 @@ extension Channel {
         data.write(webSocketErrorCode: WebSocketErrorCode(codeNumber: Int(code.rawValue)))
         let closed = writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
         closed.whenComplete { _ in self.close(promise: nil) }
+        // A device that does not read never lets the close frame out: do not wait for it forever.
+        eventLoop.scheduleTask(in: .seconds(5)) { self.close(promise: nil) }
     }
 }

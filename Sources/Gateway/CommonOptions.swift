@@ -25,7 +25,7 @@ struct CommonOptions: ParsableArguments {
     var redis: String = env("CG_REDIS") ?? "\(Defaults.redisHost):\(Defaults.redisPort)"
 
     @Option(help: "Redis password (env CG_REDIS_PASSWORD); never logged.")
-    var redisPassword: String? = env("CG_REDIS_PASSWORD")
+    var redisPassword: String?
 
     @Option(help: "Prefix of every topic and Redis key (env CG_PREFIX).")
     var prefix: String = env("CG_PREFIX") ?? Defaults.topicPrefix
@@ -71,7 +71,7 @@ struct CommonOptions: ParsableArguments {
         guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
             throw ValidationError("--redis: expected host:port, got \"\(redis)\"")
         }
-        return RedisEndpoint(host: parts[0], port: port, password: redisPassword)
+        return RedisEndpoint(host: parts[0], port: port, password: redisPassword ?? env("CG_REDIS_PASSWORD"))
     }
 
     func logger(_ label: String) -> Logger {

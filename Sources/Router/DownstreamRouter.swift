@@ -6,7 +6,7 @@ import Shared
 /// Routes one batch of downstream records: stores each message in its device's mailbox, then tells the edge holding
 /// the device (if any) through that edge's inbox.
 ///
-/// Guarantees: `route` returns only when every mailbox write, inbox notice and report is durable, so the caller can
+/// Guarantees: `route` returns only when every mailbox write and inbox notice is durable, so the caller can
 /// commit the batch (at-least-once). The mailbox is written before the route is read, and an edge reads the mailbox
 /// only after it claimed the route, so a device connecting at any moment either gets the notice or finds the message
 /// when it drains: nothing falls between. The mailbox is idempotent by message id, so a batch routed twice stores
@@ -69,7 +69,8 @@ final class DownstreamRouter: @unchecked Sendable {
         }
         let results = try mailbox.storeBlocking(items)
         var toNotice: [(device: String, entry: MailboxEntry)] = []
-        var outgoing: [OutgoingRecord] = []
+        var notices: [OutgoingRecord] = []
+        var reports: [OutgoingRecord] = []
         for (item, result) in zip(items, results) {
             var entry = item.entry
             switch result {
@@ -84,11 +85,11 @@ final class DownstreamRouter: @unchecked Sendable {
                 toNotice.append((item.device, entry))
             case .expired:
                 outcome.expired += 1
-                outgoing.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .expired))
+                reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .expired))
             case .full:
                 outcome.rejected += 1
                 logger.warning("mailbox of \(item.device) is full; message \(entry.id) from \(entry.service) rejected")
-                outgoing.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .mailboxFull))
+                reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .mailboxFull))
             }
         }
         let lookups = try registry.lookupBlocking(devices: toNotice.map(\.device))
@@ -96,15 +97,19 @@ final class DownstreamRouter: @unchecked Sendable {
             switch lookup {
             case .online(let route):
                 outcome.noticed += 1
-                outgoing.append(InboxRecord.notice(device: item.device, entry: item.entry).outgoing(topics: config.topics, edge: route.edge))
+                notices.append(InboxRecord.notice(device: item.device, entry: item.entry).outgoing(topics: config.topics, edge: route.edge))
             case .noRoute, .edgeDead:
                 outcome.offline += 1
                 logger.debug("device \(item.device) is offline (\(lookup)); message \(item.entry.id) waits in its mailbox")
             }
         }
-        for result in producer.sendAllBlocking(outgoing) {
+        // Reports are best effort (docs/guarantees.md): one that cannot be produced must not hold up deliveries.
+        let produced = producer.sendAllBlocking(notices + reports)
+        for result in produced.prefix(notices.count) {
             if case .failure(let error) = result { throw error }
         }
+        let lostReports = produced.dropFirst(notices.count).filter { if case .failure = $0 { true } else { false } }.count
+        if lostReports > 0 { logger.warning("\(lostReports) reports could not be produced (does \(config.topics.prefix).report.<service> exist?)") }
         return outcome
     }
 }

@@ -60,8 +60,8 @@ public final class Router: @unchecked Sendable {
                 failures += 1
                 let backoff = min(0.05 * Double(1 << min(failures, 6)), 2)
                 logger.warning("routing a batch of \(batch.count) failed (\(failures) in a row), retrying in \(backoff) s: \(error)")
-                try consumer.rewind(to: batch)
                 Thread.sleep(forTimeInterval: backoff)
+                Self.rewind(consumer, to: batch, logger: logger)
             }
         }
         self.redis = redis
@@ -74,6 +74,19 @@ public final class Router: @unchecked Sendable {
             counters.withLock { totals.expired += count }
         }
         sweeper?.start()
+    }
+
+    /// Rewinds until it works: polling on past a batch that was not routed would let a later commit skip it.
+    static func rewind(_ consumer: KafkaConsumer, to batch: [KafkaRecord], logger: Logger) {
+        while true {
+            do {
+                try consumer.rewind(to: batch)
+                return
+            } catch {
+                logger.error("cannot rewind to a failed batch, trying again: \(error)")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
     }
 
     /// Finishes the batch in hand, commits it, leaves the group and flushes.
