@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries, wrapped once: librdkafka in Shared/Kafka, hiredis in Shared/Redis.
@@ -46,6 +47,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -85,7 +87,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ChannelProtocolTests", dependencies: ["ChannelProtocol"], swiftSettings: strict),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "DevCluster"], swiftSettings: strict),
+        .testTarget(
+            name: "SharedTests",
+            dependencies: ["Shared", "DevCluster", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "FaultTests",
             dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster"],

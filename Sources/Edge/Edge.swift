@@ -63,7 +63,7 @@ public final class Edge: Sendable {
         let devices = ConnectedDevices()
         let context = EdgeContext(config: config, producer: producer, registry: registry,
                                   mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),
-                                  tokens: try await TokenAuthority(secret: config.tokenSecret),
+                                  tokens: try await TokenAuthority(keys: config.tokenKeys),
                                   devices: devices, logger: logger)
 
         // The inbox is positioned before any device can connect, so nothing routed here is missed.

@@ -11,7 +11,8 @@ public struct EdgeConfig: Sendable {
     public var services: Set<String> = Set(Defaults.services)
     public var kafka = KafkaConfig(bootstrapServers: Defaults.kafkaBootstrap)
     public var redis = RedisEndpoint(host: Defaults.redisHost, port: Defaults.redisPort)
-    public var tokenSecret: String = TokenAuthority.developmentSecret
+    /// The keys device tokens are verified with (by `kid`); the development key unless configured.
+    public var tokenKeys: [TokenKey] = [.development]
     /// The largest WebSocket message accepted, in bytes; larger ones close the connection with 1009.
     public var maxMessageBytes: Int = 64 * 1024
     /// Seconds between pings; a connection silent for two of these is closed.

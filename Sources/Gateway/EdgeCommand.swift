@@ -21,8 +21,11 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated services devices may use (env CG_SERVICES).")
     var services: String = env("CG_SERVICES") ?? Defaults.services.joined(separator: ",")
 
-    @Option(help: "Secret that signs device tokens (env CG_TOKEN_SECRET); the development secret when unset.")
-    var tokenSecret: String = env("CG_TOKEN_SECRET") ?? TokenAuthority.developmentSecret
+    @Option(help: "HS256 secret that signs device tokens (env CG_TOKEN_SECRET); the development secret when neither this nor --token-keys is set.")
+    var tokenSecret: String?
+
+    @Option(help: "A JSON key set of token keys (HS256 secrets, ES256 public keys) by kid, for rotation (env CG_TOKEN_KEYS); see docs/security.md.")
+    var tokenKeys: String?
 
     @Option(help: "Largest WebSocket message accepted, in bytes.")
     var maxMessageBytes = 64 * 1024
@@ -54,7 +57,7 @@ struct EdgeCommand: AsyncParsableCommand {
         config.services = Set(serviceList)
         config.kafka = try common.kafkaConfig()
         config.redis = try common.redisEndpoint()
-        config.tokenSecret = tokenSecret
+        config.tokenKeys = try TokenKeysOption.keys(file: tokenKeys ?? env("CG_TOKEN_KEYS"), secret: tokenSecret ?? env("CG_TOKEN_SECRET"))
         config.maxMessageBytes = maxMessageBytes
         config.heartbeatSeconds = heartbeat
         config.helloTimeoutSeconds = helloTimeout

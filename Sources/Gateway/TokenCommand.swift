@@ -15,8 +15,17 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(help: "How long the token is valid: 90s, 30m, 1h, 7d.")
     var ttl = "1h"
 
-    @Option(help: "Signing secret (env CG_TOKEN_SECRET); the development secret of `gateway dev` when unset.")
-    var secret: String = env("CG_TOKEN_SECRET") ?? TokenAuthority.developmentSecret
+    @Option(help: "HS256 signing secret (env CG_TOKEN_SECRET); the development secret of `gateway dev` when neither this nor --token-keys is set.")
+    var secret: String?
+
+    @Option(help: "A JSON key set (env CG_TOKEN_KEYS); the token is signed with --kid or the first key that can sign.")
+    var tokenKeys: String?
+
+    @Option(help: "The key to sign with, by kid.")
+    var kid: String?
+
+    @Option(help: "The audience the token is for.")
+    var audience = TokenAuthority.defaultAudience
 
     func validate() throws {
         guard parseDuration(ttl) != nil else { throw ValidationError("--ttl: expected a duration like 90s, 30m, 1h or 7d") }
@@ -26,8 +35,9 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let authority = try await TokenAuthority(secret: secret)
+        let keys = try TokenKeysOption.keys(file: tokenKeys ?? env("CG_TOKEN_KEYS"), secret: secret ?? env("CG_TOKEN_SECRET"))
+        let authority = try await TokenAuthority(keys: keys, audience: audience)
         let list = services.split(separator: ",").map { String($0) }
-        print(try await authority.mint(device: device, services: list, ttl: parseDuration(ttl)!))
+        print(try await authority.mint(device: device, services: list, ttl: parseDuration(ttl)!, kid: kid))
     }
 }

@@ -1,4 +1,3 @@
-import Shared
 
 /// A record telling a service that one of its messages was not delivered, on `<prefix>.report.<service>`.
 ///

@@ -1,7 +1,7 @@
 import Foundation
 import JWTKit
 
-/// The claims of a device token: a JWT (HS256) naming one device, the services it may use and when it expires.
+/// The claims of a device token: a JWT naming one device, the services it may use, and when it is valid.
 ///
 /// `services` lists service names; `"*"` allows every service the gateway offers.
 struct DeviceClaims: JWTPayload {
@@ -9,13 +9,14 @@ struct DeviceClaims: JWTPayload {
     var aud: AudienceClaim
     var iat: IssuedAtClaim
     var exp: ExpirationClaim
+    var nbf: NotBeforeClaim?
     var services: [String]
 
     func verify(using algorithm: some JWTAlgorithm) throws {
         try exp.verifyNotExpired()
+        try nbf?.verifyNotBefore()
     }
 }
-
 /// What a verified token lets a connection do.
 public struct DeviceGrant: Sendable, Equatable {
     public let device: String
@@ -38,10 +39,11 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Mints and verifies device tokens with one shared secret.
+/// Mints and verifies device tokens with a set of keys (HS256 secrets, ES256 key pairs), chosen by `kid`.
 ///
-/// Guarantees: a token verifies only if it was signed with this secret, is for this audience, has not expired and
-/// names the device that presents it, so a token for device A can never be used as device B.
+/// Guarantees: a token verifies only if it was signed by one of the keys (the one its `kid` names, or the first key
+/// when it names none), uses that key's algorithm, is for this audience, is within its `nbf`…`exp` window and names
+/// the device that presents it, so a token for device A can never be used as device B.
 public final class TokenAuthority: Sendable {
     /// The secret `gateway dev` and the local defaults use; never use it outside development.
     public static let developmentSecret = "channel-gateway-development-secret-do-not-use-in-production"
@@ -49,35 +51,76 @@ public final class TokenAuthority: Sendable {
 
     private let keys: JWTKeyCollection
     private let audience: String
+    /// The kid new tokens are signed with: the first key that can sign.
+    private let signingKid: String?
 
-    /// - Throws: ``TokenError`` if the secret is shorter than 32 bytes (HS256 needs a key as long as its hash).
-    public init(secret: String, audience: String = TokenAuthority.defaultAudience) async throws(TokenError) {
-        guard secret.utf8.count >= 32 else { throw TokenError(message: "the token secret must be at least 32 bytes") }
-        keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    /// - Throws: ``TokenError`` for an empty set, an HS256 secret shorter than 32 bytes, or an unreadable PEM key.
+    public init(keys tokenKeys: [TokenKey], audience: String = TokenAuthority.defaultAudience) async throws(TokenError) {
+        guard !tokenKeys.isEmpty else { throw TokenError(message: "no token keys configured") }
+        let keys = JWTKeyCollection()
+        var signing: String?
+        for key in tokenKeys {
+            let kid = JWKIdentifier(string: key.kid)
+            switch key.material {
+            case .hs256(let secret):
+                guard secret.utf8.count >= 32 else {
+                    throw TokenError(message: "token key \(key.kid): the secret must be at least 32 bytes")
+                }
+                await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid)
+                signing = signing ?? key.kid
+            case .es256(let publicPEM, let privatePEM):
+                do {
+                    if let privatePEM {
+                        await keys.add(ecdsa: try ES256PrivateKey(pem: privatePEM), kid: kid)
+                        signing = signing ?? key.kid
+                    } else if let publicPEM {
+                        await keys.add(ecdsa: try ES256PublicKey(pem: publicPEM), kid: kid)
+                    }
+                } catch {
+                    throw TokenError(message: "token key \(key.kid): not a P-256 key in PEM")
+                }
+            }
+        }
+        self.keys = keys
         self.audience = audience
+        self.signingKid = signing
     }
 
-    /// A signed token for `device`, valid for `ttl` from now.
-    public func mint(device: String, services: [String], ttl: Duration) async throws -> String {
+    /// One HS256 key with this secret (kid `dev` for the development secret, else `default`).
+    public convenience init(secret: String, audience: String = TokenAuthority.defaultAudience) async throws(TokenError) {
+        let kid = secret == Self.developmentSecret ? "dev" : "default"
+        try await self.init(keys: [TokenKey(kid: kid, material: .hs256(secret: secret))], audience: audience)
+    }
+
+    /// A signed token for `device`, valid from `notBefore` (default now) for `ttl`, signed with `kid` or the
+    /// first key that can sign.
+    public func mint(device: String, services: [String], ttl: Duration, notBefore: Date? = nil,
+                     audience: String? = nil, kid: String? = nil) async throws -> String {
+        guard let kid = kid ?? signingKid else { throw TokenError(message: "none of the token keys can sign (ES256 needs its private key)") }
         let now = Date()
         let claims = DeviceClaims(
-            sub: SubjectClaim(value: device), aud: AudienceClaim(value: [audience]), iat: IssuedAtClaim(value: now),
-            exp: ExpirationClaim(value: now.addingTimeInterval(Double(ttl.components.seconds))), services: services)
-        return try await keys.sign(claims)
+            sub: SubjectClaim(value: device), aud: AudienceClaim(value: [audience ?? self.audience]),
+            iat: IssuedAtClaim(value: now),
+            exp: ExpirationClaim(value: (notBefore ?? now).addingTimeInterval(Double(ttl.components.seconds))),
+            nbf: notBefore.map { NotBeforeClaim(value: $0) }, services: services)
+        return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
     }
 
     /// Verifies `token` as presented by `device`.
-    /// - Throws: ``TokenError`` saying what is wrong (malformed, bad signature, expired, wrong audience, other device).
+    /// - Throws: ``TokenError`` saying what is wrong (malformed, bad signature, unknown key, expired, not yet valid,
+    ///   wrong audience, other device); never the token or a key.
     public func verify(_ token: String, device: String) async throws(TokenError) -> DeviceGrant {
         guard !token.isEmpty else { throw TokenError(message: "missing token") }
+        guard token.utf8.count <= 8192 else { throw TokenError(message: "token too long") }
         let claims: DeviceClaims
         do {
             claims = try await keys.verify(token, as: DeviceClaims.self)
         } catch let error as JWTError {
             switch error.errorType {
-            case .claimVerificationFailure: throw TokenError(message: "token expired")
+            case .claimVerificationFailure:
+                throw TokenError(message: error.failedClaim is NotBeforeClaim ? "token not valid yet" : "token expired")
             case .signatureVerificationFailed: throw TokenError(message: "token signature invalid")
+            case .unknownKID: throw TokenError(message: "token signed with an unknown key")
             default: throw TokenError(message: "token malformed")
             }
         } catch {
