@@ -50,7 +50,10 @@ if [[ "${FUZZ_KEEP_CORPUS:-0}" != 1 ]]; then
     trap 'rm -rf "$work"' EXIT
 fi
 log="$build/fuzz.log"
-before="$(ls -1 "$crashes" | wc -l)"
+ls -1 "$crashes" | sort >"$build/crashes.before"
+# Swift's own crash backtracer would take over the fatalError's signal (and can keep the pipe below open for its
+# 30 s timeout); libFuzzer's handler is what writes the crash input.
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 
 echo "fuzz: running ${seconds}s over Fuzz/corpus ($(ls -1 Fuzz/corpus | wc -l) seeds); new inputs go to $work"
 set +e
@@ -64,12 +67,16 @@ set -e
 
 runs="$(grep -Eo '^stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1 || true)"
 echo "fuzz: ${runs:-?} executions"
-after="$(ls -1 "$crashes" | wc -l)"
-if [[ "$status" -ne 0 || "$after" -ne "$before" ]]; then
-    echo "fuzz: FAILED (libFuzzer exit $status). Crash inputs:" >&2
-    grep -Eo "Test unit written to [^ ]+" "$log" | sed 's/^Test unit written to /  /' >&2 || true
-    ls -1t "$crashes" | head -5 | sed "s|^|  $crashes/|" >&2
-    echo "reproduce: $binary <crash-file>" >&2
+new_crashes="$( (grep -Eo 'Test unit written to [^ ]+' "$log" | sed 's/^Test unit written to //'
+                ls -1 "$crashes" | sort | comm -13 "$build/crashes.before" - | sed "s|^|$crashes/|") | sort -u)"
+if [[ "$status" -ne 0 || -n "$new_crashes" ]]; then
+    echo "fuzz: FAILED (libFuzzer exit $status). Crash input(s):" >&2
+    if [[ -n "$new_crashes" ]]; then
+        echo "$new_crashes" | sed 's/^/  /' >&2
+    else
+        echo "  (none written; see $log)" >&2
+    fi
+    echo "reproduce: $binary <crash-file>; keep it by copying it to Fuzz/crashes/" >&2
     exit 1
 fi
 echo "fuzz: no crash in ${seconds}s"
