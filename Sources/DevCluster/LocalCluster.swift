@@ -26,9 +26,29 @@ public final class LocalCluster: @unchecked Sendable {
         public var kafkaConsumerProperties: [String: String] = ["fetch.wait.max.ms": "5"]
         /// Called with each line a component prints, prefixed with its name.
         public var echoOutput: (@Sendable (String) -> Void)?
+        /// PEM certificate chain and key for every edge (`wss://`); nil runs the edges with `--plaintext` (`ws://`).
+        public var edgeTLS: TLSFiles?
+        /// Every local device connects from 127.0.0.1, so the per-IP limits meant for the internet (1,000
+        /// connections, 200 connects/s with a burst of 1,000) would refuse a load or fault test; local edges allow
+        /// this many instead.
+        public var connectionsPerIP = 100_000
+        public var connectsPerIPPerSecond = 100_000
+        /// More flags for every edge, after the ones above (a repeated flag's last value wins).
+        public var edgeArguments: [String] = []
 
         public init(gatewayExecutable: String) {
             self.gatewayExecutable = gatewayExecutable
+        }
+    }
+
+    /// The PEM files an edge serves TLS with.
+    public struct TLSFiles: Sendable {
+        public var certificate: String
+        public var key: String
+
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
         }
     }
 
@@ -43,8 +63,10 @@ public final class LocalCluster: @unchecked Sendable {
         self.options = options
     }
 
-    /// The WebSocket URL of edge `index` (0-based).
-    public func edgeURL(_ index: Int) -> String { "ws://127.0.0.1:\(edges[index].port)/v1/channel" }
+    /// The WebSocket URL of edge `index` (0-based): `wss://` with ``Options/edgeTLS``, else `ws://`.
+    public func edgeURL(_ index: Int) -> String { "\(scheme)://127.0.0.1:\(edges[index].port)/v1/channel" }
+
+    private var scheme: String { options.edgeTLS == nil ? "ws" : "wss" }
 
     /// Starts everything and returns once every component said it is ready. `report` gets one line per part.
     public func start(report: (String) -> Void = { _ in }) throws {
@@ -58,7 +80,8 @@ public final class LocalCluster: @unchecked Sendable {
             let router = try startComponent(name: "router-\(i)", ["router"])
             routers.append(router)
         }
-        let firstPort = try options.firstEdgePort ?? FreePort.consecutive(options.edges, from: 20_000 + Int.random(in: 0..<20_000))
+        // Below the kernel's ephemeral range (32768 and up), where outgoing connections could take them meanwhile.
+        let firstPort = try options.firstEdgePort ?? FreePort.consecutive(options.edges, from: 10_000 + Int.random(in: 0..<20_000))
         for i in 0..<options.edges {
             _ = try startEdge(id: "edge-\(i + 1)", port: firstPort + i)
         }
@@ -69,7 +92,7 @@ public final class LocalCluster: @unchecked Sendable {
         report(routers.count == 1 ? "router ready" : "\(routers.count) routers ready")
         for edge in edges {
             try edge.process.waitForLine(containing: "edge ready", timeout: 60)
-            report("\(edge.id) ws://127.0.0.1:\(edge.port)/v1/channel")
+            report("\(edge.id) \(scheme)://127.0.0.1:\(edge.port)/v1/channel")
         }
         if let echoService {
             try echoService.waitForLine(containing: "echo ready", timeout: 60)
@@ -80,7 +103,16 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts one more edge process (or restarts one that was stopped) and waits until it is ready.
     @discardableResult
     public func startEdge(id: String, port: Int, wait: Bool = false) throws -> LocalProcess {
-        let process = try startComponent(name: id, ["edge", "--id", id, "--port", "\(port)"])
+        var arguments = ["edge", "--id", id, "--port", "\(port)",
+                         "--max-connections-per-ip", "\(options.connectionsPerIP)",
+                         "--max-connects-per-ip-per-second", "\(options.connectsPerIPPerSecond)",
+                         "--connect-burst-per-ip", "\(options.connectsPerIPPerSecond)"]
+        if let tls = options.edgeTLS {
+            arguments += ["--tls-cert", tls.certificate, "--tls-key", tls.key]
+        } else {
+            arguments += ["--plaintext"]
+        }
+        let process = try startComponent(name: id, arguments + options.edgeArguments)
         if let index = edges.firstIndex(where: { $0.id == id }) {
             edges[index] = (id, port, process)
         } else {

@@ -21,6 +21,8 @@ final class DeviceConnection: ChannelInboundHandler {
     /// The channel, once added; used by the delivery path, which runs on its event loop.
     var channel: (any Channel)?
     private var lastHeard = NIODeadline.now()
+    /// Every WebSocket message from the device takes a token; with none left the connection is closed with 4003.
+    private var rate: TokenBucket
     private var helloTimer: Scheduled<Void>?
     private var heartbeat: RepeatedTask?
     /// The device and session this connection registered (in ``ConnectedDevices`` and the Redis route), kept apart
@@ -34,6 +36,8 @@ final class DeviceConnection: ChannelInboundHandler {
         self.edge = edge
         self.session = DeviceSession(services: edge.config.services)
         self.window = DeliveryWindow(capacity: edge.config.deliveryWindow)
+        self.rate = TokenBucket(rate: edge.config.limits.messagesPerSecond, burst: edge.config.limits.messageBurst,
+                                now: lastHeard.uptimeNanoseconds)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -64,6 +68,14 @@ final class DeviceConnection: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         lastHeard = .now()
+        // Control frames count too: a ping flood costs the edge a pong each.
+        guard rate.take(now: lastHeard.uptimeNanoseconds) else {
+            if let action = session.close(nil, .tooFast) {
+                edge.logger.debug("closing \(registered?.device ?? "a device before hello") with 4003: more than \(edge.config.limits.messagesPerSecond) messages/s")
+                perform(action, channel: context.channel)
+            }
+            return
+        }
         switch frame.opcode {
         case .text:
             let decoded = Result { () throws(ProtocolError) -> Frame in

@@ -7,9 +7,11 @@ import Shared
 
 /// An edge: holds device connections, publishes what devices send, delivers what the router hands it.
 ///
-/// `start()` fails with a clear error when librdkafka is too old or the broker or Redis cannot be reached, before
-/// any device can connect. While running, the edge keeps its liveness key in Redis fresh (a route pointing at an
-/// edge whose key expired counts as offline) and refreshes the routes of its devices in batches.
+/// `start()` fails with a clear error when librdkafka is too old, the broker or Redis cannot be reached, or neither
+/// usable TLS files nor plaintext are configured, before any device can connect. While running, the edge keeps its
+/// liveness key in Redis fresh (a route pointing at an edge whose key expired counts as offline) and refreshes the
+/// routes of its devices in batches. With TLS, SIGHUP (or ``reloadTLS()``) rereads the certificate files for new
+/// connections; open connections keep theirs.
 public final class Edge: Sendable {
     public let config: EdgeConfig
     private let logger: Logger
@@ -23,6 +25,9 @@ public final class Edge: Sendable {
         let inboxConsumer: KafkaConsumer
         let redis: RedisClient
         let housekeeping: Task<Void, Never>
+        let limiter: ConnectionLimiter
+        let tls: TLSContextSource?
+        let reloadOnHangup: TLSReloadOnHangup?
     }
 
     public init(config: EdgeConfig, logger: Logger) {
@@ -36,7 +41,21 @@ public final class Edge: Sendable {
     /// Number of devices connected right now.
     public var connectedDevices: Int { state.withLockedValue { $0?.context.devices.count ?? 0 } }
 
+    /// TCP connections refused at accept since the edge started: edge full, per-IP cap, per-IP connect rate.
+    public var refusedConnections: (edgeFull: Int, perIPConnections: Int, perIPConnectRate: Int) {
+        let refused = state.withLockedValue { $0?.limiter.refused } ?? [:]
+        return (refused[.edgeFull] ?? 0, refused[.peerConnections] ?? 0, refused[.peerConnectRate] ?? 0)
+    }
+
+    /// Rereads the TLS files, as SIGHUP does: new connections get the new certificate, open ones keep theirs.
+    /// - Returns: false if the edge is not running with TLS, or the files could not be used (the old ones stay).
+    @discardableResult
+    public func reloadTLS() -> Bool {
+        state.withLockedValue { $0?.tls }?.reload() ?? false
+    }
+
     public func start() async throws {
+        try config.limits.validate()
         try Librdkafka.requireSupportedVersion()
         let admin = try KafkaAdmin(config: config.kafka, logger: logger)
         try admin.checkReachable()
@@ -48,6 +67,14 @@ public final class Edge: Sendable {
 
         let redis = RedisClient(endpoint: config.redis, logger: logger)
         try redis.checkReachable()
+        // Checked after the broker and Redis, so that a missing dependency is reported first.
+        let tls: TLSContextSource?
+        do {
+            tls = try Self.loadTLS(config, logger: logger)
+        } catch {
+            redis.close()
+            throw error
+        }
         let registry = DeviceRegistry(redis: redis, prefix: config.topics.prefix,
                                       routeTTL: .seconds(config.routeTTLSeconds))
         try await registry.heartbeat(edge: config.edgeID, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
@@ -74,13 +101,17 @@ public final class Edge: Sendable {
         inboxLoop.start()
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let server = try await EdgeServer.bind(host: config.host, port: config.port, group: group, edge: context)
+        let limiter = ConnectionLimiter(limits: Self.connectionLimits(config.limits, logger: logger))
+        let server = try await EdgeServer.bind(host: config.host, port: config.port, group: group, edge: context,
+                                               limiter: limiter, tls: tls)
+        let reloadOnHangup = tls.map(TLSReloadOnHangup.init)
         let housekeeping = Task { [config, logger] in
             await Self.keepAlive(config: config, registry: registry, devices: devices, logger: logger)
         }
         state.withLockedValue {
             $0 = Running(group: group, server: server, context: context, inboxLoop: inboxLoop,
-                         inboxConsumer: inboxConsumer, redis: redis, housekeeping: housekeeping)
+                         inboxConsumer: inboxConsumer, redis: redis, housekeeping: housekeeping, limiter: limiter,
+                         tls: tls, reloadOnHangup: reloadOnHangup)
         }
     }
 
@@ -115,6 +146,7 @@ public final class Edge: Sendable {
     /// liveness key and flushes what is in flight to the broker.
     public func stop() async {
         guard let running = state.withLockedValue({ r -> Running? in defer { r = nil }; return r }) else { return }
+        running.reloadOnHangup?.cancel()
         try? await running.server.close()
         for connection in running.context.devices.all() {
             connection.channel.sendAndClose(nil, code: .goingAway)

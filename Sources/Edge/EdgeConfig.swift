@@ -39,6 +39,13 @@ public struct EdgeConfig: Sendable {
     /// queue drains below a quarter of it, so a device that does not read cannot grow the edge's memory.
     public var outboundHighWaterBytes = 256 * 1024
     public var upPartitions: Int32 = Defaults.topicPartitions
+    /// The certificate chain and key devices connect with (`wss://`), reloaded on SIGHUP. Without them the edge
+    /// refuses to start unless ``plaintext`` is set.
+    public var tls: TLSFiles?
+    /// Serve plain `ws://` without TLS: only for development and tests, or behind a proxy that terminates TLS.
+    public var plaintext = false
+    /// Connection and message limits; the defaults are safe on the internet.
+    public var limits = EdgeLimits()
 
     public init(edgeID: String) {
         self.edgeID = edgeID

@@ -35,6 +35,7 @@ struct EdgeCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds a connection has to say hello.")
     var helloTimeout = 10
+    @OptionGroup var security: EdgeSecurityOptions
 
     func validate() throws {
         guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
@@ -61,6 +62,7 @@ struct EdgeCommand: AsyncParsableCommand {
         config.maxMessageBytes = maxMessageBytes
         config.heartbeatSeconds = heartbeat
         config.helloTimeoutSeconds = helloTimeout
+        try security.apply(to: &config)
         let edge = Edge(config: config, logger: logger)
         do {
             try await edge.start()
@@ -68,7 +70,7 @@ struct EdgeCommand: AsyncParsableCommand {
             Lifecycle.say("edge \(id) failed to start: \(error)")
             throw ExitCode.failure
         }
-        Lifecycle.say("edge ready \(id) ws://\(host):\(edge.port ?? port)/v1/channel")
+        Lifecycle.say("edge ready \(id) \(security.scheme)://\(host):\(edge.port ?? port)/v1/channel")
         await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
         logger.info("stopping")
         await edge.stop()

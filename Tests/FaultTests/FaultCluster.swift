@@ -15,6 +15,8 @@ final class FaultCluster: @unchecked Sendable {
         options.edges = 2
         options.routers = routers
         options.persistentRedis = persistentRedis
+        // The stalled-device scenario floods on purpose, to test backpressure rather than the rate limit.
+        options.edgeArguments = ["--max-messages-per-second", "100000", "--message-burst", "100000"]
         options.logDirectory = NSTemporaryDirectory() + "channel-gateway-fault-\(name)-\(getpid())"
         let cluster = LocalCluster(options: options)
         do {

@@ -45,7 +45,7 @@ struct CommandTests {
 
     /// The README's run command ends in `gateway dev`: it must start a working cluster and leave nothing behind.
     @Test func devStartsAWorkingClusterAndStopsEveryPart() async throws {
-        let port = try FreePort.consecutive(2, from: 41_000 + Int.random(in: 0..<10_000))
+        let port = try FreePort.consecutive(2, from: 10_000 + Int.random(in: 0..<20_000))
         let dev = try LocalProcess(name: "dev", executable: gateway,
                                    arguments: ["dev", "--port", "\(port)", "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
         try await dev.line(containing: "ready:", timeout: 120)
