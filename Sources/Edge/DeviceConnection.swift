@@ -200,7 +200,8 @@ final class DeviceConnection: ChannelInboundHandler {
     private func publish(_ message: Message, device: String, session: String, channel: any Channel) {
         let config = edge.config
         let record = OutgoingRecord(
-            topic: config.topics.up(message.service), key: Array(device.utf8), value: message.payload.bytes,
+            topic: config.services.service(message.service)?.topic ?? config.topics.up(message.service),
+            key: Array(device.utf8), value: message.payload.bytes,
             headers: [
                 KafkaHeader(RecordHeader.device, device),
                 KafkaHeader(RecordHeader.service, message.service),

@@ -23,9 +23,9 @@ struct DeviceSession {
 
     private(set) var state: State = .awaitingHello
     private var grant: DeviceGrant?
-    let services: Set<String>
+    let services: ServiceCatalog
 
-    init(services: Set<String>) {
+    init(services: ServiceCatalog) {
         self.services = services
     }
 
@@ -48,10 +48,10 @@ struct DeviceSession {
             return closeWith(.error(ProtocolError(.alreadyHello, "this connection already said hello")),
                              .protocolViolation)
         case (.ready(let device, let session), .success(.msg(let message))):
-            guard services.contains(message.service) else {
+            guard services.service(message.service) != nil else {
                 return .send(.error(ProtocolError(.unknownService, "no service named \"\(message.service)\"", ref: message.id)))
             }
-            guard grant?.allows(message.service) == true else {
+            guard let grant, services.allows(grant, message.service) else {
                 return .send(.error(ProtocolError(.forbiddenService, "this device may not use \"\(message.service)\"", ref: message.id)))
             }
             return .publish(message, device: device, session: session)

@@ -60,8 +60,8 @@ public final class Edge: Sendable {
         let admin = try KafkaAdmin(config: config.kafka, logger: logger)
         try admin.checkReachable()
         try admin.createTopics(
-            config.services.map { TopicSpec(name: config.topics.up($0), partitions: config.upPartitions) }
-                + config.services.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
+            config.services.services.values.map { TopicSpec(name: $0.topic, partitions: config.upPartitions) }
+                + config.services.names.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
                 + [TopicSpec(name: config.topics.edgeInbox(config.edgeID), partitions: config.inboxPartitions)])
         admin.close()
 

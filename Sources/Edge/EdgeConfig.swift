@@ -8,7 +8,7 @@ public struct EdgeConfig: Sendable {
     public var port: Int = 7001
     public var topics = Topics(prefix: Defaults.topicPrefix)
     /// The services devices may name, each mapped to the topic `<prefix>.up.<service>`.
-    public var services: Set<String> = Set(Defaults.services)
+    public var services = ServiceCatalog(names: Defaults.services, topics: Topics(prefix: Defaults.topicPrefix))
     public var kafka = KafkaConfig(bootstrapServers: Defaults.kafkaBootstrap)
     public var redis = RedisEndpoint(host: Defaults.redisHost, port: Defaults.redisPort)
     /// The keys device tokens are verified with (by `kid`); the development key unless configured.

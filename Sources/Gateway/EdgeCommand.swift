@@ -21,6 +21,9 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated services devices may use (env CG_SERVICES).")
     var services: String = env("CG_SERVICES") ?? Defaults.services.joined(separator: ",")
 
+    @Option(help: "A JSON service file (names, topics, services open to every device); overrides --services (env CG_SERVICES_FILE). See docs/security.md.")
+    var servicesFile: String?
+
     @Option(help: "HS256 secret that signs device tokens (env CG_TOKEN_SECRET); the development secret when neither this nor --token-keys is set.")
     var tokenSecret: String?
 
@@ -55,7 +58,13 @@ struct EdgeCommand: AsyncParsableCommand {
         config.host = host
         config.port = port
         config.topics = common.topics
-        config.services = Set(serviceList)
+        if let file = servicesFile ?? env("CG_SERVICES_FILE") {
+            do { config.services = try ServiceCatalog.load(file: file, topics: common.topics) } catch {
+                throw ValidationError("\(error)")
+            }
+        } else {
+            config.services = ServiceCatalog(names: serviceList, topics: common.topics)
+        }
         config.kafka = try common.kafkaConfig()
         config.redis = try common.redisEndpoint()
         config.tokenKeys = try TokenKeysOption.keys(file: tokenKeys ?? env("CG_TOKEN_KEYS"), secret: tokenSecret ?? env("CG_TOKEN_SECRET"))

@@ -10,7 +10,7 @@ import Testing
     let welcome = Welcome(edge: "e", session: "s", heartbeatSeconds: 25, maxMessageBytes: 1024)
 
     func ready() -> DeviceSession {
-        var session = DeviceSession(services: ["echo", "push"])
+        var session = DeviceSession(services: ServiceCatalog(names: ["echo", "push"], topics: Topics(prefix: "cg")))
         _ = session.received(.success(.hello(Hello(device: "d-1", token: "t"))))
         _ = session.accepted(grant, session: "s", welcome: welcome)
         return session
@@ -19,14 +19,14 @@ import Testing
     func message(_ service: String) -> Frame { .msg(Message(service: service, id: "m", payload: .json([0x31]))) }
 
     @Test func helloIsAuthenticatedThenWelcomed() {
-        var session = DeviceSession(services: ["echo"])
+        var session = DeviceSession(services: ServiceCatalog(names: ["echo"], topics: Topics(prefix: "cg")))
         #expect(session.received(.success(.hello(Hello(device: "d-1", token: "t")))) == .authenticate(Hello(device: "d-1", token: "t")))
         #expect(session.accepted(grant, session: "s", welcome: welcome) == .send(.welcome(welcome)))
         #expect(session.readySession?.device == "d-1")
     }
 
     @Test func anythingBeforeHelloClosesWithProtocolViolation() {
-        var session = DeviceSession(services: ["echo"])
+        var session = DeviceSession(services: ServiceCatalog(names: ["echo"], topics: Topics(prefix: "cg")))
         guard case .sendAndClose(.error(let e)?, .protocolViolation) = session.received(.success(message("echo"))) else {
             Issue.record("expected close 4002"); return
         }
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func framesWhileAuthenticatingAreRefused() {
-        var session = DeviceSession(services: ["echo"])
+        var session = DeviceSession(services: ServiceCatalog(names: ["echo"], topics: Topics(prefix: "cg")))
         _ = session.received(.success(.hello(Hello(device: "d-1", token: "t"))))
         guard case .sendAndClose(_, .protocolViolation) = session.received(.success(message("echo"))) else {
             Issue.record("expected close 4002"); return
@@ -43,10 +43,10 @@ import Testing
     }
 
     @Test func refusedTokenClosesWithAuthFailedAndRegistryTroubleWithUnavailable() {
-        var a = DeviceSession(services: ["echo"])
+        var a = DeviceSession(services: ServiceCatalog(names: ["echo"], topics: Topics(prefix: "cg")))
         _ = a.received(.success(.hello(Hello(device: "d-1", token: "t"))))
         guard case .sendAndClose(_, .authFailed) = a.refused(ProtocolError(.authFailed, "expired")) else { Issue.record("4001"); return }
-        var b = DeviceSession(services: ["echo"])
+        var b = DeviceSession(services: ServiceCatalog(names: ["echo"], topics: Topics(prefix: "cg")))
         _ = b.received(.success(.hello(Hello(device: "d-1", token: "t"))))
         guard case .sendAndClose(_, .unavailable) = b.refused(ProtocolError(.unavailable, "redis")) else { Issue.record("4007"); return }
     }
@@ -58,6 +58,18 @@ import Testing
         #expect(unknown.code == .unknownService && unknown.ref == "m")
         guard case .send(.error(let forbidden)) = session.received(.success(message("push"))) else { Issue.record("forbidden"); return }
         #expect(forbidden.code == .forbiddenService)
+    }
+
+    @Test func aServiceOpenToAllDevicesNeedsNoTokenClaim() {
+        let catalog = ServiceCatalog([ServiceCatalog.Service(name: "echo", topic: "cg.up.echo"),
+                                      ServiceCatalog.Service(name: "presence", topic: "presence.in", openToAllDevices: true)])
+        var session = DeviceSession(services: catalog)
+        _ = session.received(.success(.hello(Hello(device: "d-1", token: "t"))))
+        _ = session.accepted(DeviceGrant(device: "d-1", services: [], expiresAt: .distantFuture), session: "s", welcome: welcome)
+        guard case .publish = session.received(.success(message("presence"))) else { Issue.record("open service refused"); return }
+        guard case .send(.error(let e)) = session.received(.success(message("echo"))), e.code == .forbiddenService else {
+            Issue.record("a service the token does not name must stay forbidden"); return
+        }
     }
 
     @Test func badFramesAfterHelloKeepTheConnection() {
