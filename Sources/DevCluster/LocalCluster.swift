@@ -152,3 +152,17 @@ public final class LocalCluster: @unchecked Sendable {
         redis?.stop()
     }
 }
+
+extension LocalCluster {
+    /// The `gateway` executable built next to this process (tests run from the same build folder), if any.
+    public static func gatewayNextToThisProcess() -> String? {
+        let here = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: here).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("gateway").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+}

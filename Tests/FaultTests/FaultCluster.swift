@@ -41,14 +41,8 @@ final class FaultCluster: @unchecked Sendable {
     }
 
     static var gatewayExecutable: String {
-        let here = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: here).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("gateway").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        fatalError("no gateway executable near \(here): run `swift build` first")
+        guard let path = LocalCluster.gatewayNextToThisProcess() else { fatalError("no gateway executable: run `swift build` first") }
+        return path
     }
 
     /// Devices that stay connected (reconnecting to either edge) and record what they receive.

@@ -36,14 +36,8 @@ enum TestCluster {
 
     /// The `gateway` built next to this test bundle (`swift build` builds it; `swift test` builds it too).
     static var gatewayExecutable: String {
-        let here = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: here).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("gateway").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        fatalError("no gateway executable near \(here): run `swift build` first")
+        guard let path = LocalCluster.gatewayNextToThisProcess() else { fatalError("no gateway executable: run `swift build` first") }
+        return path
     }
 
     static var kafka: KafkaConfig {

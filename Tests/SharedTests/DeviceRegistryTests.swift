@@ -80,9 +80,13 @@ struct DeviceRegistryTests {
             #expect(try await registry.lookup(device: "d") == .online(route))
             try await registry.removeEdge("edge-1")
             #expect(try await registry.lookup(device: "d") == .edgeDead(route))
-            try await registry.heartbeat(edge: "edge-1", ttl: .milliseconds(100))
+            try await registry.heartbeat(edge: "edge-1", ttl: .milliseconds(1500))
             #expect(try await registry.lookup(device: "d") == .online(route))
-            try await Task.sleep(for: .milliseconds(250))
+            // The liveness key expires by itself; wait for it rather than for a fixed time, which a loaded machine misses.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await registry.lookup(device: "d") != .edgeDead(route), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             #expect(try await registry.lookup(device: "d") == .edgeDead(route))
         }
     }

@@ -269,3 +269,16 @@ struct KafkaClientTests {
         return records
     }
 }
+
+@Suite struct KafkaSecretsTests {
+    @Test func anInvalidSecretPropertyIsNamedButNeverShown() throws {
+        let config = KafkaConfig(bootstrapServers: "127.0.0.1:1", properties: ["unknown.password": "hunter2-very-secret"])
+        do {
+            _ = try KafkaProducer(config: config, logger: .init(label: "secrets", factory: { _ in SwiftLogNoOpLogHandler() }))
+            Issue.record("an invalid configuration was accepted")
+        } catch {
+            #expect(!"\(error)".contains("hunter2") && "\(error)".contains("unknown.password"), "\(error)")
+        }
+        #expect(KafkaConfig.isSecret("sasl.password") && KafkaConfig.isSecret("ssl.key.password") && !KafkaConfig.isSecret("acks"))
+    }
+}

@@ -21,6 +21,12 @@ public struct KafkaConfig: Sendable {
         self.producerProperties = producerProperties
     }
 
+    /// Whether a librdkafka property holds a secret (`sasl.password`, `ssl.key.password`, `ssl.key.pem`, …).
+    public static func isSecret(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return ["password", "secret", "key.pem", "ssl.key", "token", "credential"].contains { lower.contains($0) }
+    }
+
     /// The kinds of client, for choosing which role-specific properties apply.
     enum Role {
         case producer, consumer, admin

@@ -27,7 +27,9 @@ final class KafkaHandle: @unchecked Sendable {
         var errstr = [CChar](repeating: 0, count: 512)
         for (name, value) in config.resolved(defaults: defaults, role: role) {
             guard rd_kafka_conf_set(conf, name, value, &errstr, errstr.count) == RD_KAFKA_CONF_OK else {
-                throw KafkaError.invalid("invalid Kafka property \(name)=\(value): \(KafkaHandle.string(fromBuffer: errstr))")
+                // Passwords and keys never reach an error message or a log line.
+                let shown = KafkaConfig.isSecret(name) ? "<redacted>" : value
+                throw KafkaError.invalid("invalid Kafka property \(name)=\(shown): \(KafkaHandle.string(fromBuffer: errstr).replacingOccurrences(of: value, with: "<redacted>"))")
             }
         }
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
