@@ -76,7 +76,14 @@ let package = Package(
             swiftSettings: strict
         ),
         // Starts and supervises local processes (Redis, Tansu, gateway components): `gateway dev` and the tests.
-        .target(name: "DevCluster", swiftSettings: strict),
+        .target(
+            name: "DevCluster",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "Gateway",
             dependencies: [
