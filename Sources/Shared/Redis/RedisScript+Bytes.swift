@@ -1,5 +1,5 @@
-/// Binary-safe script calls: keys and arguments as raw bytes (a mailbox payload may hold any bytes, which a
-/// `String` argument could not carry). Same EVALSHA-then-EVAL behaviour as `RedisScript.Invocation`.
+/// Script calls with keys and arguments as raw bytes (a mailbox payload may hold any bytes), and the one place that
+/// runs them: EVALSHA first, EVAL for those that got NOSCRIPT. `String` invocations are converted to these.
 extension RedisScript {
     struct ByteInvocation: Sendable {
         var keys: [[UInt8]]

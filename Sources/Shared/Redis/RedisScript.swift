@@ -20,13 +20,9 @@ public struct RedisScript: Sendable {
             self.keys = keys
             self.args = args
         }
-    }
 
-    func evalsha(_ call: Invocation) -> [[UInt8]] { command("EVALSHA", sha1, call) }
-    func eval(_ call: Invocation) -> [[UInt8]] { command("EVAL", source, call) }
-
-    private func command(_ verb: String, _ script: String, _ call: Invocation) -> [[UInt8]] {
-        ([verb, script, String(call.keys.count)] + call.keys + call.args).map { Array($0.utf8) }
+        /// The same call with its keys and arguments as UTF-8 bytes.
+        var bytes: ByteInvocation { ByteInvocation(keys: keys.map { Array($0.utf8) }, args: args.map { Array($0.utf8) }) }
     }
 
     static func isNoScript(_ result: Result<RedisValue, RedisError>) -> Bool {
@@ -57,28 +53,11 @@ extension RedisClient {
     /// do not all arrive within `timeout` (which covers the EVAL retry after NOSCRIPT).
     public func runBlocking(_ script: RedisScript, invocations: [RedisScript.Invocation],
                             timeout: Duration = .seconds(5)) throws -> [Result<RedisValue, RedisError>] {
-        if worker.isWorkerThread {
-            throw RedisError(message: "blocking Redis call from a Redis completion would deadlock", isConnectionError: false)
-        }
-        let waiter = RedisWaiter<[Result<RedisValue, RedisError>]>()
-        run(script, invocations: invocations, completion: waiter.put)
-        guard let results = waiter.wait(timeout: timeout) else {
-            throw RedisError.connection("no reply from Redis at \(endpoint) within \(timeout)")
-        }
-        return results
+        try runBlocking(script, byteInvocations: invocations.map(\.bytes), timeout: timeout)
     }
 
-    /// EVALSHA for all, then EVAL (one pipeline) for those that got NOSCRIPT.
     func run(_ script: RedisScript, invocations: [RedisScript.Invocation],
              completion: @escaping @Sendable ([Result<RedisValue, RedisError>]) -> Void) {
-        pipeline(invocations.map(script.evalsha)) { [self] first in
-            let missing = first.indices.filter { RedisScript.isNoScript(first[$0]) }
-            guard !missing.isEmpty else { return completion(first) }
-            pipeline(missing.map { script.eval(invocations[$0]) }) { retried in
-                var results = first
-                for (index, result) in zip(missing, retried) { results[index] = result }
-                completion(results)
-            }
-        }
+        run(script, byteInvocations: invocations.map(\.bytes), completion: completion)
     }
 }
