@@ -5,7 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOWebSocket
 
-/// A device's end of the channel: one WebSocket to an edge, speaking protocol v1 in the JSON encoding.
+/// A device's end of the channel: one WebSocket to an edge, speaking protocol v1 in the JSON or the binary encoding.
 ///
 /// Guarantees: ``send(service:payload:id:)`` returns only when the edge acked the message (the broker has it) and
 /// throws when the edge refused it or the connection ended first; incoming messages are acked automatically
@@ -37,12 +37,19 @@ public final class DeviceClient: @unchecked Sendable {
         }
     }
 
+    /// Everything the edge sent; without an observer (see ``connect(to:encoding:subprotocols:localAddress:group:observer:)``).
+    /// With one, only ``Event/closed(code:)`` arrives here.
     public let events: AsyncStream<Event>
-    /// Messages from services, duplicates removed.
+    /// Messages from services, duplicates removed; with an observer, nothing arrives here.
     public let messages: AsyncStream<Message>
     public var autoAck = true
+    /// The encoding the edge answered at upgrade.
+    public let encoding: FrameEncoding
 
     let channel: any Channel
+    /// Sees every frame from the edge on the event loop, instead of the streams: for load generators that must not
+    /// buffer what they do not read.
+    private let observer: (@Sendable (Frame) -> Void)?
     private let eventSink: AsyncStream<Event>.Continuation
     private let messageSink: AsyncStream<Message>.Continuation
     private let state = NIOLockedValueBox(State())
@@ -60,19 +67,30 @@ public final class DeviceClient: @unchecked Sendable {
     /// How many `msg` frames arrived on this connection, duplicates included.
     public var receivedMessages: Int { state.withLockedValue { $0.received } }
 
-    init(channel: any Channel) {
+    init(channel: any Channel, encoding: FrameEncoding, observer: (@Sendable (Frame) -> Void)?) {
         self.channel = channel
+        self.encoding = encoding
+        self.observer = observer
         (events, eventSink) = AsyncStream.makeStream()
         (messages, messageSink) = AsyncStream.makeStream()
     }
 
     /// Opens a WebSocket to `url` (`ws://host:port/v1/channel`).
+    /// - Parameters:
+    ///   - encoding: the encoding to offer; the connection speaks what the edge answers.
+    ///   - subprotocols: what to offer instead of `encoding`'s subprotocol (for testing the edge's negotiation).
+    ///   - localAddress: the local IP to connect from (for example 127.0.0.2, to spread a load test over source
+    ///     addresses); nil lets the system choose.
+    ///   - observer: if given, sees every frame from the edge on the event loop, and the streams stay empty but for
+    ///     the close event.
     /// - Throws: ``Failure/notUpgraded(status:)`` when the edge answers plain HTTP.
     public static func connect(
-        to url: String, subprotocols: [String] = [JSONFrameCodec.subprotocol],
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        to url: String, encoding: FrameEncoding = .json, subprotocols: [String]? = nil, localAddress: String? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        observer: (@Sendable (Frame) -> Void)? = nil
     ) async throws -> DeviceClient {
-        try await WebSocketConnector.connect(url: url, subprotocols: subprotocols, group: group)
+        try await WebSocketConnector.connect(url: url, subprotocols: subprotocols ?? [encoding.subprotocol],
+                                             localAddress: localAddress, group: group, observer: observer)
     }
 
     /// Says hello and waits for the welcome.
@@ -125,13 +143,21 @@ public final class DeviceClient: @unchecked Sendable {
     /// Acks a message from a service (done automatically when `autoAck` is on).
     public func ack(_ id: String) { send(frame: .ack(id: id)) }
 
-    /// Writes any frame.
-    public func send(frame: Frame) { sendText(JSONFrameCodec.encode(frame)) }
+    /// Writes any frame in the connection's encoding, without waiting for an answer.
+    public func send(frame: Frame) {
+        let bytes = encoding.encode(frame)
+        if encoding.usesBinaryMessages { sendBinary(bytes) } else { sendText(bytes) }
+    }
 
     /// Writes a raw text message (for testing how the edge treats bad input).
-    public func sendText(_ bytes: [UInt8]) {
+    public func sendText(_ bytes: [UInt8]) { write(bytes, opcode: .text) }
+
+    /// Writes a raw binary message (for testing how the edge treats bad input).
+    public func sendBinary(_ bytes: [UInt8]) { write(bytes, opcode: .binary) }
+
+    private func write(_ bytes: [UInt8], opcode: WebSocketOpcode) {
         let buffer = channel.allocator.buffer(bytes: bytes)
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer), promise: nil)
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: buffer), promise: nil)
     }
 
     public func sendText(_ text: String) { sendText(Array(text.utf8)) }
@@ -162,12 +188,12 @@ public final class DeviceClient: @unchecked Sendable {
     func received(_ bytes: [UInt8]) {
         let frame: Frame
         do {
-            frame = try JSONFrameCodec.decode(bytes)
+            frame = try encoding.decode(bytes)
         } catch {
-            eventSink.yield(.undecodable(String(decoding: bytes, as: UTF8.self)))
+            if observer == nil { eventSink.yield(.undecodable(String(decoding: bytes, as: UTF8.self))) }
             return
         }
-        eventSink.yield(.frame(frame))
+        if let observer { observer(frame) } else { eventSink.yield(.frame(frame)) }
         switch frame {
         case .welcome(let welcome):
             state.withLockedValue { s -> CheckedContinuation<Welcome, any Error>? in
@@ -196,7 +222,7 @@ public final class DeviceClient: @unchecked Sendable {
                 if s.recentOrder.count > 4096 { s.recentIDs.remove(s.recentOrder.removeFirst()) }
                 return true
             }
-            if fresh { messageSink.yield(message) }
+            if fresh && observer == nil { messageSink.yield(message) }
             if autoAck { ack(message.id) }
         case .hello, .reconnect:
             break

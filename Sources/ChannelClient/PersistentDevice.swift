@@ -27,6 +27,8 @@ public final class PersistentDevice: @unchecked Sendable {
     private let minBackoff: Duration
     private let maxBackoff: Duration
     private let group: any EventLoopGroup
+    private let encoding: FrameEncoding
+    private let localAddress: String?
     private let messageSink: AsyncStream<Message>.Continuation
     private let eventSink: AsyncStream<Event>.Continuation
     private let state = NIOLockedValueBox(State())
@@ -50,9 +52,14 @@ public final class PersistentDevice: @unchecked Sendable {
     /// - Parameters:
     ///   - urls: edges to try, in turn (a load balancer's one address is fine).
     ///   - token: called before every hello, so an expiring token can be renewed.
+    ///   - encoding: the protocol encoding to speak.
+    ///   - localAddress: the local IP to connect from; nil lets the system choose.
     public init(device: String, urls: [String], minBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5),
+                encoding: FrameEncoding = .json, localAddress: String? = nil,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 token: @escaping @Sendable () async throws -> String) {
+        self.encoding = encoding
+        self.localAddress = localAddress
         self.device = device
         self.urls = urls
         self.token = token
@@ -97,7 +104,7 @@ public final class PersistentDevice: @unchecked Sendable {
             let url = urls[next % urls.count]
             next += 1
             do {
-                let client = try await DeviceClient.connect(to: url, group: group)
+                let client = try await DeviceClient.connect(to: url, encoding: encoding, localAddress: localAddress, group: group)
                 let welcome: Welcome
                 do {
                     welcome = try await client.hello(device: device, token: try await token())

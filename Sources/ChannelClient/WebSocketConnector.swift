@@ -13,21 +13,26 @@ enum WebSocketConnector {
         case refused(status: Int)
     }
 
-    static func connect(url: String, subprotocols: [String], group: any EventLoopGroup) async throws -> DeviceClient {
+    static func connect(url: String, subprotocols: [String], localAddress: String?, group: any EventLoopGroup,
+                        observer: (@Sendable (Frame) -> Void)?) async throws -> DeviceClient {
         guard let parsed = URL(string: url), parsed.scheme == "ws", let host = parsed.host else {
             throw DeviceClient.Failure.notUpgraded(status: 0)
         }
         let port = parsed.port ?? 80
         let path = parsed.path.isEmpty ? "/" : parsed.path
-        let upgrade: EventLoopFuture<Upgrade> = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        var bootstrap = ClientBootstrap(group: group).channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
+        let upgrade: EventLoopFuture<Upgrade> = try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
                         maxFrameSize: 16 * 1024 * 1024,
-                        upgradePipelineHandler: { channel, _ in
+                        upgradePipelineHandler: { channel, response in
                             channel.eventLoop.makeCompletedFuture {
-                                let client = DeviceClient(channel: channel)
+                                // No subprotocol in the answer means the edge speaks JSON.
+                                let answered = response.headers["Sec-WebSocket-Protocol"].first ?? ""
+                                let encoding = FrameEncoding(subprotocol: answered) ?? .json
+                                let client = DeviceClient(channel: channel, encoding: encoding, observer: observer)
                                 try channel.pipeline.syncOperations.addHandlers([
                                     NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
                                                                 maxAccumulatedFrameSize: 16 * 1024 * 1024),
@@ -75,7 +80,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
-        case .text:
+        case .text, .binary:
             client.received(Array(buffer: frame.unmaskedData))
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)), promise: nil)

@@ -1,6 +1,6 @@
 /// One frame of device protocol v1, independent of its encoding on the wire.
 ///
-/// The same frames travel in every encoding (JSON text now, a compact binary one later); see docs/protocol.md.
+/// The same frames travel in every encoding (JSON text and compact binary); see docs/protocol.md.
 public enum Frame: Sendable, Equatable {
     /// Device → edge, first frame of a connection: who the device is and the token proving it.
     case hello(Hello)
@@ -93,9 +93,12 @@ public enum Payload: Sendable, Equatable {
         }
     }
 
-    /// The payload for bytes of `contentType`; JSON only when the bytes really are one JSON value.
+    /// The payload for bytes of `contentType`; JSON only when the bytes really are one JSON value that fits in a
+    /// frame's nesting limit (one level less than the frame's, which is the payload's enclosing object).
     public static func from(bytes: [UInt8], contentType: String?) -> Payload {
-        if contentType == ContentType.json && JSONScanner.isValidValue(bytes) { return .json(bytes) }
+        if contentType == ContentType.json && JSONScanner.isValidValue(bytes, maxDepth: JSONScanner.defaultMaxDepth - 1) {
+            return .json(bytes)
+        }
         return .binary(bytes)
     }
 }

@@ -61,7 +61,7 @@ extension DeviceConnection {
 
     private func write(_ entry: MailboxEntry, to channel: any Channel) {
         let payload = Payload.from(bytes: entry.payload, contentType: entry.contentType)
-        channel.send(.msg(Message(service: entry.service, id: entry.id, payload: payload)))
+        channel.send(.msg(Message(service: entry.service, id: entry.id, payload: payload)), as: encoding)
     }
 
     private func report(_ expired: [MailboxEntry], device: String) {

@@ -16,6 +16,8 @@ final class DeviceConnection: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     let edge: EdgeContext
+    /// The encoding this connection negotiated at upgrade; every frame both ways uses it.
+    let encoding: FrameEncoding
     private var session: DeviceSession
     var window: DeliveryWindow
     /// The channel, once added; used by the delivery path, which runs on its event loop.
@@ -32,8 +34,9 @@ final class DeviceConnection: ChannelInboundHandler {
     private var publishing = 0
     private var reading = true
 
-    init(edge: EdgeContext) {
+    init(edge: EdgeContext, encoding: FrameEncoding) {
         self.edge = edge
+        self.encoding = encoding
         self.session = DeviceSession(services: edge.config.services)
         self.window = DeliveryWindow(capacity: edge.config.deliveryWindow)
         self.rate = TokenBucket(rate: edge.config.limits.messagesPerSecond, burst: edge.config.limits.messageBurst,
@@ -77,14 +80,16 @@ final class DeviceConnection: ChannelInboundHandler {
             return
         }
         switch frame.opcode {
-        case .text:
-            let decoded = Result { () throws(ProtocolError) -> Frame in
-                try JSONFrameCodec.decode(Array(buffer: frame.unmaskedData))
+        case .text, .binary:
+            let decoded: Result<Frame, ProtocolError>
+            if (frame.opcode == .binary) == encoding.usesBinaryMessages {
+                let encoding = self.encoding
+                decoded = Result { () throws(ProtocolError) -> Frame in try encoding.decode(Array(buffer: frame.unmaskedData)) }
+            } else {
+                let kind = frame.opcode == .binary ? "binary" : "text"
+                decoded = .failure(ProtocolError(.badFrame, "a \(kind) message does not belong to this connection's encoding, \(encoding.subprotocol)"))
             }
             if let action = session.received(decoded) { perform(action, channel: context.channel) }
-        case .binary:
-            let error = ProtocolError(.badFrame, "binary messages need the binary encoding; this connection speaks \(JSONFrameCodec.subprotocol)")
-            if let action = session.received(.failure(error)) { perform(action, channel: context.channel) }
         case .ping:
             var payload = frame.unmaskedData
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload.readSlice(length: payload.readableBytes)!)), promise: nil)
@@ -132,9 +137,9 @@ final class DeviceConnection: ChannelInboundHandler {
         guard let action else { return }
         switch action {
         case .send(let frame):
-            channel.send(frame)
+            channel.send(frame, as: encoding)
         case .sendAndClose(let frame, let code):
-            channel.sendAndClose(frame, code: code)
+            channel.sendAndClose(frame, as: encoding, code: code)
         case .authenticate(let hello):
             authenticate(hello, channel: channel)
         case .publish(let message, let device, let session):
@@ -212,6 +217,7 @@ final class DeviceConnection: ChannelInboundHandler {
                 KafkaHeader(RecordHeader.receivedAt, String(Int64(Date().timeIntervalSince1970 * 1000))),
             ])
         let id = message.id
+        let encoding = self.encoding
         let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
         do {
             try edge.producer.send(record) { result in
@@ -219,16 +225,16 @@ final class DeviceConnection: ChannelInboundHandler {
                     this.value.publishing -= 1
                     this.value.updateReading(channel)
                     switch result {
-                    case .success: channel.send(.ack(id: id))
+                    case .success: channel.send(.ack(id: id), as: encoding)
                     case .failure(let error):
-                        channel.send(.error(ProtocolError(.unavailable, "not delivered to the service: \(error.isRetriable ? "broker unavailable" : "rejected"), send it again", ref: id)))
+                        channel.send(.error(ProtocolError(.unavailable, "not delivered to the service: \(error.isRetriable ? "broker unavailable" : "rejected"), send it again", ref: id)), as: encoding)
                     }
                 }
             }
             publishing += 1
             updateReading(channel)
         } catch {
-            channel.send(.error(ProtocolError(.unavailable, "the edge cannot take messages now, send it again later", ref: id)))
+            channel.send(.error(ProtocolError(.unavailable, "the edge cannot take messages now, send it again later", ref: id)), as: encoding)
         }
     }
 

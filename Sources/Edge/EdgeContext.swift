@@ -27,16 +27,17 @@ final class EdgeContext: Sendable {
 }
 
 extension Channel {
-    /// Writes `frame` in the JSON encoding as one WebSocket text message. Safe from any thread.
-    func send(_ frame: Frame) {
-        let bytes = JSONFrameCodec.encode(frame)
-        let buffer = allocator.buffer(bytes: bytes)
-        writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+    /// Writes `frame` as one WebSocket message in the connection's `encoding` (text for JSON, binary for the binary
+    /// encoding). Safe from any thread.
+    func send(_ frame: Frame, as encoding: FrameEncoding) {
+        let buffer = allocator.buffer(bytes: encoding.encode(frame))
+        writeAndFlush(WebSocketFrame(fin: true, opcode: encoding.usesBinaryMessages ? .binary : .text, data: buffer),
+                      promise: nil)
     }
 
     /// Writes an optional last frame, then a WebSocket close with `code`, then closes the connection.
-    func sendAndClose(_ frame: Frame?, code: CloseCode) {
-        if let frame { send(frame) }
+    func sendAndClose(_ frame: Frame?, as encoding: FrameEncoding = .json, code: CloseCode) {
+        if let frame { send(frame, as: encoding) }
         var data = allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: WebSocketErrorCode(codeNumber: Int(code.rawValue)))
         let closed = writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))

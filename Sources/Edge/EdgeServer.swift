@@ -59,8 +59,10 @@ enum EdgeServer {
                     shouldUpgrade: { channel, head in
                         channel.eventLoop.makeSucceededFuture(upgradeHeaders(for: head, allowedOrigins: origins))
                     },
-                    upgradePipelineHandler: { channel, _ in
+                    upgradePipelineHandler: { channel, head in
                         handshake.cancel()
+                        // shouldUpgrade refused any request without an encoding we speak, so this always finds one.
+                        let encoding = FrameEncoding.negotiate(offered: offeredSubprotocols(head)) ?? .json
                         // The plain-HTTP responder must not see WebSocket bytes.
                         return channel.pipeline.removeHandler(name: NotAWebSocketResponder.name).flatMapThrowing {
                             try channel.pipeline.syncOperations.addHandlers([
@@ -68,7 +70,7 @@ enum EdgeServer {
                                 NIOWebSocketFrameAggregator(
                                     minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
                                     maxAccumulatedFrameSize: maxBytes),
-                                DeviceConnection(edge: edge),
+                                DeviceConnection(edge: edge, encoding: encoding),
                             ])
                         }
                     })
@@ -90,14 +92,18 @@ enum EdgeServer {
     static func upgradeHeaders(for head: HTTPRequestHead, allowedOrigins: Set<String>) -> HTTPHeaders? {
         guard head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) == path,
               originAllowed(head, allowedOrigins) else { return nil }
-        let offered = head.headers["Sec-WebSocket-Protocol"]
+        let offered = offeredSubprotocols(head)
+        var headers = HTTPHeaders()
+        guard let encoding = FrameEncoding.negotiate(offered: offered) else { return nil }
+        if !offered.isEmpty { headers.add(name: "Sec-WebSocket-Protocol", value: encoding.subprotocol) }
+        return headers
+    }
+
+    /// The subprotocols a request offers, in its order of preference.
+    static func offeredSubprotocols(_ head: HTTPRequestHead) -> [String] {
+        head.headers["Sec-WebSocket-Protocol"]
             .flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
-        var headers = HTTPHeaders()
-        if offered.isEmpty { return headers }
-        guard offered.contains(JSONFrameCodec.subprotocol) else { return nil }
-        headers.add(name: "Sec-WebSocket-Protocol", value: JSONFrameCodec.subprotocol)
-        return headers
     }
 
     /// Whether a request may upgrade as far as its origin goes: no list, no `Origin` header (not a browser), or every
@@ -128,7 +134,7 @@ final class NotAWebSocketResponder: ChannelInboundHandler, RemovableChannelHandl
         let body = forbidden
             ? "origin not allowed\n"
             : onPath
-            ? "connect with a WebSocket upgrade and subprotocol \(JSONFrameCodec.subprotocol)\n"
+            ? "connect with a WebSocket upgrade and subprotocol \(FrameEncoding.allCases.map(\.subprotocol).joined(separator: " or "))\n"
             : "not found: devices connect to \(EdgeServer.path)\n"
         var headers = HTTPHeaders()
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")

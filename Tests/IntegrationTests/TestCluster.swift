@@ -49,8 +49,9 @@ enum TestCluster {
     }
 
     /// Connects `device` to edge `edge` (0-based) and says hello.
-    static func connect(_ device: String, edge: Int, services: [String] = ["*"], autoAck: Bool = true) async throws -> DeviceClient {
-        let client = try await DeviceClient.connect(to: try await shared.edgeURL(edge))
+    static func connect(_ device: String, edge: Int, services: [String] = ["*"], autoAck: Bool = true,
+                        encoding: FrameEncoding = .json) async throws -> DeviceClient {
+        let client = try await DeviceClient.connect(to: try await shared.edgeURL(edge), encoding: encoding)
         client.autoAck = autoAck
         _ = try await client.hello(device: device, token: try await token(device, services: services))
         return client
