@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "gateway", targets: ["Gateway"]),
+        .executable(name: "gateway-bench", targets: ["Bench"]),
         .library(name: "ChannelClient", targets: ["ChannelClient"]),
         .library(name: "ChannelProtocol", targets: ["ChannelProtocol"]),
     ],
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C libraries, wrapped once: librdkafka in Shared/Kafka, hiredis in Shared/Redis.
@@ -90,6 +92,19 @@ let package = Package(
                 "Shared", "Edge", "Router", "EchoService", "DevCluster", "ChannelProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The load generator: starts a local cluster and drives it from several device processes (docs/performance.md).
+        .executableTarget(
+            name: "Bench",
+            dependencies: [
+                "Shared", "ChannelClient", "ChannelProtocol", "DevCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

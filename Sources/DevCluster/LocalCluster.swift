@@ -24,6 +24,8 @@ public final class LocalCluster: @unchecked Sendable {
         /// Extra `--kafka-consumer-property` values for every component: Tansu answers a fetch only when its wait
         /// runs out, so a short wait is what keeps latency low.
         public var kafkaConsumerProperties: [String: String] = ["fetch.wait.max.ms": "5"]
+        /// Extra `--kafka-producer-property` values for every component (for example a shorter `linger.ms`).
+        public var kafkaProducerProperties: [String: String] = [:]
         /// Called with each line a component prints, prefixed with its name.
         public var echoOutput: (@Sendable (String) -> Void)?
         /// PEM certificate chain and key for every edge (`wss://`); nil runs the edges with `--plaintext` (`ws://`).
@@ -130,6 +132,9 @@ public final class LocalCluster: @unchecked Sendable {
         if arguments.first == "edge" { args += ["--services", options.services.joined(separator: ",")] }
         for (key, value) in options.kafkaConsumerProperties.sorted(by: { $0.key < $1.key }) {
             args += ["--kafka-consumer-property", "\(key)=\(value)"]
+        }
+        for (key, value) in options.kafkaProducerProperties.sorted(by: { $0.key < $1.key }) {
+            args += ["--kafka-producer-property", "\(key)=\(value)"]
         }
         let echo = options.echoOutput
         return try LocalProcess(

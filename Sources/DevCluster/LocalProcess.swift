@@ -125,6 +125,12 @@ public final class LocalProcess: @unchecked Sendable {
         }
     }
 
+    /// Writes `line` and a newline to the process's standard input (commands to a worker process).
+    public func send(line: String) {
+        guard process.isRunning else { return }
+        try? stdinPipe.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
     /// Sends `signal` to the process.
     public func signal(_ signal: Int32) {
         if process.isRunning { kill(process.processIdentifier, signal) }

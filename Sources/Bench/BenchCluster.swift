@@ -1,0 +1,55 @@
+import DevCluster
+import Foundation
+
+/// A local cluster started for one benchmark run: the release `gateway` with limits opened up for a load that comes
+/// from a few loopback addresses, plus what the run needs to read each component's memory and CPU.
+final class BenchCluster: @unchecked Sendable {
+    let cluster: LocalCluster
+
+    struct Settings {
+        var edges = 1
+        var routers = 1
+        var echo = false
+        /// Tansu answers a fetch only when the consumer's wait runs out, so this bounds each Kafka hop's latency.
+        var fetchWaitMs = 5
+        var lingerMs = 2
+    }
+
+    init(_ settings: Settings, options: BenchOptions, logDirectory: String) throws {
+        var o = LocalCluster.Options(gatewayExecutable: try options.gatewayExecutable())
+        o.edges = settings.edges
+        o.routers = settings.routers
+        o.echo = settings.echo
+        o.services = ["echo", BenchOptions.sinkService]
+        o.logDirectory = logDirectory
+        o.logLevel = "warning"
+        o.kafkaConsumerProperties = ["fetch.wait.max.ms": "\(settings.fetchWaitMs)"]
+        o.kafkaProducerProperties = ["linger.ms": "\(settings.lingerMs)"]
+        // The load comes from a few addresses at rates no single device would reach: only the edge-wide limits stay.
+        o.connectionsPerIP = 1_000_000
+        o.connectsPerIPPerSecond = 1_000_000
+        o.edgeArguments = ["--max-messages-per-second", "1000000", "--message-burst", "1000000"]
+        cluster = LocalCluster(options: o)
+        try cluster.start { print("  \($0)") }
+    }
+
+    var edgeURLs: [String] { (0..<cluster.edges.count).map { cluster.edgeURL($0) } }
+
+    /// Every process of the cluster, by name, for memory and CPU figures.
+    var components: [(name: String, pid: Int32)] {
+        var all: [(String, Int32)] = [("redis", cluster.redis.process.pid), ("tansu", cluster.broker.process.pid)]
+        for (i, router) in cluster.routers.enumerated() { all.append(("router-\(i + 1)", router.pid)) }
+        for edge in cluster.edges { all.append((edge.id, edge.process.pid)) }
+        if let echo = cluster.echoService { all.append(("echo", echo.pid)) }
+        return all
+    }
+
+    /// Memory and CPU of every component now.
+    func snapshot() -> [String: ProcessStats] {
+        var stats: [String: ProcessStats] = [:]
+        for (name, pid) in components { stats[name] = ProcessStats.read(pid: pid) }
+        return stats
+    }
+
+    func stop() { cluster.stop() }
+}

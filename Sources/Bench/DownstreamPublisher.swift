@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Shared
+
+/// The downstream scenario's backend: produces records to `<prefix>.down` for the devices in turn, as a backend of
+/// any language would (key = device, headers `service` and `id`), each payload starting with its publish time.
+final class DownstreamPublisher: @unchecked Sendable {
+    private let producer: KafkaProducer
+    private let devices: [String]
+    private let payloadBytes: Int
+    private let topic = Topics(prefix: "cg").down
+    private let state = NIOLockedValueBox((published: 0, errors: 0, stopped: false))
+
+    init(bootstrap: String, devices: [String], payloadBytes: Int) throws {
+        var logger = Logger(label: "bench-publisher")
+        logger.logLevel = .warning
+        producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: bootstrap), logger: logger)
+        self.devices = devices
+        self.payloadBytes = max(payloadBytes, 8)
+    }
+
+    var errors: Int { state.withLockedValue { $0.errors } }
+
+    /// Publishes until stopped: `rate` records per second, or with `rate` 0 whenever `mayPublish(published)` says so.
+    /// Blocks the calling thread.
+    func run(rate: Double, mayPublish: (Int) -> Bool) {
+        let start = monotonicNanoseconds()
+        var n = 0
+        while !state.withLockedValue({ $0.stopped }) {
+            if rate > 0 {
+                let due = Int(Double(monotonicNanoseconds() - start) / 1e9 * rate)
+                if n >= due { usleep(200); continue }
+            } else if !mayPublish(n) {
+                usleep(1000)
+                continue
+            }
+            if publish(n) { n += 1 } else { usleep(1000) }
+        }
+    }
+
+    func stop() {
+        state.withLockedValue { $0.stopped = true }
+    }
+
+    private func publish(_ n: Int) -> Bool {
+        var value = withUnsafeBytes(of: monotonicNanoseconds().bigEndian) { Array($0) }
+        value += Array(repeating: 0x2E, count: payloadBytes - 8)
+        let device = devices[n % devices.count]
+        let record = OutgoingRecord(topic: topic, key: Array(device.utf8), value: value, headers: [
+            KafkaHeader(RecordHeader.service, "bench"),
+            KafkaHeader(RecordHeader.messageID, "bench-\(n)"),
+            KafkaHeader(RecordHeader.contentType, "application/octet-stream"),
+            KafkaHeader(RecordHeader.ttl, "600"),
+        ])
+        let state = self.state
+        do {
+            try producer.send(record) { result in
+                if case .failure = result { state.withLockedValue { $0.errors += 1 } }
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+
+/// `gateway-bench smoke`: every scenario at a tiny size for a few seconds, so the generator cannot rot unnoticed
+/// (run by `.ci/run`). It checks that each scenario moved traffic, not how fast.
+struct SmokeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "smoke", abstract: "Every scenario, tiny and short (CI).")
+
+    @Option(help: "The gateway executable (default: the one built next to gateway-bench).")
+    var gateway: String?
+
+    @Option(help: "Directory the JSON results are written to.")
+    var results = ".build/bench-smoke"
+
+    func run() async throws {
+        var common = ["--results", results]
+        if let gateway { common += ["--gateway", gateway] }
+        var failures: [String] = []
+        func check(_ name: String, _ ok: Bool, _ detail: String) {
+            print("smoke \(name): \(ok ? "ok" : "FAILED") (\(detail))")
+            if !ok { failures.append(name) }
+        }
+
+        let c = try await ConnectionsScenario.parse(common + ["--devices", "300", "--edges", "2", "--hold", "1"]).execute()
+        check("connections", c.figures["connected"] == 300, "connected \(Int(c.figures["connected"] ?? 0))/300")
+
+        let u = try await UpstreamScenario.parse(common + ["--devices", "20", "--warmup", "1", "--duration", "2", "--encoding", "json"]).execute()
+        check("upstream (json)", (u.figures["acked_per_s"] ?? 0) > 0 && u.figures["refused"] == 0,
+              "\(Int(u.figures["acked_per_s"] ?? 0)) acked/s")
+
+        let r = try await RoundtripScenario.parse(common + ["--devices", "20", "--rate", "100", "--warmup", "2", "--duration", "2"]).execute()
+        check("roundtrip (binary)", (r.figures["roundtrip_count"] ?? 0) > 50, "\(Int(r.figures["roundtrip_count"] ?? 0)) replies, p99 \(r.figures["roundtrip_p99_ms"] ?? 0) ms")
+
+        let d = try await DownstreamScenario.parse(common + ["--devices", "20", "--warmup", "2", "--duration", "2"]).execute()
+        check("downstream", (d.figures["delivered_per_s"] ?? 0) > 0, "\(Int(d.figures["delivered_per_s"] ?? 0)) delivered/s")
+
+        let k = try await ReconnectScenario.parse(common + ["--devices", "100", "--edges", "2"]).execute()
+        check("reconnect", k.figures["devices_reconnected"] == 100, "\(Int(k.figures["devices_reconnected"] ?? 0))/100 in \(k.figures["all_reconnected_s"] ?? -1) s")
+
+        if !failures.isEmpty { throw BenchError("smoke failed: \(failures.joined(separator: ", "))") }
+        print("smoke: every scenario ran")
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+
+/// `gateway-bench worker --plan <json>`: one device process, started and commanded by a scenario.
+///
+/// It connects its devices, prints a ``WorkerReport`` line five times a second, and obeys one-word commands on standard
+/// input: `start` (traffic on), `measure` (warm-up over: reset counts, record latencies), `killed <ns>` (the
+/// reconnect scenario's edge died then), `stop` (print the final report and exit). It exits when its input closes,
+/// so it never outlives the coordinator.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", shouldDisplay: false)
+
+    @Option(help: "The worker's plan, as JSON.")
+    var plan: String
+
+    func run() async throws {
+        let plan = try JSONDecoder().decode(WorkerPlan.self, from: Data(plan.utf8))
+        let crowd = DeviceCrowd(plan: plan)
+        let commands = AsyncStream<String> { continuation in
+            Thread.detachNewThread {
+                while let line = readLine() { continuation.yield(line) }
+                continuation.finish()
+            }
+        }
+        let progress = Task {
+            while !Task.isCancelled {
+                Self.emit(crowd.report())
+                // Often enough for the downstream publisher to pace on.
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        Task { try await crowd.connectAll(); Self.emit(crowd.report()) }
+        for await line in commands {
+            let words = line.split(separator: " ")
+            switch words.first {
+            case "start": crowd.start()
+            case "measure": crowd.measure()
+            case "killed":
+                if let at = words.dropFirst().first.flatMap({ UInt64($0) }) { Task { await crowd.watchReconnects(killedAt: at) } }
+            case "stop":
+                progress.cancel()
+                Self.emit(crowd.finish())
+                Foundation.exit(0)
+            default: break
+            }
+        }
+        Foundation.exit(0)
+    }
+
+    static func emit(_ report: WorkerReport) {
+        guard let json = try? JSONEncoder().encode(report) else { return }
+        FileHandle.standardOutput.write(Data((WorkerReport.marker + String(decoding: json, as: UTF8.self) + "\n").utf8))
+    }
+}
