@@ -25,8 +25,11 @@ final class DeviceConnection: ChannelInboundHandler {
     private var lastHeard = NIODeadline.now()
     /// Every WebSocket message from the device takes a token; with none left the connection is closed with 4003.
     private var rate: TokenBucket
-    private var helloTimer: Scheduled<Void>?
-    private var heartbeat: RepeatedTask?
+    /// When the hello must have been accepted, and when the next ping is due; checked by the loop's sweep.
+    private var helloDeadline: NIODeadline
+    private var nextPing: NIODeadline
+    private let sweep: ConnectionSweep
+    private var sweepSlot: Int?
     /// The device and session this connection registered (in ``ConnectedDevices`` and the Redis route), kept apart
     /// from the protocol state so that however the connection ends, what it registered is released.
     private(set) var registered: (device: String, session: String)?
@@ -34,9 +37,12 @@ final class DeviceConnection: ChannelInboundHandler {
     private var publishing = 0
     private var reading = true
 
-    init(edge: EdgeContext, encoding: FrameEncoding) {
+    init(edge: EdgeContext, encoding: FrameEncoding, sweep: ConnectionSweep) {
         self.edge = edge
         self.encoding = encoding
+        self.sweep = sweep
+        helloDeadline = lastHeard + .seconds(Int64(edge.config.helloTimeoutSeconds))
+        nextPing = lastHeard + .seconds(Int64(edge.config.heartbeatSeconds))
         self.session = DeviceSession(services: edge.config.services)
         self.window = DeliveryWindow(capacity: edge.config.deliveryWindow)
         self.rate = TokenBucket(rate: edge.config.limits.messagesPerSecond, burst: edge.config.limits.messageBurst,
@@ -48,23 +54,24 @@ final class DeviceConnection: ChannelInboundHandler {
         self.channel = channel
         let high = edge.config.outboundHighWaterBytes
         channel.setOption(.writeBufferWaterMark, value: .init(low: high / 4, high: high)).whenFailure { _ in }
-        // Timers live in the event loop's timer heap and run on the loop, where the handler may be used.
-        let this = NIOLoopBound(self, eventLoop: context.eventLoop)
-        helloTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(edge.config.helloTimeoutSeconds))) {
-            let connection = this.value
-            if connection.session.state == .awaitingHello || connection.session.state == .authenticating {
-                connection.perform(connection.session.close(ProtocolError(.helloRequired, "no hello in time"), .helloTimeout),
-                                   channel: channel)
-            }
+        sweepSlot = sweep.add(self)
+    }
+
+    /// Called about once a second by the loop's sweep: closes a connection without an accepted hello past its
+    /// deadline (4006), and pings the device every heartbeat, closing it (1001) when nothing came for two.
+    func sweep(now: NIODeadline) {
+        guard let channel else { return }
+        if now >= helloDeadline && (session.state == .awaitingHello || session.state == .authenticating) {
+            perform(session.close(ProtocolError(.helloRequired, "no hello in time"), .helloTimeout), channel: channel)
+            return
         }
+        guard now >= nextPing else { return }
         let interval = TimeAmount.seconds(Int64(edge.config.heartbeatSeconds))
-        heartbeat = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            let connection = this.value
-            if NIODeadline.now() - connection.lastHeard > interval * 2 {
-                connection.perform(connection.session.close(nil, .goingAway), channel: channel)
-            } else {
-                channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
-            }
+        nextPing = now + interval
+        if now - lastHeard > interval * 2 {
+            perform(session.close(nil, .goingAway), channel: channel)
+        } else {
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
         }
     }
 
@@ -111,8 +118,8 @@ final class DeviceConnection: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        helloTimer?.cancel()
-        heartbeat?.cancel()
+        if let sweepSlot { sweep.remove(slot: sweepSlot) }
+        sweepSlot = nil
         if let registered {
             edge.devices.remove(device: registered.device, session: registered.session)
             release(device: registered.device, session: registered.session)
@@ -128,6 +135,15 @@ final class DeviceConnection: ChannelInboundHandler {
             // A fragmented message past the size or fragment limits: say so, as for a single oversized frame.
             session.markClosed()
             context.channel.sendAndClose(nil, code: .tooBig)
+        } else if let error = error as? NIOWebSocketError {
+            // The frame decoder's refusals (a frame over the size limit: 1009; a broken control frame: 1002), answered
+            // here rather than by one more handler per connection.
+            session.markClosed()
+            var data = context.channel.allocator.buffer(capacity: 2)
+            data.write(webSocketErrorCode: error == .invalidFrameLength ? .messageTooLarge : .protocolError)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+                .whenComplete { _ in channel.close(promise: nil) }
         } else {
             context.close(promise: nil)
         }
@@ -182,7 +198,6 @@ final class DeviceConnection: ChannelInboundHandler {
                     release(device: grant.device, session: sessionID)
                     return
                 }
-                helloTimer?.cancel()
                 // Two connections of one device on this edge: the later claim in Redis (higher epoch) wins, whichever
                 // finished first here, so the survivor is always the one the route names.
                 switch edge.devices.add(device: grant.device, session: sessionID, epoch: epoch, channel: channel, handler: self) {

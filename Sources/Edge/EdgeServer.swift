@@ -24,6 +24,7 @@ enum EdgeServer {
         let handshakeTimeout = TimeAmount.seconds(Int64(edge.config.limits.handshakeTimeoutSeconds))
         let origins = edge.config.limits.normalizedOrigins
         let logger = edge.logger
+        let sweeps = ConnectionSweeps(group: group)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -35,6 +36,9 @@ enum EdgeServer {
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Each connection keeps its last receive buffer for the next read: start it small, since an idle device
+            // holds it for hours; it grows at once when a read fills it.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             .childChannelInitializer { channel in
                 let peer = PeerKey(channel.remoteAddress)
                 if case .refused(let refusal, let report) = limiter.admit(peer) {
@@ -49,13 +53,11 @@ enum EdgeServer {
                     logger.debug("closing a connection from \(peer): no WebSocket upgrade within the handshake timeout")
                     channel.close(promise: nil)
                 }
-                channel.closeFuture.whenComplete { _ in
-                    handshake.cancel()
-                    limiter.release(peer)
-                }
+                // Only the release is kept until the close: an idle connection must not hold the spent timer.
+                channel.closeFuture.whenComplete { _ in limiter.release(peer) }
                 let upgrader = NIOWebSocketServerUpgrader(
                     maxFrameSize: maxBytes,
-                    automaticErrorHandling: true,
+                    automaticErrorHandling: false,  // DeviceConnection answers decoder errors
                     shouldUpgrade: { channel, head in
                         channel.eventLoop.makeSucceededFuture(upgradeHeaders(for: head, allowedOrigins: origins))
                     },
@@ -70,7 +72,7 @@ enum EdgeServer {
                                 NIOWebSocketFrameAggregator(
                                     minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
                                     maxAccumulatedFrameSize: maxBytes),
-                                DeviceConnection(edge: edge, encoding: encoding),
+                                DeviceConnection(edge: edge, encoding: encoding, sweep: sweeps.sweep(for: channel.eventLoop)),
                             ])
                         }
                     })
@@ -101,9 +103,15 @@ enum EdgeServer {
 
     /// The subprotocols a request offers, in its order of preference.
     static func offeredSubprotocols(_ head: HTTPRequestHead) -> [String] {
-        head.headers["Sec-WebSocket-Protocol"]
-            .flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+        // Split and trimmed by hand: Foundation's trimming cost a few percent of the edge's CPU per connect.
+        var offered: [String] = []
+        for value in head.headers["Sec-WebSocket-Protocol"] {
+            for part in value.utf8.split(separator: UInt8(ascii: ",")) {
+                let trimmed = part.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
+                if !trimmed.isEmpty { offered.append(String(decoding: trimmed, as: UTF8.self)) }
+            }
+        }
+        return offered
     }
 
     /// Whether a request may upgrade as far as its origin goes: no list, no `Origin` header (not a browser), or every

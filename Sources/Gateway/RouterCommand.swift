@@ -11,6 +11,9 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Consumer group shared by all routers (default <prefix>-router).")
     var group: String?
 
+    @Option(help: "Consumers of the downstream topic in this router, each on its own thread (env CG_ROUTER_LANES).")
+    var lanes = Int(ProcessInfo.processInfo.environment["CG_ROUTER_LANES"] ?? "") ?? 2
+
     func run() async throws {
         let logger = common.logger("router")
         var config = RouterConfig()
@@ -18,6 +21,8 @@ struct RouterCommand: AsyncParsableCommand {
         config.kafka = try common.kafkaConfig()
         config.redis = try common.redisEndpoint()
         config.groupID = group
+        guard lanes >= 1 && lanes <= 64 else { throw ValidationError("--lanes: 1 to 64") }
+        config.lanes = lanes
         let router = Router(config: config, logger: logger)
         do {
             try router.start()

@@ -7,18 +7,19 @@ import Shared
 ///
 /// Offsets are committed only after a batch is stored, noticed and reported (at-least-once). If a batch fails (Redis
 /// or the broker unreachable), the consumer is rewound and the batch routed again with backoff, so nothing is skipped.
+///
+/// A router runs `config.lanes` consumers of the same group, each on its own thread with its own partitions, so one
+/// lane's waits for Redis and the broker overlap with another's; a device's records stay in one partition, hence one
+/// lane, in order.
 public final class Router: @unchecked Sendable {
     public let config: RouterConfig
     private let logger: Logger
-    private var consumer: KafkaConsumer?
+    private var lanes: [(consumer: KafkaConsumer, loop: ConsumerLoop)] = []
     private var producer: KafkaProducer?
     private var redis: RedisClient?
-    private var loop: ConsumerLoop?
     private var sweeper: ExpirySweeper?
     private let counters = NSLock()
     private var totals = DownstreamRouter.Outcome()
-    /// Consecutive failed batches; touched only by the consumer loop's thread.
-    private var failures = 0
 
     public init(config: RouterConfig, logger: Logger) {
         self.config = config
@@ -26,7 +27,7 @@ public final class Router: @unchecked Sendable {
     }
 
     /// Whether the router's consumer has been given partitions (it routes nothing before).
-    public var isAssigned: Bool { consumer?.hasAssignment ?? false }
+    public var isAssigned: Bool { lanes.contains { $0.consumer.hasAssignment } }
 
     /// Messages forwarded to edges, and messages for offline devices, since start.
     public var outcome: (stored: Int, noticed: Int, offline: Int, expired: Int) {
@@ -45,9 +46,27 @@ public final class Router: @unchecked Sendable {
         let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix, limits: config.mailboxLimits)
         let router = DownstreamRouter(config: config, registry: DeviceRegistry(redis: redis, prefix: config.topics.prefix),
                                       mailbox: mailbox, producer: producer, logger: logger)
-        let consumer = try KafkaConsumer(config: config.kafka, groupID: config.effectiveGroupID, logger: logger)
-        try consumer.subscribe(topics: [config.topics.down])
-        let loop = ConsumerLoop(name: "router", consumer: consumer, maxRecords: config.batchSize, logger: logger) {
+        for number in 1...max(1, config.lanes) {
+            let consumer = try KafkaConsumer(config: config.kafka, groupID: config.effectiveGroupID, logger: logger)
+            try consumer.subscribe(topics: [config.topics.down])
+            lanes.append((consumer, lane(number, consumer: consumer, router: router)))
+        }
+        self.redis = redis
+        self.producer = producer
+        lanes.forEach { $0.loop.start() }
+        sweeper = ExpirySweeper(topics: config.topics, mailbox: mailbox, producer: producer,
+                                interval: config.sweepIntervalSeconds, logger: logger) { [self] count in
+            counters.withLock { totals.expired += count }
+        }
+        sweeper?.start()
+    }
+
+    /// One lane's loop: route a batch, commit it; on failure back off, rewind and route it again.
+    private func lane(_ number: Int, consumer: KafkaConsumer, router: DownstreamRouter) -> ConsumerLoop {
+        let logger = self.logger
+        // Consecutive failed batches; touched only by this lane's thread.
+        var failures = 0
+        return ConsumerLoop(name: "router-lane-\(number)", consumer: consumer, maxRecords: config.batchSize, logger: logger) {
             [self] batch in
             do {
                 let outcome = try router.route(batch)
@@ -55,7 +74,7 @@ public final class Router: @unchecked Sendable {
                 counters.withLock { totals.add(outcome) }
                 failures = 0
             } catch {
-                // Polling again (rather than retrying in place) keeps this router in its consumer group through a
+                // Polling again (rather than retrying in place) keeps this lane in its consumer group through a
                 // long outage; rewinding makes the next poll return the same batch, so nothing is skipped.
                 failures += 1
                 let backoff = min(0.05 * Double(1 << min(failures, 6)), 2)
@@ -64,16 +83,6 @@ public final class Router: @unchecked Sendable {
                 Self.rewind(consumer, to: batch, logger: logger)
             }
         }
-        self.redis = redis
-        self.producer = producer
-        self.consumer = consumer
-        self.loop = loop
-        loop.start()
-        sweeper = ExpirySweeper(topics: config.topics, mailbox: mailbox, producer: producer,
-                                interval: config.sweepIntervalSeconds, logger: logger) { [self] count in
-            counters.withLock { totals.expired += count }
-        }
-        sweeper?.start()
     }
 
     /// Rewinds until it works: polling on past a batch that was not routed would let a later commit skip it.
@@ -92,8 +101,8 @@ public final class Router: @unchecked Sendable {
     /// Finishes the batch in hand, commits it, leaves the group and flushes.
     public func stop() {
         sweeper?.stop()
-        loop?.stop()
-        consumer?.close()
+        lanes.forEach { $0.loop.stop() }
+        lanes.forEach { $0.consumer.close() }
         producer?.shutdown()
         redis?.close()
     }
