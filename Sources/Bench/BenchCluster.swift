@@ -13,6 +13,8 @@ final class BenchCluster: @unchecked Sendable {
         /// Tansu answers a fetch only when the consumer's wait runs out, so this bounds each Kafka hop's latency.
         var fetchWaitMs = 5
         var lingerMs = 2
+        /// The certificate and key the edges serve TLS with (`wss://`); nil runs them plain.
+        var tls: LocalCluster.TLSFiles?
     }
 
     init(_ settings: Settings, options: BenchOptions, logDirectory: String) throws {
@@ -22,6 +24,7 @@ final class BenchCluster: @unchecked Sendable {
         o.echo = settings.echo
         o.services = ["echo", BenchOptions.sinkService]
         o.logDirectory = logDirectory
+        o.edgeTLS = settings.tls
         o.logLevel = "warning"
         o.kafkaConsumerProperties = ["fetch.wait.max.ms": "\(settings.fetchWaitMs)"]
         o.kafkaProducerProperties = ["linger.ms": "\(settings.lingerMs)"]

@@ -14,6 +14,8 @@ final class DeviceCrowd: @unchecked Sendable {
     private let slots: [DeviceSlot]
     private let tally: NIOLockedValueBox<Tally>
     private let payload: Payload
+    /// One for the whole worker, so its TLS context is built once.
+    private let tls: ClientTLS?
 
     private struct Tally {
         var report: WorkerReport
@@ -29,6 +31,7 @@ final class DeviceCrowd: @unchecked Sendable {
         let name: String
         var client: DeviceClient?
         var persistent: PersistentDevice?
+        var token = ""
 
         init(name: String) { self.name = name }
     }
@@ -37,6 +40,7 @@ final class DeviceCrowd: @unchecked Sendable {
         self.plan = plan
         slots = (0..<plan.devices).map { DeviceSlot(name: "\(plan.devicePrefix)\(plan.firstDevice + $0)") }
         tally = NIOLockedValueBox(Tally(report: WorkerReport(worker: plan.worker, phase: .connecting)))
+        tls = plan.trustRootsFile.map { ClientTLS(trustRoots: $0) }
         payload = plan.frameEncoding == .json
             ? .json(Array(("\"" + String(repeating: "x", count: max(plan.payloadBytes - 2, 0)) + "\"").utf8))
             : .binary(Array(repeating: 0x78, count: plan.payloadBytes))
@@ -48,8 +52,10 @@ final class DeviceCrowd: @unchecked Sendable {
     // MARK: - Connecting
 
     /// Connects every device (hello included), `connectConcurrency` at a time, retrying each a few times.
+    /// Tokens are minted first, as real devices bring theirs, so the connect rate measures the gateway.
     func connectAll() async throws {
         let authority = try await TokenAuthority(keys: [.development])
+        for slot in slots { slot.token = try await authority.mint(device: slot.name, services: ["*"], ttl: .seconds(86_400)) }
         let started = monotonicNanoseconds()
         await withTaskGroup(of: Void.self) { group in
             for (index, slot) in slots.enumerated() {
@@ -74,9 +80,9 @@ final class DeviceCrowd: @unchecked Sendable {
         var lastError = ""
         for attempt in 0..<6 {
             do {
-                let token = try await authority.mint(device: slot.name, services: ["*"], ttl: .seconds(86_400))
+                let token = slot.token
                 let client = try await DeviceClient.connect(
-                    to: plan.url(forDevice: number), encoding: plan.frameEncoding, localAddress: plan.localAddress,
+                    to: plan.url(forDevice: number), encoding: plan.frameEncoding, localAddress: plan.localAddress, tls: tls,
                     observer: { [unowned self] frame in self.observe(frame, slot: slot) })
                 do {
                     _ = try await client.hello(device: slot.name, token: token, timeout: .seconds(30))

@@ -16,6 +16,9 @@ struct WorkerPlan: Codable, Sendable {
     /// Edge URLs. Device `n` connects to `urls[n % urls.count]`; in `reconnect`, every device starts on `urls[0]`
     /// and tries the others, in turn, after losing it.
     var urls: [String]
+    /// A PEM file of the certificates to trust on `wss://` URLs (a run's self-signed edge certificate); nil trusts
+    /// the system's roots.
+    var trustRootsFile: String? = nil
     var devicePrefix: String
     /// Global number of this worker's first device, and how many it plays.
     var firstDevice: Int

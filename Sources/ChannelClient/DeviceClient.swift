@@ -37,7 +37,7 @@ public final class DeviceClient: @unchecked Sendable {
         }
     }
 
-    /// Everything the edge sent; without an observer (see ``connect(to:encoding:subprotocols:localAddress:group:observer:)``).
+    /// Everything the edge sent; without an observer (see ``connect(to:encoding:subprotocols:localAddress:tls:group:observer:)``).
     /// With one, only ``Event/closed(code:)`` arrives here.
     public let events: AsyncStream<Event>
     /// Messages from services, duplicates removed; with an observer, nothing arrives here.
@@ -75,22 +75,27 @@ public final class DeviceClient: @unchecked Sendable {
         (messages, messageSink) = AsyncStream.makeStream()
     }
 
-    /// Opens a WebSocket to `url` (`ws://host:port/v1/channel`).
+    /// Opens a WebSocket to `url` (`ws://host:port/v1/channel`, or `wss://` for TLS).
     /// - Parameters:
     ///   - encoding: the encoding to offer; the connection speaks what the edge answers.
     ///   - subprotocols: what to offer instead of `encoding`'s subprotocol (for testing the edge's negotiation).
     ///   - localAddress: the local IP to connect from (for example 127.0.0.2, to spread a load test over source
     ///     addresses); nil lets the system choose.
+    ///   - tls: for a `wss://` URL, which certificates to trust and which name to expect; nil means
+    ///     ``ClientTLS/system``. Reuse one value for many connections: its TLS context is built once. Not used for
+    ///     `ws://`.
     ///   - observer: if given, sees every frame from the edge on the event loop, and the streams stay empty but for
     ///     the close event.
-    /// - Throws: ``Failure/notUpgraded(status:)`` when the edge answers plain HTTP.
+    /// - Throws: ``Failure/notUpgraded(status:)`` when the edge answers plain HTTP (or `url` is neither `ws://` nor
+    ///   `wss://`); ``ClientTLS/UnusableTrustRoots`` when `tls`'s trust roots file cannot be read; NIOSSL's error
+    ///   when the edge's certificate is not trusted or names neither the expected host nor the address connected to.
     public static func connect(
         to url: String, encoding: FrameEncoding = .json, subprotocols: [String]? = nil, localAddress: String? = nil,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: ClientTLS? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         observer: (@Sendable (Frame) -> Void)? = nil
     ) async throws -> DeviceClient {
         try await WebSocketConnector.connect(url: url, subprotocols: subprotocols ?? [encoding.subprotocol],
-                                             localAddress: localAddress, group: group, observer: observer)
+                                             localAddress: localAddress, tls: tls, group: group, observer: observer)
     }
 
     /// Says hello and waits for the welcome.

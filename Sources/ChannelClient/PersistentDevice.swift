@@ -29,6 +29,7 @@ public final class PersistentDevice: @unchecked Sendable {
     private let group: any EventLoopGroup
     private let encoding: FrameEncoding
     private let localAddress: String?
+    private let tls: ClientTLS?
     private let messageSink: AsyncStream<Message>.Continuation
     private let eventSink: AsyncStream<Event>.Continuation
     private let state = NIOLockedValueBox(State())
@@ -54,12 +55,15 @@ public final class PersistentDevice: @unchecked Sendable {
     ///   - token: called before every hello, so an expiring token can be renewed.
     ///   - encoding: the protocol encoding to speak.
     ///   - localAddress: the local IP to connect from; nil lets the system choose.
+    ///   - tls: for `wss://` URLs, which certificates to trust; nil means ``ClientTLS/system``. Every reconnect
+    ///     shares its TLS context.
     public init(device: String, urls: [String], minBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5),
-                encoding: FrameEncoding = .json, localAddress: String? = nil,
+                encoding: FrameEncoding = .json, localAddress: String? = nil, tls: ClientTLS? = nil,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 token: @escaping @Sendable () async throws -> String) {
         self.encoding = encoding
         self.localAddress = localAddress
+        self.tls = tls
         self.device = device
         self.urls = urls
         self.token = token
@@ -104,7 +108,8 @@ public final class PersistentDevice: @unchecked Sendable {
             let url = urls[next % urls.count]
             next += 1
             do {
-                let client = try await DeviceClient.connect(to: url, encoding: encoding, localAddress: localAddress, group: group)
+                let client = try await DeviceClient.connect(to: url, encoding: encoding, localAddress: localAddress, tls: tls,
+                                                            group: group)
                 let welcome: Welcome
                 do {
                     welcome = try await client.hello(device: device, token: try await token())

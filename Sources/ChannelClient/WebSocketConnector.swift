@@ -3,28 +3,45 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
-/// Opens the WebSocket of a ``DeviceClient``: TCP connect, HTTP upgrade with the protocol's subprotocol, then
-/// a frame aggregator and ``ClientConnectionHandler``.
+/// Opens the WebSocket of a ``DeviceClient``: TCP connect, TLS for `wss://`, HTTP upgrade with the protocol's
+/// subprotocol, then a frame aggregator and ``ClientConnectionHandler``.
 enum WebSocketConnector {
     enum Upgrade {
         case upgraded(DeviceClient)
         case refused(status: Int)
     }
 
-    static func connect(url: String, subprotocols: [String], localAddress: String?, group: any EventLoopGroup,
-                        observer: (@Sendable (Frame) -> Void)?) async throws -> DeviceClient {
-        guard let parsed = URL(string: url), parsed.scheme == "ws", let host = parsed.host else {
+    /// - Parameter tls: for a `wss://` URL, what to trust (nil: ``ClientTLS/system``); not used for `ws://`.
+    static func connect(url: String, subprotocols: [String], localAddress: String?, tls: ClientTLS? = nil,
+                        group: any EventLoopGroup, observer: (@Sendable (Frame) -> Void)?) async throws -> DeviceClient {
+        guard let parsed = URL(string: url), parsed.scheme == "ws" || parsed.scheme == "wss", let host = parsed.host else {
             throw DeviceClient.Failure.notUpgraded(status: 0)
         }
-        let port = parsed.port ?? 80
+        let secure = parsed.scheme == "wss"
+        let port = parsed.port ?? (secure ? 443 : 80)
         let path = parsed.path.isEmpty ? "/" : parsed.path
+        let address = try? SocketAddress(ipAddress: host, port: port)
+        // The context is the ClientTLS value's, built once for all its connections.
+        let tlsContext = secure ? try (tls ?? .system).context() : nil
+        let serverHostname = secure ? sniName(tls?.serverName ?? host) : nil
         var bootstrap = ClientBootstrap(group: group).channelOption(.socketOption(.tcp_nodelay), value: 1)
-        if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
-        let upgrade: EventLoopFuture<Upgrade> = try await bootstrap
-            .connect(host: host, port: port) { channel in
+        if let localAddress {
+            // IP_BIND_ADDRESS_NO_PORT (24 on Linux): the port is picked at connect time for the whole 4-tuple,
+            // rather than by a search of every bound port at bind time, which slows down with each connection.
+            #if os(Linux)
+            bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ip, name: .init(rawValue: 24)), value: 1)
+            #endif
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0))
+        }
+        let initialize: @Sendable (any Channel) -> EventLoopFuture<EventLoopFuture<Upgrade>> = { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname))
+                    }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
                         maxFrameSize: 16 * 1024 * 1024,
                         upgradePipelineHandler: { channel, response in
@@ -58,10 +75,24 @@ enum WebSocketConnector {
                         configuration: .init(upgradeConfiguration: config))
                 }
             }
+        // An IP address is connected to directly: the resolver and happy-eyeballs path costs more than the rest of
+        // a connect, which matters to a client opening thousands.
+        let upgrade: EventLoopFuture<Upgrade>
+        if let address {
+            upgrade = try await bootstrap.connect(to: address, channelInitializer: initialize)
+        } else {
+            upgrade = try await bootstrap.connect(host: host, port: port, channelInitializer: initialize)
+        }
         switch try await upgrade.get() {
         case .upgraded(let client): return client
         case .refused(let status): throw DeviceClient.Failure.notUpgraded(status: status)
         }
+    }
+
+    /// The name to send as SNI and verify: none for an IP address (NIOSSL refuses one as SNI and checks the
+    /// certificate against the address connected to instead).
+    private static func sniName(_ name: String) -> String? {
+        (try? SocketAddress(ipAddress: name, port: 0)) == nil ? name : nil
     }
 }
 

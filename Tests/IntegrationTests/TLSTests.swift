@@ -1,9 +1,11 @@
+@testable import ChannelClient
 import DevCluster
 import Foundation
 import Testing
 
 /// The edge over `wss://` with an independent client (Python's `ssl` and `websockets`, Tests/edge-probe/ws_probe.py)
-/// that verifies the edge's certificate; certificate reload on SIGHUP; and no plain `ws://` unless asked for.
+/// that verifies the edge's certificate; certificate reload on SIGHUP; no plain `ws://` unless asked for; and our own
+/// ``DeviceClient`` and ``PersistentDevice`` over `wss://`.
 /// Keys are made with `openssl` in a temporary directory at test time and never committed.
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct TLSTests {
@@ -59,6 +61,74 @@ struct TLSTests {
         #expect(try await EdgeProbe.serial(after) == second.serial)
         try await after.line(containing: "round trip ok", timeout: 30)
         #expect(edge.isRunning)
+    }
+
+    @Test func deviceClientOverWSSTrustsOnlyTheEdgeCertificateAndRoundTrips() async throws {
+        let dir = try EdgeProbe.temporaryDirectory("tls-client")
+        let certificate = try await Certificate.make(in: dir, name: "edge", commonName: "localhost")
+        var options = LocalCluster.Options(gatewayExecutable: TestCluster.gatewayExecutable)
+        options.edges = 1
+        options.edgeTLS = .init(certificate: certificate.cert, key: certificate.key)
+        options.logDirectory = "\(dir)/logs"
+        let cluster = LocalCluster(options: options)
+        defer { cluster.stop() }
+        try await offload { try cluster.start() }
+        let url = cluster.edgeURL(0)
+        #expect(url.hasPrefix("wss://127.0.0.1:"))
+
+        // By IP address: the certificate's IP entry is checked, no SNI is sent.
+        let tls = ClientTLS(trustRoots: certificate.cert)
+        let device = TestCluster.uniqueDevice("wss")
+        let client = try await DeviceClient.connect(to: url, tls: tls)
+        _ = try await client.hello(device: device, token: try await TestCluster.token(device))
+        let id = try await client.send(service: "echo", json: #"{"over":"tls"}"#)
+        let reply = try await client.nextMessage()
+        #expect(reply.id == "echo-\(id)")
+        #expect(reply.payload == .json(Array(#"{"over":"tls"}"#.utf8)))
+        await client.close()
+
+        // By name, as SNI: the certificate's DNS entry is checked. A copy shares the first value's TLS context.
+        let named = ClientTLS(trustRoots: certificate.cert, serverName: "localhost")
+        let byName = try await DeviceClient.connect(to: url, encoding: .binary, tls: named)
+        let other = TestCluster.uniqueDevice("wss-name")
+        _ = try await byName.hello(device: other, token: try await TestCluster.token(other))
+        try await byName.send(service: "echo", payload: .binary([1, 2, 3]))
+        #expect(try await byName.nextMessage().payload == .binary([1, 2, 3]))
+        await byName.close()
+        let copy = tls
+        #expect(try copy.context() === tls.context(), "one context per ClientTLS value, shared by its copies")
+
+        // The chain is really checked: neither the system's roots nor another self-signed certificate trust it.
+        await #expect(throws: (any Error).self) { try await DeviceClient.connect(to: url) }
+        let stranger = try await Certificate.make(in: dir, name: "stranger", commonName: "localhost")
+        await #expect(throws: (any Error).self) {
+            try await DeviceClient.connect(to: url, tls: ClientTLS(trustRoots: stranger.cert))
+        }
+        await #expect(throws: ClientTLS.UnusableTrustRoots.self) {
+            try await DeviceClient.connect(to: url, tls: ClientTLS(trustRoots: "\(dir)/missing.pem"))
+        }
+
+        // A reconnecting device over wss://.
+        let persistent = TestCluster.uniqueDevice("wss-persistent")
+        let reconnecting = PersistentDevice(device: persistent, urls: [url], tls: tls) {
+            try await TestCluster.token(persistent)
+        }
+        reconnecting.start()
+        let connected = try await within(30, "a connection") {
+            for await event in reconnecting.events {
+                if case .connected = event { return true }
+                if case .stopped = event { return false }
+            }
+            return false
+        }
+        try #require(connected)
+        try await reconnecting.send(service: "echo", payload: .binary([9]))
+        let echoed = try await within(15, "an echo") {
+            for await message in reconnecting.messages { return message }
+            throw DeviceClient.Failure.closed(code: nil)
+        }
+        #expect(echoed.payload == .binary([9]))
+        await reconnecting.stop()
     }
 
     @Test func edgeRefusesToStartWithoutTLSFilesUnlessPlaintext() async throws {
