@@ -8,6 +8,9 @@ final class ScenarioRun: @unchecked Sendable {
     let cluster: BenchCluster
     private(set) var fleet: WorkerFleet?
     let logDirectory: String
+    /// CPU seconds the worker processes used until every device was connected (token minting included).
+    private(set) var generatorConnectCPU = 0.0
+    private(set) var devices = 0
 
     init(_ scenario: Scenario, options: BenchOptions, cluster settings: BenchCluster.Settings) throws {
         self.scenario = scenario
@@ -29,6 +32,8 @@ final class ScenarioRun: @unchecked Sendable {
             return "  connected \(t.connected)/\(devices), failed \(t.failed), \(Int(Double(t.connected) / max(seconds, 0.001)))/s"
         }, until: { $0.connected + $0.failed >= devices && $0.phase != .connecting })
         let total = fleet.total()
+        generatorConnectCPU = fleet.pids.compactMap { ProcessStats.read(pid: $0)?.cpuSeconds }.reduce(0, +)
+        self.devices = devices
         if total.failed > 0 { print("  \(total.failed) devices could not connect; first error: \(total.firstError ?? "?")") }
         return total
     }
@@ -74,6 +79,8 @@ final class ScenarioRun: @unchecked Sendable {
         var p = parameters
         p["encoding"] = options.encoding
         p["payload_bytes"] = "\(options.payloadBytes)"
-        return BenchResult(scenario: scenario, parameters: p)
+        var result = BenchResult(scenario: scenario, parameters: p)
+        if devices > 0 { result.figures["generator_cpu_us_per_connect"] = generatorConnectCPU / Double(devices) * 1e6 }
+        return result
     }
 }

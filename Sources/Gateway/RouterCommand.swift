@@ -12,7 +12,7 @@ struct RouterCommand: AsyncParsableCommand {
     var group: String?
 
     @Option(help: "Consumers of the downstream topic in this router, each on its own thread (env CG_ROUTER_LANES).")
-    var lanes = Int(ProcessInfo.processInfo.environment["CG_ROUTER_LANES"] ?? "") ?? 2
+    var lanes = Int(ProcessInfo.processInfo.environment["CG_ROUTER_LANES"] ?? "") ?? 1
 
     func run() async throws {
         let logger = common.logger("router")

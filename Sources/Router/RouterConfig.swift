@@ -10,7 +10,7 @@ public struct RouterConfig: Sendable {
     public var downPartitions: Int32 = Defaults.topicPartitions
     /// Consumers (threads) of this router in the group; more overlap more Redis and broker waits. More lanes than the
     /// downstream topic has partitions leaves some idle.
-    public var lanes = 2
+    public var lanes = 1
     /// The most records routed (and committed) together.
     public var batchSize = 500
     /// How long a message may wait for an offline device when its record has no `ttl` header.
