@@ -39,8 +39,10 @@ final class DownstreamPublisher: @unchecked Sendable {
         }
     }
 
+    /// Stops publishing and closes the producer (before the cluster stops, so it does not retry a dead broker).
     func stop() {
         state.withLockedValue { $0.stopped = true }
+        producer.shutdown(timeout: .seconds(2))
     }
 
     private func publish(_ n: Int) -> Bool {
