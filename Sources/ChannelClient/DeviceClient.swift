@@ -62,6 +62,13 @@ public final class DeviceClient: @unchecked Sendable {
         var closedCode: UInt16??
         var nextID = 0
         var received = 0
+        var reconnectDelayMs: Int?
+    }
+
+    /// The delay of the edge's `reconnect` frame, if it sent one: the edge is draining and asks the device to connect
+    /// again, to another edge, after this long.
+    public var requestedReconnectDelay: Duration? {
+        state.withLockedValue { $0.reconnectDelayMs.map { .milliseconds($0) } }
     }
 
     /// How many `msg` frames arrived on this connection, duplicates included.
@@ -229,7 +236,9 @@ public final class DeviceClient: @unchecked Sendable {
             }
             if fresh && observer == nil { messageSink.yield(message) }
             if autoAck { ack(message.id) }
-        case .hello, .reconnect:
+        case .reconnect(let delayMs):
+            state.withLockedValue { $0.reconnectDelayMs = max(0, delayMs) }
+        case .hello:
             break
         }
     }

@@ -5,7 +5,8 @@ import NIOCore
 import NIOPosix
 
 /// A device that stays connected: it reconnects after any loss with jittered exponential backoff, trying the edges it
-/// knows in turn, says hello again, and drops duplicate messages across connections.
+/// knows in turn, says hello again, and drops duplicate messages across connections. When a draining edge sends
+/// `reconnect` and closes with 4005, it waits the frame's delay instead and connects to the next edge.
 ///
 /// Guarantees: every message a service sent reaches `messages` at least once while its TTL lasts (the gateway keeps
 /// it in the mailbox until acked, and messages are acked automatically once yielded), in order, and an id seen in the
@@ -130,6 +131,11 @@ public final class PersistentDevice: @unchecked Sendable {
                 if let code = code ?? nil, code == CloseCode.replaced.rawValue || code == CloseCode.authFailed.rawValue {
                     finish("closed with \(code)")
                     return
+                }
+                // A draining edge says when to come back (to another edge): that wait replaces the backoff.
+                if code ?? nil == CloseCode.draining.rawValue, let delay = client.requestedReconnectDelay {
+                    try? await Task.sleep(for: delay)
+                    continue
                 }
             } catch DeviceClient.Failure.refused(let error) where error.code == .authFailed {
                 finish("token refused: \(error.message)")

@@ -75,6 +75,13 @@ final class DeviceConnection: ChannelInboundHandler {
         }
     }
 
+    /// The edge is draining: asks the device to reconnect (to another edge) after `delayMs`, then closes with 4005.
+    func drain(delayMs: Int) {
+        guard let channel else { return }
+        session.markClosed()
+        channel.sendAndClose(.reconnect(delayMs: delayMs), as: encoding, code: .draining)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         lastHeard = .now()

@@ -115,6 +115,28 @@ public final class Edge: Sendable {
         }
     }
 
+    /// Tells the connected devices to go, wave by wave, and waits until they have or the deadline (less the final
+    /// margin) has passed.
+    private func drain(_ devices: ConnectedDevices) async {
+        let settings = config.drain
+        let started = ContinuousClock.now
+        let connections = devices.all().shuffled()
+        let plan = DrainPlan(devices: connections.count, settings: settings)
+        guard plan.devices > 0 else { return }
+        logger.info("draining \(plan.devices) devices at \(plan.rate)/s")
+        let jitterMs = max(1, Int(settings.jitter.components.seconds * 1000 + settings.jitter.components.attoseconds / 1_000_000_000_000_000))
+        for wave in 0..<plan.waves {
+            for connection in connections[plan.wave(wave)] {
+                let delay = Int.random(in: 0..<jitterMs)
+                connection.channel.eventLoop.execute { connection.handler.value.drain(delayMs: delay) }
+            }
+            try? await Task.sleep(until: started + DrainPlan.waveInterval * (wave + 1))
+        }
+        let deadline = started + settings.deadline - settings.finalMargin
+        while devices.count > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        logger.info("drained: \(plan.devices - devices.count) of \(plan.devices) devices gone")
+    }
+
     /// Refreshes the edge's liveness key every third of its TTL and the device routes every third of theirs.
     private static func keepAlive(config: EdgeConfig, registry: DeviceRegistry, devices: ConnectedDevices,
                                   logger: Logger) async {
@@ -142,12 +164,15 @@ public final class Edge: Sendable {
         }
     }
 
-    /// Stops accepting, closes every connection with 1001 (going away), releases their routes, removes the edge's
-    /// liveness key and flushes what is in flight to the broker.
+    /// Drains and stops: stops accepting, asks its devices in waves to reconnect elsewhere (``DrainPlan``: a
+    /// `reconnect` frame with a random delay, then close 4005), waits for them to go until the drain deadline, closes
+    /// any left with 1001 (going away), releases their routes, removes the edge's liveness key and flushes what is in
+    /// flight to the broker.
     public func stop() async {
         guard let running = state.withLockedValue({ r -> Running? in defer { r = nil }; return r }) else { return }
         running.reloadOnHangup?.cancel()
         try? await running.server.close()
+        await drain(running.context.devices)
         for connection in running.context.devices.all() {
             connection.channel.sendAndClose(nil, code: .goingAway)
         }

@@ -46,6 +46,8 @@ public struct EdgeConfig: Sendable {
     public var plaintext = false
     /// Connection and message limits; the defaults are safe on the internet.
     public var limits = EdgeLimits()
+    /// How a stopping edge hands its devices to the other edges (SIGTERM or SIGINT): see ``DrainPlan``.
+    public var drain = DrainSettings()
 
     public init(edgeID: String) {
         self.edgeID = edgeID

@@ -38,6 +38,12 @@ struct EdgeCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds a connection has to say hello.")
     var helloTimeout = 10
+
+    @Option(help: "On SIGTERM or SIGINT, devices told per second to reconnect elsewhere (env CG_DRAIN_RATE).")
+    var drainRate = Int(ProcessInfo.processInfo.environment["CG_DRAIN_RATE"] ?? "") ?? 1_000
+
+    @Option(help: "On SIGTERM or SIGINT, seconds until the edge has drained and exits; the rate rises if needed to fit (env CG_DRAIN_DEADLINE).")
+    var drainDeadline = Int(ProcessInfo.processInfo.environment["CG_DRAIN_DEADLINE"] ?? "") ?? 30
     @OptionGroup var security: EdgeSecurityOptions
 
     func validate() throws {
@@ -48,6 +54,8 @@ struct EdgeCommand: AsyncParsableCommand {
             throw ValidationError("--services: \"\(service)\" is not a service name (a-z 0-9 - _)")
         }
         guard (1...16 * 1024 * 1024).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes: 1 to 16 MiB") }
+        guard drainRate >= 1 else { throw ValidationError("--drain-rate: at least 1 device per second") }
+        guard (0...3600).contains(drainDeadline) else { throw ValidationError("--drain-deadline: 0 to 3600 seconds") }
     }
 
     var serviceList: [String] { services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -71,6 +79,10 @@ struct EdgeCommand: AsyncParsableCommand {
         config.maxMessageBytes = maxMessageBytes
         config.heartbeatSeconds = heartbeat
         config.helloTimeoutSeconds = helloTimeout
+        config.drain.rate = drainRate
+        config.drain.deadline = .seconds(drainDeadline)
+        // A short deadline keeps a proportionate margin for the last devices and the routes.
+        config.drain.finalMargin = .milliseconds(min(3_000, drainDeadline * 1_000 / 10))
         try security.apply(to: &config)
         let edge = Edge(config: config, logger: logger)
         do {

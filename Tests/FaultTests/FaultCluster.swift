@@ -10,13 +10,14 @@ final class FaultCluster: @unchecked Sendable {
     let cluster: LocalCluster
     let producer: KafkaProducer
 
-    static func start(_ name: String, routers: Int = 1, persistentRedis: Bool = false) async throws -> FaultCluster {
+    static func start(_ name: String, routers: Int = 1, persistentRedis: Bool = false,
+                      edgeArguments: [String] = []) async throws -> FaultCluster {
         var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
         options.edges = 2
         options.routers = routers
         options.persistentRedis = persistentRedis
         // The stalled-device scenario floods on purpose, to test backpressure rather than the rate limit.
-        options.edgeArguments = ["--max-messages-per-second", "100000", "--message-burst", "100000"]
+        options.edgeArguments = ["--max-messages-per-second", "100000", "--message-burst", "100000"] + edgeArguments
         options.logDirectory = NSTemporaryDirectory() + "channel-gateway-fault-\(name)-\(getpid())"
         let cluster = LocalCluster(options: options)
         do {
@@ -64,20 +65,19 @@ final class FaultCluster: @unchecked Sendable {
     }
 
     /// Publishes one message per device on the downstream topic, as a backend would; returns when all are in Kafka.
+    /// One task and delivery callbacks rather than a task per record, so the test process stays responsive.
     func publish(round: Int, to receivers: [Receiver]) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for receiver in receivers {
-                let device = receiver.device.device
-                group.addTask {
-                    _ = try await self.producer.send(OutgoingRecord(
-                        topic: "cg.down", key: Array(device.utf8), value: Array("\(round)".utf8),
-                        headers: [KafkaHeader(RecordHeader.device, device), KafkaHeader(RecordHeader.service, "echo"),
-                                  KafkaHeader(RecordHeader.messageID, "n-\(round)"),
-                                  KafkaHeader(RecordHeader.contentType, ContentType.json)]))
-                }
-            }
-            try await group.waitForAll()
+        let records = receivers.map { receiver in
+            let device = receiver.device.device
+            return OutgoingRecord(
+                topic: "cg.down", key: Array(device.utf8), value: Array("\(round)".utf8),
+                headers: [KafkaHeader(RecordHeader.device, device), KafkaHeader(RecordHeader.service, "echo"),
+                          KafkaHeader(RecordHeader.messageID, "n-\(round)"),
+                          KafkaHeader(RecordHeader.contentType, ContentType.json)])
         }
+        let producer = self.producer
+        let results = try await offload { producer.sendAllBlocking(records) }
+        for result in results { _ = try result.get() }
     }
 }
 
