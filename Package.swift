@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries, wrapped once: librdkafka in Shared/Kafka, hiredis in Shared/Redis.
@@ -44,6 +46,7 @@ let package = Package(
             name: "Edge",
             dependencies: [
                 "Shared", "ChannelProtocol",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -56,12 +59,24 @@ let package = Package(
         ),
         .target(
             name: "Router",
-            dependencies: ["Shared", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Shared", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .target(
             name: "EchoService",
             dependencies: ["Shared", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The admin endpoint every component serves: /healthz, /readyz, /metrics (Prometheus).
+        .target(
+            name: "Admin",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strict
         ),
         // The device side: a WebSocket client speaking protocol v1, used by tests, the load generator and apps.
@@ -90,8 +105,10 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "Shared", "Edge", "Router", "EchoService", "DevCluster", "ChannelProtocol",
+                "Shared", "Edge", "Router", "EchoService", "DevCluster", "ChannelProtocol", "Admin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

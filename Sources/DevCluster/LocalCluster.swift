@@ -60,6 +60,11 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var routers: [LocalProcess] = []
     public private(set) var edges: [(id: String, port: Int, process: LocalProcess)] = []
     public private(set) var echoService: LocalProcess?
+    /// Each gateway component's admin port (/healthz, /readyz, /metrics), by name: `router-1`, `edge-1`, `echo`.
+    public private(set) var adminPorts: [String: Int] = [:]
+
+    /// The admin endpoint of a component, `http://127.0.0.1:PORT`.
+    public func adminURL(_ name: String) -> String? { adminPorts[name].map { "http://127.0.0.1:\($0)" } }
 
     public init(options: Options) {
         self.options = options
@@ -91,14 +96,14 @@ public final class LocalCluster: @unchecked Sendable {
             echoService = try startComponent(name: "echo", ["echo"])
         }
         for router in routers { try router.waitForLine(containing: "router ready", timeout: 60) }
-        report(routers.count == 1 ? "router ready" : "\(routers.count) routers ready")
+        for i in routers.indices { report("router ready (router-\(i + 1)), admin \(adminURL("router-\(i + 1)") ?? "-")") }
         for edge in edges {
             try edge.process.waitForLine(containing: "edge ready", timeout: 60)
-            report("\(edge.id) \(scheme)://127.0.0.1:\(edge.port)/v1/channel")
+            report("\(edge.id) \(scheme)://127.0.0.1:\(edge.port)/v1/channel, admin \(adminURL(edge.id) ?? "-")")
         }
         if let echoService {
             try echoService.waitForLine(containing: "echo ready", timeout: 60)
-            report("echo service ready (consumes \(options.prefix).up.echo)")
+            report("echo service ready (consumes \(options.prefix).up.echo), admin \(adminURL("echo") ?? "-")")
         }
     }
 
@@ -125,7 +130,10 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     private func startComponent(name: String, _ arguments: [String]) throws -> LocalProcess {
-        var args = arguments + [
+        // Below the kernel's ephemeral range, like the edges' ports.
+        let adminPort = try adminPorts[name] ?? FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
+        adminPorts[name] = adminPort
+        var args = arguments + ["--admin-port", "\(adminPort)"] + [
             "--kafka", broker.bootstrap, "--redis", "127.0.0.1:\(redis.port)", "--prefix", options.prefix,
             "--log-level", options.logLevel, "--exit-with-stdin",
         ]

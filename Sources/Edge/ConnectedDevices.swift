@@ -1,3 +1,4 @@
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -18,6 +19,12 @@ final class ConnectedDevices: @unchecked Sendable {
 
     private let lock = NIOLock()
     private var byDevice: [String: Connection] = [:]
+    /// Follows the count, for the metrics.
+    private let gauge: Gauge?
+
+    init(gauge: Gauge? = nil) {
+        self.gauge = gauge
+    }
 
     enum Added {
         /// Recorded; `replaced` is the older connection it took the place of, to be closed.
@@ -32,6 +39,7 @@ final class ConnectedDevices: @unchecked Sendable {
                                     handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         return lock.withLock {
             if let current = byDevice[device], current.epoch > epoch { return .outdated }
+            defer { gauge?.record(byDevice.count) }
             return .added(replaced: byDevice.updateValue(connection, forKey: device))
         }
     }
@@ -42,6 +50,7 @@ final class ConnectedDevices: @unchecked Sendable {
         lock.withLock {
             guard byDevice[device]?.session == session else { return false }
             byDevice[device] = nil
+            gauge?.record(byDevice.count)
             return true
         }
     }

@@ -61,6 +61,8 @@ extension DeviceConnection {
 
     private func write(_ entry: MailboxEntry, to channel: any Channel) {
         let payload = Payload.from(bytes: entry.payload, contentType: entry.contentType)
+        edge.metrics.frameOut(service: entry.service)
+        edge.metrics.bytesOut.increment(by: Int64(entry.payload.count))
         channel.send(.msg(Message(service: entry.service, id: entry.id, payload: payload)), as: encoding)
     }
 

@@ -95,6 +95,7 @@ final class DeviceConnection: ChannelInboundHandler {
         }
         switch frame.opcode {
         case .text, .binary:
+            edge.metrics.bytesIn.increment(by: Int64(frame.length))
             let decoded: Result<Frame, ProtocolError>
             if (frame.opcode == .binary) == encoding.usesBinaryMessages {
                 let encoding = self.encoding
@@ -160,8 +161,10 @@ final class DeviceConnection: ChannelInboundHandler {
         guard let action else { return }
         switch action {
         case .send(let frame):
+            if case .error(let error) = frame { edge.metrics.refused(error.code) }
             channel.send(frame, as: encoding)
         case .sendAndClose(let frame, let code):
+            if case .error(let error)? = frame { edge.metrics.refused(error.code) }
             channel.sendAndClose(frame, as: encoding, code: code)
         case .authenticate(let hello):
             authenticate(hello, channel: channel)
@@ -184,12 +187,15 @@ final class DeviceConnection: ChannelInboundHandler {
                 throw ProtocolError(.authFailed, (error as? TokenError)?.message ?? "token invalid")
             }
             do {
+                let started = ContinuousClock.now
                 let (route, replaced) = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
+                edge.metrics.redisLatency.recordInterval(since: started)
                 if let replaced, replaced.edge != edge.config.edgeID {
                     Self.askToClose(replaced, device: grant.device, edge: edge)
                 }
                 return (grant, route.epoch)
             } catch {
+                edge.metrics.redisErrors.increment()
                 edge.logger.warning("cannot register \(grant.device): \(error)")
                 throw ProtocolError(.unavailable, "device registry unavailable, try again later")
             }
@@ -197,6 +203,7 @@ final class DeviceConnection: ChannelInboundHandler {
         promise.futureResult.hop(to: channel.eventLoop).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let (grant, epoch)):
+                edge.metrics.hello("ok")
                 let welcome = Welcome(edge: edge.config.edgeID, session: sessionID,
                                       heartbeatSeconds: edge.config.heartbeatSeconds,
                                       maxMessageBytes: edge.config.maxMessageBytes)
@@ -219,6 +226,7 @@ final class DeviceConnection: ChannelInboundHandler {
                 }
             case .failure(let error):
                 let refusal = error as? ProtocolError ?? ProtocolError(.unavailable, "internal error, try again later")
+                edge.metrics.hello(refusal.code.rawValue)
                 perform(session.refused(refusal), channel: channel)
             }
         }
@@ -241,14 +249,20 @@ final class DeviceConnection: ChannelInboundHandler {
         let id = message.id
         let encoding = self.encoding
         let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
+        let metrics = edge.metrics
+        let started = ContinuousClock.now
+        metrics.frameIn(service: message.service)
         do {
             try edge.producer.send(record) { result in
+                metrics.produceLatency.recordInterval(since: started)
+                if case .failure = result { metrics.produceErrors.increment() }
                 channel.eventLoop.execute {
                     this.value.publishing -= 1
                     this.value.updateReading(channel)
                     switch result {
                     case .success: channel.send(.ack(id: id), as: encoding)
                     case .failure(let error):
+                        metrics.refused(.unavailable)
                         channel.send(.error(ProtocolError(.unavailable, "not delivered to the service: \(error.isRetriable ? "broker unavailable" : "rejected"), send it again", ref: id)), as: encoding)
                     }
                 }
@@ -256,6 +270,8 @@ final class DeviceConnection: ChannelInboundHandler {
             publishing += 1
             updateReading(channel)
         } catch {
+            metrics.produceErrors.increment()
+            metrics.refused(.unavailable)
             channel.send(.error(ProtocolError(.unavailable, "the edge cannot take messages now, send it again later", ref: id)), as: encoding)
         }
     }

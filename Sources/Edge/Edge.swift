@@ -87,11 +87,12 @@ public final class Edge: Sendable {
             producerConfig.producerProperties["queue.buffering.max.kbytes"] = String(config.producerBufferKiB)
         }
         let producer = try KafkaProducer(config: producerConfig, logger: logger)
-        let devices = ConnectedDevices()
+        let metrics = EdgeMetrics(services: config.services.names)
+        let devices = ConnectedDevices(gauge: metrics.connections)
         let context = EdgeContext(config: config, producer: producer, registry: registry,
                                   mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),
                                   tokens: try await TokenAuthority(keys: config.tokenKeys),
-                                  devices: devices, logger: logger)
+                                  devices: devices, metrics: metrics, logger: logger)
 
         // The inbox is positioned before any device can connect, so nothing routed here is missed.
         let inboxConsumer = try KafkaConsumer(config: config.kafka, groupID: nil, logger: logger)

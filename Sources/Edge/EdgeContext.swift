@@ -12,16 +12,18 @@ final class EdgeContext: Sendable {
     let mailbox: Mailbox
     let tokens: TokenAuthority
     let devices: ConnectedDevices
+    let metrics: EdgeMetrics
     let logger: Logger
 
     init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, mailbox: Mailbox,
-         tokens: TokenAuthority, devices: ConnectedDevices, logger: Logger) {
+         tokens: TokenAuthority, devices: ConnectedDevices, metrics: EdgeMetrics, logger: Logger) {
         self.config = config
         self.producer = producer
         self.registry = registry
         self.mailbox = mailbox
         self.tokens = tokens
         self.devices = devices
+        self.metrics = metrics
         self.logger = logger
     }
 }

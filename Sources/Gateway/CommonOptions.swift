@@ -33,12 +33,19 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env CG_LOG_LEVEL).")
     var logLevel: String = env("CG_LOG_LEVEL") ?? "info"
 
+    @Option(help: "Port of the admin endpoint (/healthz, /readyz, /metrics); none when unset (env CG_ADMIN_PORT).")
+    var adminPort: Int? = env("CG_ADMIN_PORT").flatMap { Int($0) }
+
+    @Option(help: "Address the admin endpoint listens on (env CG_ADMIN_HOST).")
+    var adminHost: String = env("CG_ADMIN_HOST") ?? "127.0.0.1"
+
     @Flag(help: .hidden)
     var exitWithStdin = false
 
     func validate() throws {
         _ = try kafkaConfig()
         _ = try redisEndpoint()
+        if let adminPort, !(0...65535).contains(adminPort) { throw ValidationError("--admin-port: 0 to 65535") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
         guard !prefix.isEmpty, prefix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw ValidationError("--prefix: use letters, digits, - and _")

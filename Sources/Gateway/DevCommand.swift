@@ -10,6 +10,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Number of edges.")
     var edges = 2
 
+    @Option(help: "Number of routers (they share the downstream topic's partitions).")
+    var routers = 1
+
     @Option(help: "Port of the first edge; the others follow.")
     var port = 7001
 
@@ -36,6 +39,7 @@ struct DevCommand: AsyncParsableCommand {
         }
         var options = LocalCluster.Options(gatewayExecutable: CommandLine.executablePath)
         options.edges = edges
+        options.routers = max(1, routers)
         options.firstEdgePort = port
         options.redisPort = redisPort
         options.brokerPort = brokerPort
@@ -51,7 +55,7 @@ struct DevCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         Lifecycle.say("logs \(logDir)")
-        Lifecycle.say("ready: \(edges) edges; try `gateway token --device d-1` and connect to an edge above")
+        Lifecycle.say("ready: \(edges) edges, \(max(1, routers)) routers; try `gateway token --device d-1` and connect to an edge above")
         await Lifecycle.waitForStop(watchStdin: false)
         Lifecycle.say("stopping")
         cluster.stop()

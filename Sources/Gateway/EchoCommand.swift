@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import EchoService
 import Shared
@@ -9,9 +10,13 @@ struct EchoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.logger("echo")
+        AdminEndpoint.bootstrapMetrics()
         let echo = EchoService(topics: common.topics, kafka: try common.kafkaConfig(), logger: logger)
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: false, logger: logger))
+        let admin: AdminServer?
         do {
             try echo.start()
+            admin = try await AdminEndpoint.start(common: common, name: "echo", readiness: readiness)
         } catch {
             Lifecycle.say("echo failed to start: \(error)")
             throw ExitCode.failure
@@ -19,6 +24,9 @@ struct EchoCommand: AsyncParsableCommand {
         await waitUntil(timeout: 60) { echo.isAssigned }
         Lifecycle.say("echo ready (consumes \(common.topics.up(EchoService.service)))")
         await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
+        readiness.markDraining()
         echo.stop()
+        readiness.stop()
+        await admin?.close()
     }
 }

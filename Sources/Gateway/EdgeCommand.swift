@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import ChannelProtocol
 import Edge
@@ -84,9 +85,13 @@ struct EdgeCommand: AsyncParsableCommand {
         // A short deadline keeps a proportionate margin for the last devices and the routes.
         config.drain.finalMargin = .milliseconds(min(3_000, drainDeadline * 1_000 / 10))
         try security.apply(to: &config)
+        AdminEndpoint.bootstrapMetrics()
         let edge = Edge(config: config, logger: logger)
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger))
+        let admin: AdminServer?
         do {
             try await edge.start()
+            admin = try await AdminEndpoint.start(common: common, name: id, readiness: readiness)
         } catch {
             Lifecycle.say("edge \(id) failed to start: \(error)")
             throw ExitCode.failure
@@ -94,6 +99,10 @@ struct EdgeCommand: AsyncParsableCommand {
         Lifecycle.say("edge ready \(id) \(security.scheme)://\(host):\(edge.port ?? port)/v1/channel")
         await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
         logger.info("stopping")
+        // Not ready from now on, so a load balancer stops sending devices here while they are told to go.
+        readiness.markDraining()
         await edge.stop()
+        readiness.stop()
+        await admin?.close()
     }
 }

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Foundation
 import Router
@@ -23,9 +24,13 @@ struct RouterCommand: AsyncParsableCommand {
         config.groupID = group
         guard lanes >= 1 && lanes <= 64 else { throw ValidationError("--lanes: 1 to 64") }
         config.lanes = lanes
+        AdminEndpoint.bootstrapMetrics()
         let router = Router(config: config, logger: logger)
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger))
+        let admin: AdminServer?
         do {
             try router.start()
+            admin = try await AdminEndpoint.start(common: common, name: "router", readiness: readiness)
         } catch {
             Lifecycle.say("router failed to start: \(error)")
             throw ExitCode.failure
@@ -34,7 +39,10 @@ struct RouterCommand: AsyncParsableCommand {
         Lifecycle.say("router ready (group \(config.effectiveGroupID), topic \(config.topics.down))")
         await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
         logger.info("stopping")
+        readiness.markDraining()
         router.stop()
+        readiness.stop()
+        await admin?.close()
     }
 }
 

@@ -20,6 +20,7 @@ public final class Router: @unchecked Sendable {
     private var sweeper: ExpirySweeper?
     private let counters = NSLock()
     private var totals = DownstreamRouter.Outcome()
+    private let metrics = RouterMetrics()
 
     public init(config: RouterConfig, logger: Logger) {
         self.config = config
@@ -69,11 +70,16 @@ public final class Router: @unchecked Sendable {
         return ConsumerLoop(name: "router-lane-\(number)", consumer: consumer, maxRecords: config.batchSize, logger: logger) {
             [self] batch in
             do {
+                let started = ContinuousClock.now
                 let outcome = try router.route(batch)
                 try consumer.commit(batch)
+                let elapsed = ContinuousClock.now - started
+                metrics.batchLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                metrics.count(outcome)
                 counters.withLock { totals.add(outcome) }
                 failures = 0
             } catch {
+                metrics.batchFailures.increment()
                 // Polling again (rather than retrying in place) keeps this lane in its consumer group through a
                 // long outage; rewinding makes the next poll return the same batch, so nothing is skipped.
                 failures += 1

@@ -84,6 +84,25 @@ struct FaultTests {
         for r in receivers { await r.stop() }
     }
 
+    @Test func readinessFollowsRedisAndTheBroker() async throws {
+        let f = try await FaultCluster.start("readyz")
+        defer { f.stop() }
+        let ready = try #require(f.cluster.adminURL("edge-1")) + "/readyz"
+        let routerReady = try #require(f.cluster.adminURL("router-1")) + "/readyz"
+        try await AdminProbe.waitFor(ready, status: 200)
+        f.cluster.redis.process.signal(SIGSTOP)
+        try await AdminProbe.waitFor(ready, status: 503)
+        try await AdminProbe.waitFor(routerReady, status: 503)
+        f.cluster.redis.process.signal(SIGCONT)
+        try await AdminProbe.waitFor(ready, status: 200)
+        try await AdminProbe.waitFor(routerReady, status: 200)
+        f.cluster.broker.process.signal(SIGSTOP)
+        try await AdminProbe.waitFor(ready, status: 503)
+        f.cluster.broker.process.signal(SIGCONT)
+        try await AdminProbe.waitFor(ready, status: 200)
+        print("fault readiness: /readyz went 503 with Redis or the broker stopped and back to 200 when they came back")
+    }
+
     @Test func killingARouterLosesNothing() async throws {
         let f = try await FaultCluster.start("router-kill", routers: 2)
         defer { f.stop() }

@@ -50,7 +50,7 @@ struct CommandTests {
                                    arguments: ["dev", "--port", "\(port)", "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
         try await dev.line(containing: "ready:", timeout: 120)
         for part in ["redis 127.0.0.1:", "broker 127.0.0.1:", "router ready", "edge-1 ws://127.0.0.1:\(port)/v1/channel",
-                     "edge-2 ws://127.0.0.1:\(port + 1)/v1/channel"] {
+                     "edge-2 ws://127.0.0.1:\(port + 1)/v1/channel", ", admin http://127.0.0.1:"] {
             #expect(dev.recentOutput.contains(part), "dev prints \(part)")
         }
         let children = Self.descendants(of: dev.pid)
