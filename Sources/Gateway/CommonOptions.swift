@@ -33,6 +33,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env CG_LOG_LEVEL).")
     var logLevel: String = env("CG_LOG_LEVEL") ?? "info"
 
+    @Option(help: "Log lines as text or json (one JSON object per line, on standard error) (env CG_LOG_FORMAT).")
+    var logFormat: String = env("CG_LOG_FORMAT") ?? "text"
+
     @Option(help: "Port of the admin endpoint (/healthz, /readyz, /metrics); none when unset (env CG_ADMIN_PORT).")
     var adminPort: Int? = env("CG_ADMIN_PORT").flatMap { Int($0) }
 
@@ -45,6 +48,7 @@ struct CommonOptions: ParsableArguments {
     func validate() throws {
         _ = try kafkaConfig()
         _ = try redisEndpoint()
+        guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format: text or json") }
         if let adminPort, !(0...65535).contains(adminPort) { throw ValidationError("--admin-port: 0 to 65535") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
         guard !prefix.isEmpty, prefix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -82,9 +86,16 @@ struct CommonOptions: ParsableArguments {
     }
 
     func logger(_ label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            handler.logLevel = level
             return handler
         }
         return Logger(label: label)

@@ -33,6 +33,22 @@ struct CommandTests {
         #expect(output.contains("cannot reach Redis at 127.0.0.1:\(deadPort)"), "\(output)")
     }
 
+    @Test func jsonLogsAreOneObjectPerLine() async throws {
+        let deadPort = try FreePort.next()
+        let (status, output) = try await run(["edge", "--id", "e-json", "--port", "\(try FreePort.next())", "--log-format", "json",
+                                              "--kafka", try await TestCluster.shared.broker.bootstrap, "--redis", "127.0.0.1:\(deadPort)"],
+                                             name: "edge-json-logs")
+        #expect(status != 0)
+        let records = output.split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
+        }
+        #expect(!records.isEmpty, "\(output)")
+        for record in records {
+            #expect(record["level"] != nil && record["msg"] != nil && record["logger"] == "edge.e-json" && record["ts"]?.hasSuffix("Z") == true)
+        }
+        #expect(records.contains { $0["msg"]?.contains("Redis") == true && $0["redis"] == "127.0.0.1:\(deadPort)" }, "metadata becomes fields")
+    }
+
     @Test func tokenPrintsOnlyAVerifiableToken() async throws {
         let (status, output) = try await run(["token", "--device", "d-cli", "--services", "echo,push", "--ttl", "5m"], name: "token")
         #expect(status == 0)
