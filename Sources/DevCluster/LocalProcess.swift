@@ -86,11 +86,14 @@ public final class LocalProcess: @unchecked Sendable {
     /// Whether the process is still running.
     public var isRunning: Bool { process.isRunning }
 
-    /// The last lines the process printed (at most 400).
-    public var recentOutput: String {
+    /// The last lines the process printed (at most 60).
+    public var recentOutput: String { output(lastLines: 60) }
+
+    /// The last `count` lines the process printed (at most 400 are kept).
+    public func output(lastLines count: Int) -> String {
         lock.lock()
         defer { lock.unlock() }
-        return lines.suffix(60).joined(separator: "\n")
+        return lines.suffix(count).joined(separator: "\n")
     }
 
     /// Waits until the process prints a line containing `marker` and returns that line.

@@ -37,15 +37,22 @@ struct CommonOptions: ParsableArguments {
     var logFormat: String = env("CG_LOG_FORMAT") ?? "text"
 
     @Option(help: "Port of the admin endpoint (/healthz, /readyz, /metrics); none when unset (env CG_ADMIN_PORT).")
-    var adminPort: Int? = env("CG_ADMIN_PORT").flatMap { Int($0) }
+    var adminPort: Int? = Settings.optionalInt("CG_ADMIN_PORT")
 
     @Option(help: "Address the admin endpoint listens on (env CG_ADMIN_HOST).")
     var adminHost: String = env("CG_ADMIN_HOST") ?? "127.0.0.1"
+
+    @Option(help: "A JSON configuration file; flags override environment variables, which override it (env CG_CONFIG). See docs/operations.md.")
+    var config: String?
+
+    @Flag(help: "Print the effective configuration (secrets redacted) as JSON and exit.")
+    var printConfig = false
 
     @Flag(help: .hidden)
     var exitWithStdin = false
 
     func validate() throws {
+        if let problem = Settings.problems.first { throw ValidationError(problem) }
         _ = try kafkaConfig()
         _ = try redisEndpoint()
         guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format: text or json") }
@@ -102,6 +109,7 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// A setting's value from its environment variable or the configuration file (``Settings``).
 func env(_ name: String) -> String? {
-    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    Settings.string(name)
 }

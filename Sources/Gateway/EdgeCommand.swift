@@ -17,7 +17,7 @@ struct EdgeCommand: AsyncParsableCommand {
     var host: String = env("CG_EDGE_HOST") ?? "127.0.0.1"
 
     @Option(help: "Port to listen on (env CG_EDGE_PORT).")
-    var port: Int = env("CG_EDGE_PORT").flatMap(Int.init) ?? 7001
+    var port: Int = Settings.int("CG_EDGE_PORT", default: 7001)
 
     @Option(help: "Comma-separated services devices may use (env CG_SERVICES).")
     var services: String = env("CG_SERVICES") ?? Defaults.services.joined(separator: ",")
@@ -31,20 +31,20 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "A JSON key set of token keys (HS256 secrets, ES256 public keys) by kid, for rotation (env CG_TOKEN_KEYS); see docs/security.md.")
     var tokenKeys: String?
 
-    @Option(help: "Largest WebSocket message accepted, in bytes.")
-    var maxMessageBytes = 64 * 1024
+    @Option(help: "Largest WebSocket message accepted, in bytes (env CG_MAX_MESSAGE_BYTES).")
+    var maxMessageBytes = Settings.int("CG_MAX_MESSAGE_BYTES", default: 64 * 1024)
 
-    @Option(help: "Seconds between pings to each device.")
-    var heartbeat = 25
+    @Option(help: "Seconds between pings to each device (env CG_HEARTBEAT).")
+    var heartbeat = Settings.int("CG_HEARTBEAT", default: 25)
 
-    @Option(help: "Seconds a connection has to say hello.")
-    var helloTimeout = 10
+    @Option(help: "Seconds a connection has to say hello (env CG_HELLO_TIMEOUT).")
+    var helloTimeout = Settings.int("CG_HELLO_TIMEOUT", default: 10)
 
     @Option(help: "On SIGTERM or SIGINT, devices told per second to reconnect elsewhere (env CG_DRAIN_RATE).")
-    var drainRate = Int(ProcessInfo.processInfo.environment["CG_DRAIN_RATE"] ?? "") ?? 1_000
+    var drainRate = Settings.int("CG_DRAIN_RATE", default: 1_000)
 
     @Option(help: "On SIGTERM or SIGINT, seconds until the edge has drained and exits; the rate rises if needed to fit (env CG_DRAIN_DEADLINE).")
-    var drainDeadline = Int(ProcessInfo.processInfo.environment["CG_DRAIN_DEADLINE"] ?? "") ?? 30
+    var drainDeadline = Settings.int("CG_DRAIN_DEADLINE", default: 30)
     @OptionGroup var security: EdgeSecurityOptions
 
     func validate() throws {
@@ -85,6 +85,10 @@ struct EdgeCommand: AsyncParsableCommand {
         // A short deadline keeps a proportionate margin for the last devices and the routes.
         config.drain.finalMargin = .milliseconds(min(3_000, drainDeadline * 1_000 / 10))
         try security.apply(to: &config)
+        if common.printConfig {
+            try EffectiveConfig.print(EffectiveConfig.edge(config, common: EffectiveConfig.common(common, kafka: config.kafka, redis: config.redis)))
+            return
+        }
         AdminEndpoint.bootstrapMetrics()
         let edge = Edge(config: config, logger: logger)
         let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger))

@@ -17,25 +17,25 @@ struct EdgeSecurityOptions: ParsableArguments {
     var plaintext = false
 
     @Option(help: "Seconds from TCP accept to a completed WebSocket upgrade, TLS included (env CG_HANDSHAKE_TIMEOUT).")
-    var handshakeTimeout: Int = env("CG_HANDSHAKE_TIMEOUT").flatMap(Int.init) ?? EdgeLimits().handshakeTimeoutSeconds
+    var handshakeTimeout: Int = Settings.int("CG_HANDSHAKE_TIMEOUT", default: EdgeLimits().handshakeTimeoutSeconds)
 
     @Option(help: "Messages per second one connection may send on average; past it and the burst, close 4003 (env CG_MAX_MESSAGES_PER_SECOND).")
-    var maxMessagesPerSecond: Double = env("CG_MAX_MESSAGES_PER_SECOND").flatMap(Double.init) ?? EdgeLimits().messagesPerSecond
+    var maxMessagesPerSecond: Double = Settings.double("CG_MAX_MESSAGES_PER_SECOND", default: EdgeLimits().messagesPerSecond)
 
     @Option(help: "Messages one connection may send at once on top of the rate (env CG_MESSAGE_BURST).")
-    var messageBurst: Int = env("CG_MESSAGE_BURST").flatMap(Int.init) ?? EdgeLimits().messageBurst
+    var messageBurst: Int = Settings.int("CG_MESSAGE_BURST", default: EdgeLimits().messageBurst)
 
     @Option(name: .customLong("max-connections-per-ip"),
             help: "Connections one IP (IPv6: one /64) may hold; more are closed at accept (env CG_MAX_CONNECTIONS_PER_IP).")
-    var maxConnectionsPerIP: Int = env("CG_MAX_CONNECTIONS_PER_IP").flatMap(Int.init) ?? EdgeLimits().maxConnectionsPerIP
+    var maxConnectionsPerIP: Int = Settings.int("CG_MAX_CONNECTIONS_PER_IP", default: EdgeLimits().maxConnectionsPerIP)
 
     @Option(name: .customLong("max-connects-per-ip-per-second"),
             help: "New connections one IP may open per second; faster ones are closed at accept (env CG_MAX_CONNECTS_PER_IP_PER_SECOND).")
-    var maxConnectsPerIPPerSecond: Double = env("CG_MAX_CONNECTS_PER_IP_PER_SECOND").flatMap(Double.init) ?? EdgeLimits().connectsPerIPPerSecond
+    var maxConnectsPerIPPerSecond: Double = Settings.double("CG_MAX_CONNECTS_PER_IP_PER_SECOND", default: EdgeLimits().connectsPerIPPerSecond)
 
     @Option(name: .customLong("connect-burst-per-ip"),
             help: "New connections one IP may open at once on top of that rate (env CG_CONNECT_BURST_PER_IP).")
-    var connectBurstPerIP: Int = env("CG_CONNECT_BURST_PER_IP").flatMap(Int.init) ?? EdgeLimits().connectBurstPerIP
+    var connectBurstPerIP: Int = Settings.int("CG_CONNECT_BURST_PER_IP", default: EdgeLimits().connectBurstPerIP)
 
     @Option(help: "Connections this edge holds at most (env CG_MAX_CONNECTIONS); default: the open-file limit minus \(EdgeLimits.reservedDescriptors), now \(EdgeLimits.defaultMaxConnections()).")
     var maxConnections: Int?
@@ -83,7 +83,7 @@ struct EdgeSecurityOptions: ParsableArguments {
     private func resolvedTransport() throws -> (tls: TLSFiles?, plaintext: Bool) {
         let cert = tlsCert ?? env("CG_TLS_CERT")
         let key = tlsKey ?? env("CG_TLS_KEY")
-        let plain = plaintext || env("CG_PLAINTEXT") == "1"
+        let plain = plaintext || ["1", "true"].contains(env("CG_PLAINTEXT") ?? "")
         switch (cert, key) {
         case (let cert?, let key?): return (TLSFiles(certificateChain: cert, privateKey: key), plain)
         case (nil, nil): return (nil, plain)

@@ -13,7 +13,7 @@ struct RouterCommand: AsyncParsableCommand {
     var group: String?
 
     @Option(help: "Consumers of the downstream topic in this router, each on its own thread (env CG_ROUTER_LANES).")
-    var lanes = Int(ProcessInfo.processInfo.environment["CG_ROUTER_LANES"] ?? "") ?? 1
+    var lanes = Settings.int("CG_ROUTER_LANES", default: 1)
 
     func run() async throws {
         let logger = common.logger("router")

@@ -47,13 +47,16 @@ final class FaultCluster: @unchecked Sendable {
     }
 
     /// Devices that stay connected (reconnecting to either edge) and record what they receive.
-    func devices(_ count: Int, name: String, firstEdge: Int = 0) async throws -> [Receiver] {
-        let urls = [cluster.edgeURL(firstEdge), cluster.edgeURL(1 - firstEdge)]
+    /// Each device starts on `firstEdge`; after losing it, it tries the other edge and `extraURLs`, in an order that
+    /// differs from device to device, so a drained edge's devices spread over the rest.
+    func devices(_ count: Int, name: String, firstEdge: Int = 0, extraURLs: [String] = []) async throws -> [Receiver] {
+        let others = [cluster.edgeURL(1 - firstEdge)] + extraURLs
         let authority = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
         var receivers: [Receiver] = []
         for i in 0..<count {
             let id = "\(name)-\(i)"
             let token = try await authority.mint(device: id, services: ["*"], ttl: .seconds(3600))
+            let urls = [cluster.edgeURL(firstEdge)] + others.indices.map { others[($0 + i) % others.count] }
             receivers.append(Receiver(PersistentDevice(device: id, urls: urls, minBackoff: .milliseconds(50), maxBackoff: .seconds(2)) { token }))
         }
         receivers.forEach { $0.start() }

@@ -84,6 +84,44 @@ struct FaultTests {
         for r in receivers { await r.stop() }
     }
 
+    @Test func addingAndRemovingAnEdgeWhileDevicesSendLosesNothing() async throws {
+        let f = try await FaultCluster.start("scale", edgeArguments: ["--drain-rate", "300"])
+        defer { f.stop() }
+        let thirdPort = try FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
+        let receivers = try await f.devices(300, name: "sc", firstEdge: 0, extraURLs: ["ws://127.0.0.1:\(thirdPort)/v1/channel"])
+        let senders = Array(receivers.prefix(60))
+        let upstream = Upstream()
+        let rounds = 10
+        for round in 0..<rounds {
+            for sender in senders {
+                Task { await upstream.send(from: sender, id: "u-\(round)") }
+            }
+            if round == 2 { try await offload { try f.cluster.startEdge(id: "edge-3", port: thirdPort, wait: true) } }
+            if round == 5 { f.cluster.edges[0].process.signal(SIGTERM) }
+            try await f.publish(round: round, to: receivers)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let removed = f.cluster.edges[0].process
+        try await within(40, "edge-1 to drain and exit") {
+            while removed.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try await expectAllDelivered(receivers, rounds: rounds, scenario: "edge-3 added, then edge-1 drained (300 devices)")
+        try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "edge-3 added, then edge-1 drained: device → echo")
+        // The drained edge's devices went to both remaining edges.
+        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: f.cluster.redis.port), logger: .init(label: "scale-test"))
+        defer { redis.close() }
+        let registry = DeviceRegistry(redis: redis, prefix: "cg")
+        var byEdge: [String: Int] = [:]
+        for receiver in receivers {
+            if case .online(let route) = try await registry.lookup(device: receiver.device.device) { byEdge[route.edge, default: 0] += 1 }
+        }
+        print("fault scale: devices by edge afterwards \(byEdge.sorted { $0.key < $1.key })")
+        #expect(byEdge["edge-1"] == nil, "no device left on the removed edge")
+        #expect((byEdge["edge-2"] ?? 0) > 0 && (byEdge["edge-3"] ?? 0) > 0, "devices spread over the edges left")
+        #expect(byEdge.values.reduce(0, +) == receivers.count)
+        for r in receivers { await r.stop() }
+    }
+
     @Test func readinessFollowsRedisAndTheBroker() async throws {
         let f = try await FaultCluster.start("readyz")
         defer { f.stop() }

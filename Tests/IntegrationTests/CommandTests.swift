@@ -9,10 +9,10 @@ import Testing
 struct CommandTests {
     let gateway = TestCluster.gatewayExecutable
 
-    func run(_ arguments: [String], name: String) async throws -> (status: Int32, output: String) {
-        let process = try LocalProcess(name: name, executable: gateway, arguments: arguments)
+    func run(_ arguments: [String], name: String, environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+        let process = try LocalProcess(name: name, executable: gateway, arguments: arguments, environment: environment)
         await process.exit(within: 30)
-        return (process.stop(grace: 1), process.recentOutput)
+        return (process.stop(grace: 1), process.output(lastLines: 400))
     }
 
     @Test func edgeRefusesToStartWithoutABroker() async throws {
@@ -47,6 +47,39 @@ struct CommandTests {
             #expect(record["level"] != nil && record["msg"] != nil && record["logger"] == "edge.e-json" && record["ts"]?.hasSuffix("Z") == true)
         }
         #expect(records.contains { $0["msg"]?.contains("Redis") == true && $0["redis"] == "127.0.0.1:\(deadPort)" }, "metadata becomes fields")
+    }
+
+    @Test func configurationComesFromFlagsThenEnvironmentThenFileAndSecretsAreRedacted() async throws {
+        let file = NSTemporaryDirectory() + "cg-config-\(getpid()).json"
+        try #"{"kafka": "file-broker:9092", "redis": "file-redis:6379", "message-burst": 11, "drain-rate": 77, "heartbeat": 40, "redis-password": "file-password-1234", "token-secret": "a-file-token-secret-of-at-least-32-bytes!"}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let (status, output) = try await run(["edge", "--config", file, "--plaintext", "--print-config", "--drain-rate", "99"], name: "print-config",
+                                             environment: ["CG_MESSAGE_BURST": "22", "CG_DRAIN_RATE": "55", "CG_REDIS": "env-redis:6380"])
+        #expect(status == 0, "\(output)")
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+        #expect(config["kafka"] as? String == "file-broker:9092", "only the file sets it")
+        #expect(config["heartbeat"] as? Int == 40, "only the file sets it")
+        #expect(config["redis"] as? String == "env-redis:6380", "the environment beats the file")
+        #expect(config["message-burst"] as? Int == 22, "the environment beats the file")
+        #expect(config["drain-rate"] as? Int == 99, "a flag beats the environment and the file")
+        #expect(config["max-message-bytes"] as? Int == 65536, "the default when nobody sets it")
+        #expect(config["redis-password"] as? String == "<redacted>")
+        #expect(!output.contains("file-password-1234") && !output.contains("a-file-token-secret"), "no secret is printed")
+    }
+
+    @Test func anInvalidSettingStopsTheStartNamingItsKey() async throws {
+        let file = NSTemporaryDirectory() + "cg-bad-config-\(getpid()).json"
+        try #"{"message-burst": "lots"}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let fromFile = try await run(["edge", "--config", file, "--plaintext", "--print-config"], name: "bad-config")
+        #expect(fromFile.status != 0)
+        #expect(fromFile.output.contains("message-burst: \"lots\" is not an integer (config file \(file))"), "\(fromFile.output)")
+        let fromEnvironment = try await run(["edge", "--plaintext", "--print-config"], name: "bad-env", environment: ["CG_HEARTBEAT": "soon"])
+        #expect(fromEnvironment.status != 0)
+        #expect(fromEnvironment.output.contains("heartbeat: \"soon\" is not an integer (environment variable CG_HEARTBEAT)"), "\(fromEnvironment.output)")
+        let missing = try await run(["edge", "--config", "/nonexistent/cg.json", "--plaintext"], name: "missing-config")
+        #expect(missing.status != 0 && missing.output.contains("cannot read the configuration file"), "\(missing.output)")
     }
 
     @Test func tokenPrintsOnlyAVerifiableToken() async throws {
