@@ -23,10 +23,12 @@ struct EchoCommand: AsyncParsableCommand {
         }
         await waitUntil(timeout: 60) { echo.isAssigned }
         Lifecycle.say("echo ready (consumes \(common.topics.up(EchoService.service)))")
-        await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
-        readiness.markDraining()
-        echo.stop()
-        readiness.stop()
-        await admin?.close()
+        try await ComponentLifecycle.run(name: "echo", logger: logger, watchStdin: common.exitWithStdin,
+                                         shutdownLimit: .seconds(30)) {
+            readiness.markDraining()
+            echo.stop()
+            readiness.stop()
+            await admin?.close()
+        }
     }
 }

@@ -101,12 +101,14 @@ struct EdgeCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         Lifecycle.say("edge ready \(id) \(security.scheme)://\(host):\(edge.port ?? port)/v1/channel")
-        await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
-        logger.info("stopping")
-        // Not ready from now on, so a load balancer stops sending devices here while they are told to go.
-        readiness.markDraining()
-        await edge.stop()
-        readiness.stop()
-        await admin?.close()
+        try await ComponentLifecycle.run(name: "edge", logger: logger, watchStdin: common.exitWithStdin,
+                                         shutdownLimit: config.drain.deadline + .seconds(10)) {
+            logger.info("stopping")
+            // Not ready from now on, so a load balancer stops sending devices here while they are told to go.
+            readiness.markDraining()
+            await edge.stop()
+            readiness.stop()
+            await admin?.close()
+        }
     }
 }

@@ -37,12 +37,14 @@ struct RouterCommand: AsyncParsableCommand {
         }
         await waitUntil(timeout: 60) { router.isAssigned }
         Lifecycle.say("router ready (group \(config.effectiveGroupID), topic \(config.topics.down))")
-        await Lifecycle.waitForStop(watchStdin: common.exitWithStdin)
-        logger.info("stopping")
-        readiness.markDraining()
-        router.stop()
-        readiness.stop()
-        await admin?.close()
+        try await ComponentLifecycle.run(name: "router", logger: logger, watchStdin: common.exitWithStdin,
+                                         shutdownLimit: .seconds(30)) {
+            logger.info("stopping: finishing the batch in hand and committing it")
+            readiness.markDraining()
+            router.stop()
+            readiness.stop()
+            await admin?.close()
+        }
     }
 }
 

@@ -67,6 +67,7 @@ public final class Router: @unchecked Sendable {
         let logger = self.logger
         // Consecutive failed batches; touched only by this lane's thread.
         var failures = 0
+        let lagGauge = metrics.consumerLag(lane: number)
         return ConsumerLoop(name: "router-lane-\(number)", consumer: consumer, maxRecords: config.batchSize, logger: logger) {
             [self] batch in
             do {
@@ -76,6 +77,7 @@ public final class Router: @unchecked Sendable {
                 let elapsed = ContinuousClock.now - started
                 metrics.batchLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
                 metrics.count(outcome)
+                if let lag = consumer.lag { lagGauge.record(lag) }
                 counters.withLock { totals.add(outcome) }
                 failures = 0
             } catch {

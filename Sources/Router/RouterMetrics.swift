@@ -10,6 +10,10 @@ struct RouterMetrics: Sendable {
     let batchLatency = Timer(label: "cg_router_batch_seconds")
     /// Batches that failed (Redis or the broker unreachable) and were routed again.
     let batchFailures = Counter(label: "cg_router_batch_failures_total")
+    /// Downstream records not yet consumed by one lane of this router.
+    func consumerLag(lane: Int) -> Gauge {
+        Gauge(label: "cg_consumer_lag", dimensions: [("component", "router"), ("lane", "\(lane)")])
+    }
 
     func count(_ outcome: DownstreamRouter.Outcome) {
         records["stored"]?.increment(by: Int64(outcome.stored))

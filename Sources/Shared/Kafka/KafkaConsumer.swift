@@ -216,6 +216,28 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
+    /// Records waiting to be consumed, summed over this consumer's assigned partitions: the partition's high
+    /// watermark (as last seen in a fetch, so no request is made) minus the consumer's position. Nil when nothing is
+    /// assigned or no partition has both figures yet.
+    public var lag: Int64? {
+        guard (try? ensureOpen()) != nil else { return nil }
+        var assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle.pointer, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR, let assignment else { return nil }
+        defer { rd_kafka_topic_partition_list_destroy(assignment) }
+        guard rd_kafka_position(handle.pointer, assignment) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        var total: Int64 = 0
+        var known = false
+        for element in UnsafeBufferPointer(start: assignment.pointee.elems, count: Int(assignment.pointee.cnt)) where element.offset >= 0 {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            guard rd_kafka_get_watermark_offsets(handle.pointer, element.topic, element.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                  high >= 0 else { continue }
+            total += max(0, high - element.offset)
+            known = true
+        }
+        return known ? total : nil
+    }
+
     /// True once the group has assigned partitions to this member (seen during a poll) or after `assignFromEnd`.
     public var hasAssignment: Bool { handle.context.assigned.withLock { $0 } }
 
