@@ -10,6 +10,10 @@ struct EchoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.logger("echo")
+        if common.printConfig {
+            try EffectiveConfig.print(EffectiveConfig.common(common, kafka: try common.kafkaConfig(), redis: try common.redisEndpoint()))
+            return
+        }
         AdminEndpoint.bootstrapMetrics()
         let echo = EchoService(topics: common.topics, kafka: try common.kafkaConfig(), logger: logger)
         let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: false, logger: logger))

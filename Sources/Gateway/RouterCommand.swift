@@ -24,6 +24,13 @@ struct RouterCommand: AsyncParsableCommand {
         config.groupID = group
         guard lanes >= 1 && lanes <= 64 else { throw ValidationError("--lanes: 1 to 64") }
         config.lanes = lanes
+        if common.printConfig {
+            var values = EffectiveConfig.common(common, kafka: config.kafka, redis: config.redis)
+            values["group"] = config.effectiveGroupID
+            values["router-lanes"] = config.lanes
+            try EffectiveConfig.print(values)
+            return
+        }
         AdminEndpoint.bootstrapMetrics()
         let router = Router(config: config, logger: logger)
         let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger))

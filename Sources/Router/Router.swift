@@ -21,6 +21,7 @@ public final class Router: @unchecked Sendable {
     private let counters = NSLock()
     private var totals = DownstreamRouter.Outcome()
     private let metrics = RouterMetrics()
+    private var depthSampler: Task<Void, Never>?
 
     public init(config: RouterConfig, logger: Logger) {
         self.config = config
@@ -60,6 +61,16 @@ public final class Router: @unchecked Sendable {
             counters.withLock { totals.expired += count }
         }
         sweeper?.start()
+        let metrics = self.metrics
+        let logger = self.logger
+        depthSampler = Task {
+            while !Task.isCancelled {
+                do { metrics.mailboxMessages.record(try await mailbox.totalEntries()) } catch {
+                    logger.debug("cannot read the mailbox depth: \(error)")
+                }
+                try? await Task.sleep(for: .seconds(5))
+            }
+        }
     }
 
     /// One lane's loop: route a batch, commit it; on failure back off, rewind and route it again.
@@ -109,6 +120,7 @@ public final class Router: @unchecked Sendable {
     /// Finishes the batch in hand, commits it, leaves the group and flushes.
     public func stop() {
         sweeper?.stop()
+        depthSampler?.cancel()
         lanes.forEach { $0.loop.stop() }
         lanes.forEach { $0.consumer.close() }
         producer?.shutdown()

@@ -10,6 +10,9 @@ struct RouterMetrics: Sendable {
     let batchLatency = Timer(label: "cg_router_batch_seconds")
     /// Batches that failed (Redis or the broker unreachable) and were routed again.
     let batchFailures = Counter(label: "cg_router_batch_failures_total")
+    /// Messages waiting in all device mailboxes (sampled every few seconds).
+    let mailboxMessages = Gauge(label: "cg_mailbox_messages")
+
     /// Downstream records not yet consumed by one lane of this router.
     func consumerLag(lane: Int) -> Gauge {
         Gauge(label: "cg_consumer_lag", dimensions: [("component", "router"), ("lane", "\(lane)")])

@@ -46,6 +46,7 @@ struct AdminTests {
         let router = try await Admin.get(try #require(cluster.adminURL("router-1")) + "/metrics").body
         #expect(Admin.value(router, #"cg_router_records_total{outcome="stored"}"#) >= 1)
         #expect(router.contains("cg_router_batch_seconds"))
+        #expect(router.contains("cg_mailbox_messages"))
         #expect(router.contains(#"cg_consumer_lag{component="router",lane="1"}"#) || router.contains(#"cg_consumer_lag{lane="1",component="router"}"#),
                 "the router reports its consumer lag")
     }

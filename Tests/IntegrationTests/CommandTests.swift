@@ -66,6 +66,11 @@ struct CommandTests {
         #expect(config["max-message-bytes"] as? Int == 65536, "the default when nobody sets it")
         #expect(config["redis-password"] as? String == "<redacted>")
         #expect(!output.contains("file-password-1234") && !output.contains("a-file-token-secret"), "no secret is printed")
+        for command in ["router", "echo"] {
+            let printed = try await run([command, "--config", file, "--print-config"], name: "print-config-\(command)")
+            let values = try JSONSerialization.jsonObject(with: Data(printed.output.utf8)) as? [String: Any]
+            #expect(printed.status == 0 && values?["kafka"] as? String == "file-broker:9092", "\(command): \(printed.output)")
+        }
     }
 
     @Test func anInvalidSettingStopsTheStartNamingItsKey() async throws {

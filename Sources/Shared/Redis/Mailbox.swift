@@ -66,6 +66,15 @@ public final class Mailbox: Sendable {
     func metaKey(_ device: String) -> String { "\(prefix):mbox-m:\(device)" }
     var indexKey: String { "\(prefix):mbox-expiry" }
 
+    /// How many messages wait in all mailboxes together (stored, not yet acked or expired): the size of the expiry
+    /// index, which holds one member per entry.
+    public func totalEntries() async throws -> Int {
+        guard case .integer(let count) = try await redis.send(["ZCARD", indexKey]) else {
+            throw RedisError.reply("ZCARD \(indexKey) did not answer an integer")
+        }
+        return Int(count)
+    }
+
     /// The expiry index member of an entry: `<device byte count>:<device><id>`, unambiguous whatever bytes the
     /// device and id hold.
     static func indexMember(device: String, id: String) -> String { memberPrefix(device) + id }
