@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "gateway-bench", targets: ["Bench"]),
         .library(name: "ChannelClient", targets: ["ChannelClient"]),
         .library(name: "ChannelProtocol", targets: ["ChannelProtocol"]),
+        .library(name: "ServiceKit", targets: ["ServiceKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -65,9 +66,15 @@ let package = Package(
             dependencies: ["Shared", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
+        // The service SDK: consume a service's upstream topic, reply to devices, send to any device (at least once).
+        .target(
+            name: "ServiceKit",
+            dependencies: ["Shared", "ChannelProtocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .target(
             name: "EchoService",
-            dependencies: ["Shared", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ServiceKit", "Shared", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The admin endpoint every component serves: /healthz, /readyz, /metrics (Prometheus).
@@ -143,10 +150,11 @@ let package = Package(
             dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster"],
             swiftSettings: strict
         ),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster"],
+            dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster", "ServiceKit"],
             swiftSettings: strict
         ),
     ]

@@ -19,6 +19,8 @@ public final class LocalProcess: @unchecked Sendable {
     private let outputPipe = Pipe()
     private let lock = NSCondition()
     private var lines: [String] = []
+    /// The status of a zombie this type reaped itself (see `exitStatus`).
+    private var reapedStatus: Int32?
     private var totalLines = 0
     private var partial = Data()
     private let echo: (@Sendable (String) -> Void)?
@@ -84,7 +86,35 @@ public final class LocalProcess: @unchecked Sendable {
     }
 
     /// Whether the process is still running.
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { exitStatus() == nil }
+
+    /// The exit status once the process has exited (128 + signal number when a signal ended it), else nil.
+    ///
+    /// Foundation's `Process` sometimes never learns that a child exited (it stays a zombie and `waitUntilExit` spins
+    /// forever), so a zombie is reaped here too; everything in this type waits through this, with a deadline.
+    private func exitStatus() -> Int32? {
+        if let reaped = lock.withLock({ reapedStatus }) { return reaped }
+        if !process.isRunning { return process.terminationStatus }
+        let pid = process.processIdentifier
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex,
+              stat[stat.index(close, offsetBy: 2)] == "Z" else { return nil }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return process.isRunning ? nil : process.terminationStatus }
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        lock.withLock { reapedStatus = code }
+        return code
+    }
+
+    /// Waits up to `seconds` for the process to exit; returns its status, or nil if it still runs.
+    private func waitForExit(_ seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let status = exitStatus() { return status }
+            if Date() > deadline { return nil }
+            usleep(20_000)
+        }
+    }
 
     /// The last lines the process printed (at most 60).
     public var recentOutput: String { output(lastLines: 60) }
@@ -136,29 +166,28 @@ public final class LocalProcess: @unchecked Sendable {
 
     /// Sends `signal` to the process.
     public func signal(_ signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        if isRunning { kill(process.processIdentifier, signal) }
     }
 
     /// Stops the process: SIGTERM, then SIGKILL if it has not exited after `grace` seconds. Returns its exit status.
     @discardableResult
     public func stop(grace: Double = 5) -> Int32 {
         defer { ProcessTable.shared.remove(self) }
-        guard process.isRunning else { return process.terminationStatus }
+        if let status = exitStatus() { return status }
         kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
+        var status = waitForExit(grace)
+        if status == nil {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            status = waitForExit(10)
         }
         try? stdinPipe.fileHandleForWriting.close()
-        return process.terminationStatus
+        return status ?? -1
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.
     public func crash() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if exitStatus() == nil { kill(process.processIdentifier, SIGKILL) }
+        _ = waitForExit(10)
         ProcessTable.shared.remove(self)
     }
 

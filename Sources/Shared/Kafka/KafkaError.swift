@@ -27,7 +27,8 @@ extension KafkaError {
         KafkaError(code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue, message: message, isRetriable: false)
     }
 
-    static func closed(_ what: String) -> KafkaError {
+    /// `what` is closed (or not started): nothing can be sent or consumed through it.
+    public static func closed(_ what: String) -> KafkaError {
         KafkaError(code: RD_KAFKA_RESP_ERR__DESTROY.rawValue, message: "\(what) is closed", isRetriable: false)
     }
 

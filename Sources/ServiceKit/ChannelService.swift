@@ -1,0 +1,105 @@
+import ChannelProtocol
+import Foundation
+import Logging
+import Shared
+
+/// A backend service of the channel, on the Kafka contract (docs/kafka-contract.md, docs/services.md): it consumes
+/// what devices send to `service` from `<prefix>.up.<service>` in the consumer group `<prefix>-<service>`, and sends to
+/// devices through `<prefix>.down`.
+///
+/// Guarantees (at least once): the handler sees every device message at least once; a batch's offsets are committed
+/// only after the handler returned for each of its messages and everything it put in the ``Outbox`` is durable in
+/// Kafka. If sending fails, the batch is read again and handled again (the handler must tolerate repeats; ids it
+/// derives from the message's id repeat too). ``stop()`` finishes the batch in hand, commits it and leaves the group.
+public final class ChannelService: @unchecked Sendable {
+    /// Handles one device message; put replies and other messages in the outbox. Throwing skips nothing: the whole
+    /// batch is read again after a pause.
+    public typealias Handler = @Sendable (DeviceMessage, inout Outbox) throws -> Void
+
+    public let name: String
+    private let topics: Topics
+    private let kafka: KafkaConfig
+    private let logger: Logger
+    private var consumer: KafkaConsumer?
+    private var producer: KafkaProducer?
+    private var loop: ConsumerLoop?
+
+    /// - Parameters:
+    ///   - name: the service name devices use (`echo`), which names its topic and consumer group.
+    public init(name: String, topics: Topics, kafka: KafkaConfig, logger: Logger) {
+        self.name = name
+        self.topics = topics
+        self.kafka = kafka
+        self.logger = logger
+    }
+
+    /// Whether the consumer group has given this instance partitions (it handles nothing before).
+    public var isAssigned: Bool { consumer?.hasAssignment ?? false }
+
+    /// Checks the broker, creates the service's topics if missing, joins the consumer group and starts handling.
+    /// - Throws: when librdkafka is too old, or the broker cannot be reached.
+    public func start(handler: @escaping Handler) throws {
+        try Librdkafka.requireSupportedVersion()
+        let admin = try KafkaAdmin(config: kafka, logger: logger)
+        try admin.checkReachable()
+        try admin.createTopics([TopicSpec(name: topics.up(name)), TopicSpec(name: topics.down)])
+        admin.close()
+        let producer = try KafkaProducer(config: kafka, logger: logger)
+        let consumer = try KafkaConsumer(config: kafka, groupID: "\(topics.prefix)-\(name)", logger: logger)
+        try consumer.subscribe(topics: [topics.up(name)])
+        let (topics, name, logger) = (self.topics, self.name, self.logger)
+        let loop = ConsumerLoop(name: name, consumer: consumer, logger: logger) { batch in
+            var outbox = Outbox(topics: topics, service: name)
+            var skipped = 0
+            do {
+                for record in batch {
+                    guard let message = DeviceMessage(record: record, service: name) else {
+                        skipped += 1
+                        continue
+                    }
+                    try handler(message, &outbox)
+                }
+            } catch {
+                logger.warning("\(name): the handler failed (\(error)); the batch will be handled again")
+                Self.again(consumer, batch, logger: logger, name: name)
+                return
+            }
+            if skipped > 0 { logger.warning("\(name): \(skipped) records without device or id header skipped") }
+            let failed = producer.sendAllBlocking(outbox.records).filter { if case .failure = $0 { true } else { false } }
+            guard failed.isEmpty else {
+                logger.warning("\(name): \(failed.count) messages to devices not delivered to Kafka; the batch will be handled again")
+                Self.again(consumer, batch, logger: logger, name: name)
+                return
+            }
+            try consumer.commit(batch)
+        }
+        self.consumer = consumer
+        self.producer = producer
+        self.loop = loop
+        loop.start()
+    }
+
+    /// Sends a message to a device outside the handling of a device message (a push), and returns once Kafka has it.
+    /// - Throws: ``KafkaError`` when the broker did not take it; the caller may send it again with the same id.
+    public func send(to device: String, id: String, payload: Payload, ttl: Duration? = nil) async throws {
+        guard let producer else { throw KafkaError.closed("service \(name) (not started)") }
+        _ = try await producer.send(Outbox.record(topics: topics, service: name, device: device, id: id, payload: payload,
+                                                  ttl: ttl, inReplyTo: nil))
+    }
+
+    /// Finishes the batch in hand, commits it, leaves the group and flushes what is in flight.
+    public func stop() {
+        loop?.stop()
+        consumer?.close()
+        producer?.shutdown()
+    }
+
+    /// Pauses, then moves the consumer back to the batch's first records so the next poll returns them again.
+    private static func again(_ consumer: KafkaConsumer, _ batch: [KafkaRecord], logger: Logger, name: String) {
+        Thread.sleep(forTimeInterval: 0.2)
+        while (try? consumer.rewind(to: batch)) == nil {
+            logger.error("\(name): cannot rewind to the batch, trying again")
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ChannelProtocol
+import Shared
+
+/// What a service's handler sends while it handles one batch of device messages: replies and messages to any device.
+///
+/// Guarantees: everything put here is durable in Kafka (`<prefix>.down`) before the batch's offsets are committed, so
+/// a crash or a broker error repeats the batch (and these messages, with the same ids) rather than losing them.
+public struct Outbox: Sendable {
+    let topics: Topics
+    let service: String
+    private(set) var records: [OutgoingRecord] = []
+
+    init(topics: Topics, service: String) {
+        self.topics = topics
+        self.service = service
+    }
+
+    /// Sends `payload` to the device that sent `message`. Use an id derived from the message's (for example
+    /// `"\(service)-\(message.id)"`), so a repeated batch repeats the id and the device drops the duplicate.
+    public mutating func reply(to message: DeviceMessage, id: String, payload: Payload, ttl: Duration? = nil) {
+        records.append(Self.record(topics: topics, service: service, device: message.device, id: id, payload: payload,
+                                   ttl: ttl, inReplyTo: message.id))
+    }
+
+    /// Sends `payload` to any device.
+    public mutating func send(to device: String, id: String, payload: Payload, ttl: Duration? = nil) {
+        records.append(Self.record(topics: topics, service: service, device: device, id: id, payload: payload, ttl: ttl,
+                                   inReplyTo: nil))
+    }
+
+    /// A downstream record by the contract: key = device; headers device, service, id, content-type, and ttl and
+    /// in-reply-to when given.
+    static func record(topics: Topics, service: String, device: String, id: String, payload: Payload, ttl: Duration?,
+                       inReplyTo: String?) -> OutgoingRecord {
+        var headers = [
+            KafkaHeader(RecordHeader.device, device),
+            KafkaHeader(RecordHeader.service, service),
+            KafkaHeader(RecordHeader.messageID, id),
+            KafkaHeader(RecordHeader.contentType, payload.contentType),
+        ]
+        if let ttl { headers.append(KafkaHeader(RecordHeader.ttl, String(max(0, ttl.components.seconds)))) }
+        if let inReplyTo { headers.append(KafkaHeader(RecordHeader.inReplyTo, inReplyTo)) }
+        return OutgoingRecord(topic: topics.down, key: Array(device.utf8), value: payload.bytes, headers: headers)
+    }
+}
