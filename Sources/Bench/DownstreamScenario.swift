@@ -34,10 +34,11 @@ struct DownstreamScenario: AsyncParsableCommand {
         let publisher = try DownstreamPublisher(bootstrap: run.cluster.cluster.broker.bootstrap, devices: names,
                                                 payloadBytes: options.payloadBytes)
         let limit = backlog * devices
-        let pacing = Task.detached { [rate] in
+        // A thread of its own: the publisher blocks, and must not hold a thread of the cooperative pool.
+        Thread.detachNewThread { [rate] in
             publisher.run(rate: rate) { published in published - fleet.total().receivedSinceStart < limit }
         }
-        defer { publisher.stop(); pacing.cancel() }
+        defer { publisher.stop() }
         let m = try await run.measure(warmup: warmup, duration: duration)
         var result = run.result(["devices": "\(connected.connected)", "rate": "\(rate)", "backlog_per_device": "\(backlog)",
                                  "edges": "\(edges)", "duration_s": "\(duration)"])

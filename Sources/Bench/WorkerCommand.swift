@@ -5,8 +5,8 @@ import Foundation
 ///
 /// It connects its devices, prints a ``WorkerReport`` line five times a second, and obeys one-word commands on standard
 /// input: `start` (traffic on), `measure` (warm-up over: reset counts, record latencies), `killed <ns>` (the
-/// reconnect scenario's edge died then), `stop` (print the final report and exit). It exits when its input closes,
-/// so it never outlives the coordinator.
+/// reconnect scenario's edge died then), `stop` (print the final report). It exits when its input closes (the
+/// coordinator ends it after reading the report), so it never outlives the coordinator.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", shouldDisplay: false)
 
@@ -39,8 +39,9 @@ struct WorkerCommand: AsyncParsableCommand {
                 if let at = words.dropFirst().first.flatMap({ UInt64($0) }) { Task { await crowd.watchReconnects(killedAt: at) } }
             case "stop":
                 progress.cancel()
+                // The report can be large (a latency histogram); the coordinator ends this process once it has read
+                // it, so exiting here could cut it short.
                 Self.emit(crowd.finish())
-                Foundation.exit(0)
             default: break
             }
         }

@@ -96,9 +96,9 @@ final class WorkerFleet: @unchecked Sendable {
     /// Tells every worker to stop and returns the total of their final reports.
     func stop() async throws -> WorkerReport {
         command("stop")
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(60)
         while latest.withLockedValue({ $0.values.filter { $0.phase == .done }.count }) < plans.count {
-            if Date() > deadline { throw BenchError("workers did not report their results within 30 s") }
+            if Date() > deadline { throw BenchError("workers did not report their results within 60 s") }
             try await Task.sleep(for: .milliseconds(50))
         }
         return total()
