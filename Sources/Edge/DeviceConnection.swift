@@ -189,7 +189,7 @@ final class DeviceConnection: ChannelInboundHandler {
             do {
                 let started = ContinuousClock.now
                 let (route, replaced) = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
-                edge.metrics.redisLatency.recordInterval(since: started)
+                edge.metrics.redisLatency.record(duration: .now - started)
                 if let replaced, replaced.edge != edge.config.edgeID {
                     Self.askToClose(replaced, device: grant.device, edge: edge)
                 }
@@ -254,7 +254,7 @@ final class DeviceConnection: ChannelInboundHandler {
         metrics.frameIn(service: message.service)
         do {
             try edge.producer.send(record) { result in
-                metrics.produceLatency.recordInterval(since: started)
+                metrics.produceLatency.record(duration: .now - started)
                 if case .failure = result { metrics.produceErrors.increment() }
                 channel.eventLoop.execute {
                     this.value.publishing -= 1

@@ -36,7 +36,10 @@ struct DrainPlan: Equatable {
     }
 
     /// How many devices each wave tells (the last wave may tell fewer).
-    var perWave: Int { max(1, Int((Double(rate) / 10).rounded(.up))) }
+    var perWave: Int {
+        let waveSeconds = Double(Self.waveInterval.components.attoseconds) / 1e18 + Double(Self.waveInterval.components.seconds)
+        return max(1, Int((Double(rate) * waveSeconds).rounded(.up)))
+    }
 
     /// The number of waves.
     var waves: Int { (devices + perWave - 1) / perWave }

@@ -48,11 +48,3 @@ final class EdgeMetrics: Sendable {
     /// The edge answered something a device sent with an `error` frame: what it dropped, by reason.
     func refused(_ code: ErrorCode) { refusals[code]?.increment() }
 }
-
-extension Timer {
-    /// Records the time since `start`.
-    func recordInterval(since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-    }
-}

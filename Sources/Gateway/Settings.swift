@@ -46,25 +46,23 @@ enum Settings {
 
     /// An integer setting; a value that is not an integer is recorded as a problem and the default is used for now.
     static func int(_ environment: String, default value: Int) -> Int {
-        guard let text = string(environment) else { return value }
-        guard let number = Int(text) else {
-            problem("\(key(forEnvironment: environment)): \"\(text)\" is not an integer (\(source(environment)))")
-            return value
-        }
-        return number
+        number(environment, default: value, kind: "an integer")
     }
 
-    /// An optional integer setting (nil when unset), with the same checking as ``int(_:default:)``.
+    /// An optional integer setting (nil when unset), checked as ``int(_:default:)``.
     static func optionalInt(_ environment: String) -> Int? {
-        guard string(environment) != nil else { return nil }
-        return int(environment, default: 0)
+        string(environment) == nil ? nil : int(environment, default: 0)
     }
 
-    /// A number setting, with the same checking as ``int(_:default:)``.
+    /// A number setting, checked as ``int(_:default:)``.
     static func double(_ environment: String, default value: Double) -> Double {
+        number(environment, default: value, kind: "a number")
+    }
+
+    private static func number<N: LosslessStringConvertible>(_ environment: String, default value: N, kind: String) -> N {
         guard let text = string(environment) else { return value }
-        guard let number = Double(text) else {
-            problem("\(key(forEnvironment: environment)): \"\(text)\" is not a number (\(source(environment)))")
+        guard let number = N(text) else {
+            problem("\(key(forEnvironment: environment)): \"\(text)\" is not \(kind) (\(source(environment)))")
             return value
         }
         return number

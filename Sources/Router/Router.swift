@@ -85,8 +85,7 @@ public final class Router: @unchecked Sendable {
                 let started = ContinuousClock.now
                 let outcome = try router.route(batch)
                 try consumer.commit(batch)
-                let elapsed = ContinuousClock.now - started
-                metrics.batchLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                metrics.batchLatency.record(duration: .now - started)
                 metrics.count(outcome)
                 if let lag = consumer.lag { lagGauge.record(lag) }
                 counters.withLock { totals.add(outcome) }

@@ -67,6 +67,18 @@ final class FaultCluster: @unchecked Sendable {
         return receivers
     }
 
+    /// The routes in Redis of the receivers that are online (the edge holding each, and when it claimed it).
+    func routes(of receivers: [Receiver]) async throws -> [DeviceRoute] {
+        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port), logger: .init(label: "routes"))
+        defer { redis.close() }
+        let registry = DeviceRegistry(redis: redis, prefix: "cg")
+        var routes: [DeviceRoute] = []
+        for receiver in receivers {
+            if case .online(let route) = try await registry.lookup(device: receiver.device.device) { routes.append(route) }
+        }
+        return routes
+    }
+
     /// Publishes one message per device on the downstream topic, as a backend would; returns when all are in Kafka.
     /// One task and delivery callbacks rather than a task per record, so the test process stays responsive.
     func publish(round: Int, to receivers: [Receiver]) async throws {

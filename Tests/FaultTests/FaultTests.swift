@@ -54,15 +54,9 @@ struct FaultTests {
         try await expectAllDelivered(receivers, rounds: rounds, scenario: "SIGTERM edge-1 (drain at \(rate)/s, \(count) devices)")
 
         // Reconnects, as the other edge registered them (the route's claim time, Redis clock), spread over the drain.
-        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: f.cluster.redis.port), logger: .init(label: "drain-test"))
-        defer { redis.close() }
-        let registry = DeviceRegistry(redis: redis, prefix: "cg")
-        var claims: [Int64] = []
-        for receiver in receivers {
-            guard case .online(let route) = try await registry.lookup(device: receiver.device.device) else { continue }
-            #expect(route.edge == "edge-2")
-            claims.append(route.sinceMs)
-        }
+        let routes = try await f.routes(of: receivers)
+        #expect(routes.allSatisfy { $0.edge == "edge-2" })
+        var claims = routes.map(\.sinceMs)
         claims.sort()
         var busiest = 0
         var first = 0
@@ -108,13 +102,8 @@ struct FaultTests {
         try await expectAllDelivered(receivers, rounds: rounds, scenario: "edge-3 added, then edge-1 drained (300 devices)")
         try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "edge-3 added, then edge-1 drained: device → echo")
         // The drained edge's devices went to both remaining edges.
-        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: f.cluster.redis.port), logger: .init(label: "scale-test"))
-        defer { redis.close() }
-        let registry = DeviceRegistry(redis: redis, prefix: "cg")
         var byEdge: [String: Int] = [:]
-        for receiver in receivers {
-            if case .online(let route) = try await registry.lookup(device: receiver.device.device) { byEdge[route.edge, default: 0] += 1 }
-        }
+        for route in try await f.routes(of: receivers) { byEdge[route.edge, default: 0] += 1 }
         print("fault scale: devices by edge afterwards \(byEdge.sorted { $0.key < $1.key })")
         #expect(byEdge["edge-1"] == nil, "no device left on the removed edge")
         #expect((byEdge["edge-2"] ?? 0) > 0 && (byEdge["edge-3"] ?? 0) > 0, "devices spread over the edges left")
