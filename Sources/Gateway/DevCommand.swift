@@ -31,10 +31,26 @@ struct DevCommand: AsyncParsableCommand {
     @Flag(help: "Also print every component's log lines here.")
     var verbose = false
 
+    @Option(help: "Port of the demo page (a browser client of echo, push and presence).")
+    var demoPort = 8080
+
+    @Option(help: "The clients/js directory the demo page is served from (found above the executable when unset).")
+    var demoDir: String?
+
+    @Flag(help: "Do not serve the demo page.")
+    var noDemo = false
+
     func run() async throws {
-        let busy = (port..<port + edges).filter { !FreePort.isFree($0) }
+        let site: DemoSite?
+        do {
+            site = noDemo ? nil : try DemoSite.load(directory: demoDir)
+        } catch {
+            Lifecycle.say("failed: \(error)")
+            throw ExitCode.failure
+        }
+        let busy = ((port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort])).filter { !FreePort.isFree($0) }
         guard busy.isEmpty else {
-            Lifecycle.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose another with --port")
+            Lifecycle.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port or --demo-port")
             throw ExitCode.failure
         }
         var options = LocalCluster.Options(gatewayExecutable: CommandLine.executablePath)
@@ -55,9 +71,22 @@ struct DevCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         Lifecycle.say("logs \(logDir)")
+        var demo: DemoServer?
+        if let site {
+            let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: nil, services: options.services)
+            do {
+                demo = try await DemoServer.start(host: "127.0.0.1", port: demoPort, site: site, config: config)
+            } catch {
+                Lifecycle.say("failed: cannot serve the demo page on port \(demoPort): \(error)")
+                cluster.stop()
+                throw ExitCode.failure
+            }
+            Lifecycle.say("demo http://127.0.0.1:\(demoPort)/ (open it in two browser tabs)")
+        }
         Lifecycle.say("ready: \(edges) edges, \(max(1, routers)) routers; try `gateway token --device d-1` and connect to an edge above")
         await Lifecycle.waitForStop(watchStdin: false)
         Lifecycle.say("stopping")
+        await demo?.close()
         cluster.stop()
     }
 }

@@ -101,7 +101,8 @@ struct CommandTests {
     @Test func devStartsAWorkingClusterAndStopsEveryPart() async throws {
         let port = try FreePort.consecutive(2, from: 10_000 + Int.random(in: 0..<20_000))
         let dev = try LocalProcess(name: "dev", executable: gateway,
-                                   arguments: ["dev", "--port", "\(port)", "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
+                                   arguments: ["dev", "--port", "\(port)", "--no-demo",
+                                               "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
         try await dev.line(containing: "ready:", timeout: 120)
         for part in ["redis 127.0.0.1:", "broker 127.0.0.1:", "router ready", "edge-1 ws://127.0.0.1:\(port)/v1/channel",
                      "edge-2 ws://127.0.0.1:\(port + 1)/v1/channel", ", admin http://127.0.0.1:"] {

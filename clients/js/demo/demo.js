@@ -1,0 +1,164 @@
+// The demo page: one ChannelClient, three services (echo, push, presence). Served by `gateway dev`.
+// State the browser test reads is mirrored in data- attributes (body[data-state], #presence li[data-online], ...).
+import { ChannelClient } from '/channel-client.js';
+
+const ROOM = 'demo';
+const $ = (id) => document.getElementById(id);
+
+const log = (text) => {
+  const item = document.createElement('li');
+  item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  $('log').prepend(item);
+  while ($('log').children.length > 60) $('log').lastChild.remove();
+};
+
+// Each tab is its own device (sessionStorage is per tab); ?device= chooses one.
+function deviceId() {
+  const asked = new URLSearchParams(location.search).get('device');
+  if (asked) return asked;
+  let id = sessionStorage.getItem('cg-demo-device');
+  if (!id) {
+    id = `web-${Math.random().toString(36).slice(2, 8)}`;
+    sessionStorage.setItem('cg-demo-device', id);
+  }
+  return id;
+}
+
+async function main() {
+  const device = deviceId();
+  $('device').textContent = device;
+  const config = await (await fetch('/demo/config')).json();
+  const offers = new Set(config.services);
+  // Each tab starts on a random edge and moves to the next one if it goes away.
+  const start = Math.floor(Math.random() * config.edges.length);
+  const urls = config.edges.map((_, i) => config.edges[(start + i) % config.edges.length]);
+  const token = async () => (await (await fetch(`/demo/token?device=${encodeURIComponent(device)}`)).json()).token;
+  const client = new ChannelClient({ url: urls, device, token, maxBackoffMs: 5000 });
+  window.channel = client;
+
+  client.addEventListener('state', (event) => {
+    const { state, edge, session, delay, code } = event.detail;
+    document.body.dataset.state = state;
+    $('state').textContent = state;
+    if (state === 'connected') {
+      $('where').textContent = `on ${edge}, session ${session}`;
+      log(`connected to ${edge}`);
+      onConnected();
+    } else if (state === 'waiting') {
+      log(`connection lost (${code}); reconnecting in ${delay} ms`);
+    }
+  });
+  client.addEventListener('error', (event) => log(`error: ${event.detail.error?.message ?? event.detail.error}`));
+
+  // --- echo ---
+  const sentAt = new Map();
+  client.on('echo', (body) => {
+    const started = sentAt.get(body?.n);
+    if (started === undefined) return;
+    sentAt.delete(body.n);
+    const ms = (performance.now() - started).toFixed(1);
+    $('echo-result').textContent = `"${body.text}" came back in ${ms} ms`;
+    $('echo-result').dataset.rtt = ms;
+    $('echo-result').dataset.text = body.text;
+    log(`echo round trip ${ms} ms`);
+  });
+  let echoes = 0;
+  $('echo-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const n = ++echoes;
+    sentAt.set(n, performance.now());
+    try {
+      await client.send('echo', { n, text: $('echo-text').value });
+    } catch (error) {
+      $('echo-result').textContent = `not sent: ${error.message}`;
+    }
+  });
+
+  // --- push ---
+  let endpoint = sessionStorage.getItem(`cg-demo-push-${device}`);
+  const showEndpoint = () => {
+    $('push-endpoint').textContent = endpoint ?? (offers.has('push') ? 'subscribing…' : 'push service not running');
+    $('push-send').disabled = !endpoint;
+  };
+  showEndpoint();
+  client.on('push', (body) => {
+    if (body.op === 'subscribed') {
+      endpoint = body.endpoint;
+      sessionStorage.setItem(`cg-demo-push-${device}`, endpoint);
+      showEndpoint();
+      log('push subscription ready');
+    } else if (body.op === 'notification') {
+      const item = document.createElement('li');
+      item.textContent = `${body.text ?? `${body.data?.length ?? 0} bytes`} (urgency ${body.urgency})`;
+      item.dataset.text = body.text ?? '';
+      $('notifications').prepend(item);
+      log('push notification arrived');
+    } else if (body.op === 'error') {
+      log(`push: ${body.message}`);
+    }
+  });
+  $('push-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const response = await fetch(endpoint, {
+      method: 'POST', headers: { TTL: '60', Urgency: 'normal', 'Content-Type': 'text/plain' }, body: $('push-text').value,
+    });
+    $('push-status').textContent = `POST ${response.status} ${response.statusText}`;
+  });
+
+  // --- presence ---
+  const people = new Map();
+  const render = () => {
+    const list = $('presence');
+    list.replaceChildren();
+    const others = [...people.values()].filter((p) => p.device !== device).sort((a, b) => a.device.localeCompare(b.device));
+    if (others.length === 0) {
+      const empty = document.createElement('li');
+      empty.className = 'empty';
+      empty.textContent = offers.has('presence') ? 'nobody else yet' : 'presence service not running';
+      list.append(empty);
+    }
+    for (const p of others) {
+      const item = document.createElement('li');
+      item.dataset.device = p.device;
+      item.dataset.online = String(p.online);
+      item.dataset.status = p.online ? p.status : 'offline';
+      item.textContent = `${p.device}: ${p.online ? p.status : 'offline'}${p.note ? ` (${p.note})` : ''}`;
+      list.append(item);
+    }
+  };
+  client.on('presence', (body) => {
+    if (body.op === 'snapshot' && body.room === ROOM) {
+      people.clear();
+      for (const p of body.presence) people.set(p.device, p);
+    } else if (body.op === 'change') {
+      people.set(body.device, body);
+      log(`${body.device} is ${body.online ? body.status : 'offline'}`);
+    } else if (body.op === 'left') {
+      if (body.device) people.delete(body.device);
+    } else if (body.op === 'error') {
+      log(`presence: ${body.message}`);
+    }
+    render();
+  });
+  render();
+  $('my-status').addEventListener('change', () => {
+    client.send('presence', { op: 'set', status: $('my-status').value }).catch((e) => log(`status: ${e.message}`));
+  });
+
+  function onConnected() {
+    if (offers.has('presence')) {
+      client.send('presence', { op: 'join', room: ROOM }).catch((e) => log(`join: ${e.message}`));
+    }
+    if (offers.has('push') && !endpoint) {
+      client.send('push', { op: 'subscribe', label: 'demo tab' }).catch((e) => log(`subscribe: ${e.message}`));
+    }
+  }
+
+  client.connect().catch((error) => log(`cannot connect: ${error.message}`));
+}
+
+main().catch((error) => {
+  document.body.dataset.state = 'failed';
+  $('state').textContent = 'failed';
+  log(`demo failed to start: ${error.message}`);
+});
