@@ -77,6 +77,16 @@ let package = Package(
             dependencies: ["ServiceKit", "Shared", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // The presence service: devices set and watch presence; edges' connection events keep `online` true.
+        .target(
+            name: "PresenceService",
+            dependencies: [
+                "ServiceKit", "Shared", "ChannelProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         // The admin endpoint every component serves: /healthz, /readyz, /metrics (Prometheus).
         .target(
             name: "Admin",
@@ -115,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "Shared", "Edge", "Router", "EchoService", "DevCluster", "ChannelProtocol", "Admin",
+                "Shared", "Edge", "Router", "EchoService", "PresenceService", "DevCluster", "ChannelProtocol", "Admin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -154,6 +164,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "ChannelProtocol"], swiftSettings: strict),
+        .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

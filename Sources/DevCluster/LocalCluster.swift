@@ -1,6 +1,7 @@
 import Foundation
 
-/// A whole gateway on this machine: Redis, a Tansu broker, routers, edges and the echo service, each its own process.
+/// A whole gateway on this machine: Redis, a Tansu broker, routers, edges, the echo service and (optionally) the
+/// presence service, each its own process.
 ///
 /// `gateway dev` runs one for people; the integration tests run one per suite. Components are the real `gateway`
 /// executable with real flags, so what is tested is what ships. Every process is stopped by ``stop()``, at exit,
@@ -17,6 +18,9 @@ public final class LocalCluster: @unchecked Sendable {
         public var prefix = "cg"
         public var services = ["echo"]
         public var echo = true
+        /// Also run `gateway presence` (after the edges); the edges then offer service `presence` even if
+        /// ``services`` does not list it.
+        public var presence = false
         public var logDirectory: String?
         public var logLevel = "info"
         /// Redis with an append-only file fsynced on every write, for tests that restart it.
@@ -60,6 +64,7 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var routers: [LocalProcess] = []
     public private(set) var edges: [(id: String, port: Int, process: LocalProcess)] = []
     public private(set) var echoService: LocalProcess?
+    public private(set) var presenceService: LocalProcess?
     /// Each gateway component's admin port (/healthz, /readyz, /metrics), by name: `router-1`, `edge-1`, `echo`.
     public private(set) var adminPorts: [String: Int] = [:]
 
@@ -95,6 +100,9 @@ public final class LocalCluster: @unchecked Sendable {
         if options.echo {
             echoService = try startComponent(name: "echo", ["echo"])
         }
+        if options.presence {
+            presenceService = try startComponent(name: "presence", ["presence"])
+        }
         for router in routers { try router.waitForLine(containing: "router ready", timeout: 60) }
         for i in routers.indices { report("router ready (router-\(i + 1)), admin \(adminURL("router-\(i + 1)") ?? "-")") }
         for edge in edges {
@@ -104,6 +112,10 @@ public final class LocalCluster: @unchecked Sendable {
         if let echoService {
             try echoService.waitForLine(containing: "echo ready", timeout: 60)
             report("echo service ready (consumes \(options.prefix).up.echo), admin \(adminURL("echo") ?? "-")")
+        }
+        if let presenceService {
+            try presenceService.waitForLine(containing: "presence ready", timeout: 60)
+            report("presence service ready (consumes \(options.prefix).up.presence and \(options.prefix).connections), admin \(adminURL("presence") ?? "-")")
         }
     }
 
@@ -137,7 +149,7 @@ public final class LocalCluster: @unchecked Sendable {
             "--kafka", broker.bootstrap, "--redis", "127.0.0.1:\(redis.port)", "--prefix", options.prefix,
             "--log-level", options.logLevel, "--exit-with-stdin",
         ]
-        if arguments.first == "edge" { args += ["--services", options.services.joined(separator: ",")] }
+        if arguments.first == "edge" { args += ["--services", edgeServices.joined(separator: ",")] }
         for (key, value) in options.kafkaConsumerProperties.sorted(by: { $0.key < $1.key }) {
             args += ["--kafka-consumer-property", "\(key)=\(value)"]
         }
@@ -151,6 +163,11 @@ public final class LocalCluster: @unchecked Sendable {
             echo: echo.map { out in { @Sendable line in out("[\(name)] \(line)") } })
     }
 
+    /// The services the edges offer: ``Options/services``, plus `presence` when the presence service runs.
+    private var edgeServices: [String] {
+        options.presence && !options.services.contains("presence") ? options.services + ["presence"] : options.services
+    }
+
     /// Restarts Redis on the same port and data directory.
     public func restartRedis() throws {
         redis = try redis.restart(persistent: options.persistentRedis, logDirectory: options.logDirectory)
@@ -159,6 +176,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// Stops every component, then the broker and Redis.
     public func stop() {
         if let echoService { echoService.stop() }
+        if let presenceService { presenceService.stop() }
         edges.forEach { $0.process.stop() }
         routers.forEach { $0.stop() }
         broker?.stop()

@@ -9,6 +9,7 @@ import NIOCore
 /// remove its successor.
 final class ConnectedDevices: @unchecked Sendable {
     struct Connection {
+        let device: String
         let channel: any Channel
         let session: String
         /// The route's epoch when this connection claimed it; a higher one is a newer connection.
@@ -35,7 +36,7 @@ final class ConnectedDevices: @unchecked Sendable {
 
     /// Records `device` as connected on `channel`, unless a connection with a higher epoch already is.
     func add(device: String, session: String, epoch: Int64, channel: any Channel, handler: DeviceConnection) -> Added {
-        let connection = Connection(channel: channel, session: session, epoch: epoch,
+        let connection = Connection(device: device, channel: channel, session: session, epoch: epoch,
                                     handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         return lock.withLock {
             if let current = byDevice[device], current.epoch > epoch { return .outdated }

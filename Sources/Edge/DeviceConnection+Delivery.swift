@@ -18,7 +18,7 @@ extension DeviceConnection {
 
     /// Reads the mailbox if the window says a read is due, writes what it finds, and goes on while more is due.
     func pump() {
-        guard let (device, _) = registered, let channel, let (after, limit) = window.beginDrain() else { return }
+        guard let device = registered?.device, let channel, let (after, limit) = window.beginDrain() else { return }
         let mailbox = edge.mailbox
         let logger = edge.logger
         let promise = channel.eventLoop.makePromise(of: (entries: [MailboxEntry], expired: [MailboxEntry]).self)

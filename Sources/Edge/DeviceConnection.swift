@@ -30,9 +30,10 @@ final class DeviceConnection: ChannelInboundHandler {
     private var nextPing: NIODeadline
     private let sweep: ConnectionSweep
     private var sweepSlot: Int?
-    /// The device and session this connection registered (in ``ConnectedDevices`` and the Redis route), kept apart
-    /// from the protocol state so that however the connection ends, what it registered is released.
-    private(set) var registered: (device: String, session: String)?
+    /// The device and session this connection registered (in ``ConnectedDevices`` and the Redis route), and the epoch
+    /// of its claim, kept apart from the protocol state so that however the connection ends, what it registered is
+    /// released and its `disconnect` event names the same epoch as its `connect`.
+    private(set) var registered: (device: String, session: String, epoch: Int64)?
     /// Device messages handed to the producer and not yet reported delivered.
     private var publishing = 0
     private var reading = true
@@ -131,6 +132,10 @@ final class DeviceConnection: ChannelInboundHandler {
         if let registered {
             edge.devices.remove(device: registered.device, session: registered.session)
             release(device: registered.device, session: registered.session)
+            // Also when this connection was replaced or drained: the presence service ignores a disconnect whose
+            // epoch is no longer the device's latest.
+            edge.connectionEvents?.publish(.disconnect, device: registered.device, session: registered.session,
+                                           epoch: registered.epoch)
         }
         registered = nil
         session.markClosed()
@@ -216,7 +221,8 @@ final class DeviceConnection: ChannelInboundHandler {
                 // finished first here, so the survivor is always the one the route names.
                 switch edge.devices.add(device: grant.device, session: sessionID, epoch: epoch, channel: channel, handler: self) {
                 case .added(let replaced):
-                    registered = (grant.device, sessionID)
+                    registered = (grant.device, sessionID, epoch)
+                    edge.connectionEvents?.publish(.connect, device: grant.device, session: sessionID, epoch: epoch)
                     replaced?.channel.sendAndClose(nil, code: .replaced)
                     perform(welcomeAction, channel: channel)
                     pump()

@@ -62,7 +62,8 @@ public final class Edge: Sendable {
         try admin.createTopics(
             config.services.services.values.map { TopicSpec(name: $0.topic, partitions: config.upPartitions) }
                 + config.services.names.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
-                + [TopicSpec(name: config.topics.edgeInbox(config.edgeID), partitions: config.inboxPartitions)])
+                + [TopicSpec(name: config.topics.edgeInbox(config.edgeID), partitions: config.inboxPartitions)]
+                + (config.connectionEvents ? [TopicSpec(name: config.topics.connections, partitions: Defaults.topicPartitions)] : []))
         admin.close()
 
         let redis = RedisClient(endpoint: config.redis, logger: logger)
@@ -89,10 +90,12 @@ public final class Edge: Sendable {
         let producer = try KafkaProducer(config: producerConfig, logger: logger)
         let metrics = EdgeMetrics(services: config.services.names)
         let devices = ConnectedDevices(gauge: metrics.connections)
+        let events = config.connectionEvents
+            ? ConnectionEventPublisher(producer: producer, topics: config.topics, edgeID: config.edgeID) : nil
         let context = EdgeContext(config: config, producer: producer, registry: registry,
                                   mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),
                                   tokens: try await TokenAuthority(keys: config.tokenKeys),
-                                  devices: devices, metrics: metrics, logger: logger)
+                                  devices: devices, metrics: metrics, connectionEvents: events, logger: logger)
 
         // The inbox is positioned before any device can connect, so nothing routed here is missed.
         let inboxConsumer = try KafkaConsumer(config: config.kafka, groupID: nil, logger: logger)
@@ -168,14 +171,21 @@ public final class Edge: Sendable {
     /// Drains and stops: stops accepting, asks its devices in waves to reconnect elsewhere (``DrainPlan``: a
     /// `reconnect` frame with a random delay, then close 4005), waits for them to go until the drain deadline, closes
     /// any left with 1001 (going away), releases their routes, removes the edge's liveness key and flushes what is in
-    /// flight to the broker.
+    /// flight to the broker, including a `disconnect` event for every device it still held (a connection closing at
+    /// the same moment may publish its own as well: the presence service drops the repeat by its epoch).
     public func stop() async {
         guard let running = state.withLockedValue({ r -> Running? in defer { r = nil }; return r }) else { return }
         running.reloadOnHangup?.cancel()
         try? await running.server.close()
         await drain(running.context.devices)
-        for connection in running.context.devices.all() {
+        let held = running.context.devices.all()
+        for connection in held {
             connection.channel.sendAndClose(nil, code: .goingAway)
+        }
+        // Published here rather than left to the connections' own ends, which may come after the producer is gone.
+        for connection in held {
+            running.context.connectionEvents?.publish(.disconnect, device: connection.device, session: connection.session,
+                                                      epoch: connection.epoch)
         }
         running.housekeeping.cancel()
         for route in running.context.devices.routes() {

@@ -23,6 +23,9 @@ public struct EdgeConfig: Sendable {
     public var routeTTLSeconds: Int = 3600
     /// How long the edge's liveness key lives without a refresh; the edge refreshes it every third of this.
     public var edgeHeartbeatTTLSeconds: Int = 15
+    /// Whether the edge publishes a `connect` and a `disconnect` record per welcomed connection on
+    /// `<prefix>.connections` (docs/kafka-contract.md, "Connection events"); the presence service needs them.
+    public var connectionEvents = true
     public var inboxPartitions: Int32 = 1
     /// Messages a device may hold unacked; the rest wait in its mailbox.
     public var deliveryWindow = 32

@@ -13,10 +13,13 @@ final class EdgeContext: Sendable {
     let tokens: TokenAuthority
     let devices: ConnectedDevices
     let metrics: EdgeMetrics
+    /// Nil when connection events are turned off (`--no-connection-events`).
+    let connectionEvents: ConnectionEventPublisher?
     let logger: Logger
 
     init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, mailbox: Mailbox,
-         tokens: TokenAuthority, devices: ConnectedDevices, metrics: EdgeMetrics, logger: Logger) {
+         tokens: TokenAuthority, devices: ConnectedDevices, metrics: EdgeMetrics,
+         connectionEvents: ConnectionEventPublisher?, logger: Logger) {
         self.config = config
         self.producer = producer
         self.registry = registry
@@ -24,6 +27,7 @@ final class EdgeContext: Sendable {
         self.tokens = tokens
         self.devices = devices
         self.metrics = metrics
+        self.connectionEvents = connectionEvents
         self.logger = logger
     }
 }

@@ -28,6 +28,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Where each part writes its log.")
     var logDir = NSTemporaryDirectory() + "channel-gateway-dev"
 
+    @Flag(help: "Also run the presence service (docs/presence.md); the edges then offer service presence.")
+    var presence = false
+
     @Flag(help: "Also print every component's log lines here.")
     var verbose = false
 
@@ -61,6 +64,7 @@ struct DevCommand: AsyncParsableCommand {
         options.brokerPort = brokerPort
         options.services = services.split(separator: ",").map(String.init)
         options.logDirectory = logDir
+        options.presence = presence
         if verbose { options.echoOutput = { Lifecycle.say($0) } }
         let cluster = LocalCluster(options: options)
         do {

@@ -45,6 +45,13 @@ struct EdgeCommand: AsyncParsableCommand {
 
     @Option(help: "On SIGTERM or SIGINT, seconds until the edge has drained and exits; the rate rises if needed to fit (env CG_DRAIN_DEADLINE).")
     var drainDeadline = Settings.int("CG_DRAIN_DEADLINE", default: 30)
+
+    @Flag(inversion: .prefixedNo,
+          help: "Publish a connect and a disconnect event per device connection on <prefix>.connections, for the presence service (env CG_CONNECTION_EVENTS=1/0).")
+    var connectionEvents = Settings.bool("CG_CONNECTION_EVENTS", default: true)
+
+    @Option(help: "Seconds the edge's liveness key lives in Redis without a refresh (rewritten every third of it); after a crash its devices count as offline this long after (env CG_EDGE_HEARTBEAT_TTL).")
+    var edgeHeartbeatTtl = Settings.int("CG_EDGE_HEARTBEAT_TTL", default: 15)
     @OptionGroup var security: EdgeSecurityOptions
 
     func validate() throws {
@@ -57,6 +64,7 @@ struct EdgeCommand: AsyncParsableCommand {
         guard (1...16 * 1024 * 1024).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes: 1 to 16 MiB") }
         guard drainRate >= 1 else { throw ValidationError("--drain-rate: at least 1 device per second") }
         guard (0...3600).contains(drainDeadline) else { throw ValidationError("--drain-deadline: 0 to 3600 seconds") }
+        guard (1...3600).contains(edgeHeartbeatTtl) else { throw ValidationError("--edge-heartbeat-ttl: 1 to 3600 seconds") }
     }
 
     var serviceList: [String] { services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -80,6 +88,8 @@ struct EdgeCommand: AsyncParsableCommand {
         config.maxMessageBytes = maxMessageBytes
         config.heartbeatSeconds = heartbeat
         config.helloTimeoutSeconds = helloTimeout
+        config.connectionEvents = connectionEvents
+        config.edgeHeartbeatTTLSeconds = edgeHeartbeatTtl
         config.drain.rate = drainRate
         config.drain.deadline = .seconds(drainDeadline)
         // A short deadline keeps a proportionate margin for the last devices and the routes.

@@ -48,6 +48,8 @@ enum EffectiveConfig {
         all["max-message-bytes"] = config.maxMessageBytes
         all["heartbeat"] = config.heartbeatSeconds
         all["hello-timeout"] = config.helloTimeoutSeconds
+        all["connection-events"] = config.connectionEvents
+        all["edge-heartbeat-ttl"] = config.edgeHeartbeatTTLSeconds
         all["drain-rate"] = config.drain.rate
         all["drain-deadline"] = config.drain.deadline.components.seconds
         all["tls-cert"] = config.tls?.certificateChain ?? NSNull()

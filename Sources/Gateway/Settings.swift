@@ -54,6 +54,19 @@ enum Settings {
         string(environment) == nil ? nil : int(environment, default: 0)
     }
 
+    /// A yes/no setting: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`; anything else is recorded as a problem
+    /// and the default is used for now.
+    static func bool(_ environment: String, default value: Bool) -> Bool {
+        guard let text = string(environment) else { return value }
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default:
+            problem("\(key(forEnvironment: environment)): \"\(text)\" is not 1 or 0 (\(source(environment)))")
+            return value
+        }
+    }
+
     /// A number setting, checked as ``int(_:default:)``.
     static func double(_ environment: String, default value: Double) -> Double {
         number(environment, default: value, kind: "a number")

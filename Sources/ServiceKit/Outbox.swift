@@ -8,9 +8,13 @@ import Shared
 public struct Outbox: Sendable {
     let topics: Topics
     let service: String
-    private(set) var records: [OutgoingRecord] = []
+    /// What was put here, as downstream records by the contract, in order.
+    public private(set) var records: [OutgoingRecord] = []
 
-    init(topics: Topics, service: String) {
+    /// An empty outbox for `service`. ``ChannelService`` makes one per batch; a service that produces from a thread of
+    /// its own (for example while consuming another topic) makes its own and sends ``records`` itself, waiting for
+    /// their delivery before it commits what caused them.
+    public init(topics: Topics, service: String) {
         self.topics = topics
         self.service = service
     }

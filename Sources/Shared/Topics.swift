@@ -17,6 +17,10 @@ public struct Topics: Sendable, Equatable {
 
     /// Reports to `service` about its messages that were not delivered (expired, or refused by a full mailbox).
     public func report(_ service: String) -> String { "\(prefix).report.\(service)" }
+
+    /// Connection events: edges publish one record when a device is welcomed and one when its connection ends
+    /// (key = device id, empty value, headers ``RecordHeader/event`` and the others of docs/kafka-contract.md).
+    public var connections: String { "\(prefix).connections" }
 }
 
 /// The header names of records on every topic of the contract (docs/kafka-contract.md).
@@ -49,4 +53,10 @@ public enum RecordHeader {
     public static let control = "control"
     /// Reports: why the message was not delivered (`expired` or `mailbox_full`).
     public static let reason = "reason"
+    /// Connection events: `connect` or `disconnect`.
+    public static let event = "event"
+    /// Connection events: the epoch of the device's route claim, decimal text; per device it only grows.
+    public static let epoch = "epoch"
+    /// Connection events: when the edge saw it happen, Unix milliseconds as decimal text (edge clock).
+    public static let at = "at"
 }

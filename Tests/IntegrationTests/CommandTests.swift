@@ -87,6 +87,27 @@ struct CommandTests {
         #expect(missing.status != 0 && missing.output.contains("cannot read the configuration file"), "\(missing.output)")
     }
 
+    @Test func connectionEventsAndTheHeartbeatTTLAreEdgeSettings() async throws {
+        func printed(_ arguments: [String], _ environment: [String: String]? = nil) async throws -> [String: Any] {
+            let (status, output) = try await run(["edge", "--plaintext", "--print-config"] + arguments, name: "events-config",
+                                                 environment: environment)
+            #expect(status == 0, "\(output)")
+            return try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] ?? [:]
+        }
+        let defaults = try await printed([])
+        #expect(defaults["connection-events"] as? Bool == true && defaults["edge-heartbeat-ttl"] as? Int == 15)
+        let flags = try await printed(["--no-connection-events", "--edge-heartbeat-ttl", "3"])
+        #expect(flags["connection-events"] as? Bool == false && flags["edge-heartbeat-ttl"] as? Int == 3)
+        let environment = try await printed([], ["CG_CONNECTION_EVENTS": "0", "CG_EDGE_HEARTBEAT_TTL": "4"])
+        #expect(environment["connection-events"] as? Bool == false && environment["edge-heartbeat-ttl"] as? Int == 4)
+        #expect(try await printed(["--connection-events"], ["CG_CONNECTION_EVENTS": "0"])["connection-events"] as? Bool == true,
+                "the flag beats the environment")
+        let bad = try await run(["edge", "--plaintext", "--print-config"], name: "bad-events", environment: ["CG_CONNECTION_EVENTS": "maybe"])
+        #expect(bad.status != 0 && bad.output.contains("connection-events: \"maybe\" is not 1 or 0"), "\(bad.output)")
+        let zero = try await run(["edge", "--plaintext", "--print-config", "--edge-heartbeat-ttl", "0"], name: "bad-ttl")
+        #expect(zero.status != 0 && zero.output.contains("--edge-heartbeat-ttl: 1 to 3600 seconds"), "\(zero.output)")
+    }
+
     @Test func tokenPrintsOnlyAVerifiableToken() async throws {
         let (status, output) = try await run(["token", "--device", "d-cli", "--services", "echo,push", "--ttl", "5m"], name: "token")
         #expect(status == 0)

@@ -5,10 +5,10 @@ import Foundation
 import Shared
 import Testing
 
-/// One local cluster for the whole test run: Redis, Tansu, a router, two edges and the echo service, each a real
+/// One local cluster for the whole test run: Redis, Tansu, a router, two edges, the echo and presence services, each a real
 /// `gateway` process on free ports. Started on first use; stopped when the test process exits.
 enum TestCluster {
-    static let services = ["echo", "contract", "other"]
+    static let services = ["echo", "contract", "other", "presence"]
 
     /// The running cluster, started on first use on a thread of its own (never on the cooperative pool).
     static var shared: LocalCluster {
@@ -21,6 +21,7 @@ enum TestCluster {
         var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
         options.edges = 2
         options.services = services
+        options.presence = true
         options.logDirectory = NSTemporaryDirectory() + "channel-gateway-tests-\(getpid())"
         options.logLevel = "info"
         let cluster = LocalCluster(options: options)

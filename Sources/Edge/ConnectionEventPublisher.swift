@@ -1,0 +1,52 @@
+import Foundation
+import Metrics
+import Shared
+
+/// Publishes the edge's connection events on `<prefix>.connections` (docs/kafka-contract.md, "Connection events"):
+/// one `connect` record when a device is welcomed, one `disconnect` record when that connection ends.
+///
+/// Guarantees: never blocks (fire and forget; safe on an event loop); every event ends up counted in
+/// `cg_edge_connection_events_total` under exactly one outcome: `delivered` (the broker has it), `failed` (the delivery
+/// report said no) or `refused` (the producer did not take it, for example because it is shutting down). Records are
+/// keyed by device id, so the events of one device from this edge stay in order.
+final class ConnectionEventPublisher: Sendable {
+    enum Kind: String, Sendable {
+        case connect, disconnect
+    }
+
+    private let producer: KafkaProducer
+    private let topic: String
+    private let edgeID: String
+    private let delivered = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "delivered")])
+    private let failed = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "failed")])
+    private let refused = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "refused")])
+
+    init(producer: KafkaProducer, topics: Topics, edgeID: String) {
+        self.producer = producer
+        topic = topics.connections
+        self.edgeID = edgeID
+    }
+
+    /// Publishes one event for the connection `session` of `device`, whose route claim had `epoch`.
+    func publish(_ kind: Kind, device: String, session: String, epoch: Int64) {
+        let record = OutgoingRecord(topic: topic, key: Array(device.utf8), value: [], headers: [
+            KafkaHeader(RecordHeader.event, kind.rawValue),
+            KafkaHeader(RecordHeader.device, device),
+            KafkaHeader(RecordHeader.edge, edgeID),
+            KafkaHeader(RecordHeader.session, session),
+            KafkaHeader(RecordHeader.epoch, String(epoch)),
+            KafkaHeader(RecordHeader.at, String(Int64(Date().timeIntervalSince1970 * 1000))),
+        ])
+        let (delivered, failed) = (self.delivered, self.failed)
+        do {
+            try producer.send(record) { result in
+                switch result {
+                case .success: delivered.increment()
+                case .failure: failed.increment()
+                }
+            }
+        } catch {
+            refused.increment()
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import ChannelProtocol
+import Shared
+
+/// One record of `<prefix>.connections`, as an edge publishes it (docs/kafka-contract.md, "Connection events").
+///
+/// Guarantees: ``init(record:)`` accepts only a record with every header of the contract, a known `event`, a valid
+/// device id that matches the key, and a decimal `epoch`; anything else is a ``ConnectionEvent/Invalid`` saying what.
+public struct ConnectionEvent: Sendable, Equatable {
+    /// What happened: the edge welcomed the connection, or the connection ended.
+    public enum Kind: String, Sendable {
+        case connect, disconnect
+    }
+
+    public var kind: Kind
+    public var device: String
+    public var edge: String
+    public var session: String
+    /// The route claim's epoch: per device it only grows, so the higher one is the newer connection.
+    public var epoch: Int64
+    /// When the edge saw it, Unix ms (edge clock); informational.
+    public var atMs: Int64?
+
+    /// An event with the given fields (for tests and tools; consumers use ``init(record:)``).
+    public init(kind: Kind, device: String, edge: String, session: String, epoch: Int64, atMs: Int64? = nil) {
+        self.kind = kind
+        self.device = device
+        self.edge = edge
+        self.session = session
+        self.epoch = epoch
+        self.atMs = atMs
+    }
+
+    /// Why a record is not a connection event.
+    public struct Invalid: Error, Sendable, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads an event from a consumed record.
+    public init(record: KafkaRecord) throws(Invalid) {
+        func required(_ name: String) throws(Invalid) -> String {
+            guard let value = record.headerString(name), !value.isEmpty else { throw Invalid(description: "no \(name) header") }
+            return value
+        }
+        let event = try required(RecordHeader.event)
+        guard let kind = Kind(rawValue: event) else { throw Invalid(description: "unknown event \"\(event.prefix(32))\"") }
+        let device = try required(RecordHeader.device)
+        guard FieldRules.isDeviceID(device) else { throw Invalid(description: "the device header is not a device id") }
+        if let key = record.key, key != Array(device.utf8) { throw Invalid(description: "the key is not the device") }
+        let edge = try required(RecordHeader.edge)
+        guard edge.utf8.count <= 249, edge.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw Invalid(description: "the edge header is not an edge id")
+        }
+        let session = try required(RecordHeader.session)
+        guard session.utf8.count <= FieldRules.maxIDBytes else { throw Invalid(description: "the session header is too long") }
+        let epochText = try required(RecordHeader.epoch)
+        guard let epoch = Int64(epochText), epoch >= 0 else { throw Invalid(description: "the epoch \"\(epochText.prefix(32))\" is not a decimal number") }
+        self.init(kind: kind, device: device, edge: edge, session: session, epoch: epoch,
+                  atMs: record.headerString(RecordHeader.at).flatMap { Int64($0) })
+    }
+}

@@ -1,0 +1,72 @@
+import ChannelProtocol
+
+/// A body the presence service sends to a device (docs/presence.md), and the deterministic ids it sends them under.
+///
+/// Guarantees: every body is one JSON object with an `op`; ids are valid downstream ids (1–128 bytes, no control
+/// characters) and derived only from what they answer or announce, so a repeated send carries the same id and the
+/// device drops it.
+public enum PresenceMessage: Sendable, Equatable {
+    /// Reply to `set`: the sender's own entry.
+    case presence(PresenceEntry)
+    /// Reply to `watch` (room nil) or `join` (the room): the current entries.
+    case snapshot(room: String?, entries: [PresenceEntry])
+    /// Reply to `unwatch`.
+    case unwatched([String])
+    /// Reply to `leave` (device nil), or to the other members: `device` left `room`.
+    case left(room: String, device: String?)
+    /// To a watcher: the entry of a device it watches changed.
+    case change(PresenceEntry)
+    /// Reply to an op that was refused.
+    case error(code: PresenceOpError.Code, message: String)
+
+    /// The body as JSON text.
+    public var json: String {
+        switch self {
+        case .presence(let entry):
+            return "{\"op\":\"presence\",\(entry.jsonMembers)}"
+        case .snapshot(let room, let entries):
+            let roomMember = room.map { "\"room\":\(JSONText.string($0))," } ?? ""
+            return "{\"op\":\"snapshot\",\(roomMember)\"presence\":[\(entries.map(\.json).joined(separator: ","))]}"
+        case .unwatched(let devices):
+            return "{\"op\":\"unwatched\",\"devices\":\(JSONText.strings(devices))}"
+        case .left(let room, let device):
+            let deviceMember = device.map { ",\"device\":\(JSONText.string($0))" } ?? ""
+            return "{\"op\":\"left\",\"room\":\(JSONText.string(room))\(deviceMember)}"
+        case .change(let entry):
+            return "{\"op\":\"change\",\(entry.jsonMembers)}"
+        case .error(let code, let message):
+            return "{\"op\":\"error\",\"code\":\(JSONText.string(code.rawValue)),\"message\":\(JSONText.string(message))}"
+        }
+    }
+
+    /// The body as a JSON payload.
+    public var payload: Payload { .json(Array(json.utf8)) }
+}
+
+/// The ids of what the presence service sends.
+public enum PresenceIDs {
+    /// The reply to the device message `messageID`: `presence-<messageID>`.
+    public static func reply(to messageID: String) -> String { bounded("presence-\(messageID)") }
+
+    /// A change of `device`'s entry to `version`: `presence-<device>-<version>`, the same for every watcher.
+    public static func change(device: String, version: Int64) -> String { bounded("presence-\(device)-\(version)") }
+
+    /// The notice that `device` left `room`, caused by its device message `messageID`.
+    public static func left(room: String, device: String, messageID: String) -> String {
+        bounded("presence-left-\(room)-\(device)-\(messageID)")
+    }
+
+    /// `id` itself when it fits the 128-byte limit of downstream ids, else `presence-h-` and a 128-bit hash of it
+    /// (two FNV-1a variants), which is as deterministic.
+    static func bounded(_ id: String) -> String {
+        guard id.utf8.count > FieldRules.maxIDBytes else { return id }
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x6c62_272e_07bb_0142
+        for byte in id.utf8 {
+            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            b = (b &* 0x0000_0100_0000_01b3) ^ UInt64(byte)
+        }
+        func hex(_ v: UInt64) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
+        return "presence-h-" + hex(a) + hex(b)
+    }
+}

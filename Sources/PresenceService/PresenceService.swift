@@ -1,0 +1,73 @@
+import Logging
+import ServiceKit
+import Shared
+
+/// The presence service (`gateway presence`, docs/presence.md): devices set their status and watch other devices,
+/// explicitly or through rooms; the edges' connection events and the dead-edge sweeper keep `online` true to the
+/// connections. State lives in Redis (``PresenceStore``), so several instances can run at once and share the work.
+///
+/// Three parts, each on a thread of its own: the ops devices send (`<prefix>.up.presence`, group `<prefix>-presence`,
+/// on ``ChannelService``), the connection events (`<prefix>.connections`, group `<prefix>-presence-events`), and the
+/// ``DeadEdgeSweeper``. What they send to devices goes through `<prefix>.down` with a TTL of 60 s.
+public final class PresenceService: @unchecked Sendable {
+    /// The service name devices use.
+    public static let service = "presence"
+
+    private let topics: Topics
+    private let kafka: KafkaConfig
+    private let redisEndpoint: RedisEndpoint
+    private let limits: PresenceLimits
+    private let logger: Logger
+    private let channel: ChannelService
+    private var redis: RedisClient?
+    private var producer: KafkaProducer?
+    private var events: ConnectionEventConsumer?
+    private var sweeper: DeadEdgeSweeper?
+
+    /// A service for the installation `topics.prefix`; nothing runs before ``start()``.
+    public init(topics: Topics, kafka: KafkaConfig, redis: RedisEndpoint, limits: PresenceLimits = PresenceLimits(),
+                logger: Logger) {
+        self.topics = topics
+        self.kafka = kafka
+        redisEndpoint = redis
+        self.limits = limits
+        self.logger = logger
+        channel = ChannelService(name: Self.service, topics: topics, kafka: kafka, logger: logger)
+    }
+
+    /// Whether both consumer groups have given this instance partitions (before that it handles nothing).
+    public var isAssigned: Bool { channel.isAssigned && (events?.isAssigned ?? false) }
+
+    /// Checks Redis and the broker, creates the topics if missing, joins both groups and starts the sweeper.
+    /// Blocks for the checks: call it from a thread that may block (start-up), not an event loop.
+    /// - Throws: when Redis or the broker cannot be reached, or librdkafka is too old.
+    public func start() throws {
+        let redis = RedisClient(endpoint: redisEndpoint, logger: logger)
+        self.redis = redis
+        try redis.checkReachable()
+        let admin = try KafkaAdmin(config: kafka, logger: logger)
+        try admin.checkReachable()
+        try admin.createTopics([TopicSpec(name: topics.connections)])
+        admin.close()
+        let store = PresenceStore(redis: redis, prefix: topics.prefix, limits: limits)
+        let handler = PresenceOpHandler(store: store, logger: logger)
+        try channel.start { message, outbox in try handler.handle(message, &outbox) }
+        let producer = try KafkaProducer(config: kafka, logger: logger)
+        self.producer = producer
+        let events = try ConnectionEventConsumer(topics: topics, kafka: kafka, store: store, producer: producer, logger: logger)
+        self.events = events
+        events.start()
+        let sweeper = DeadEdgeSweeper(store: store, producer: producer, topics: topics, logger: logger)
+        self.sweeper = sweeper
+        sweeper.start()
+    }
+
+    /// Stops the sweeper, finishes and commits the batches in hand, leaves both groups and flushes what is in flight.
+    public func stop() {
+        sweeper?.stop()
+        events?.stop()
+        channel.stop()
+        producer?.shutdown()
+        redis?.close()
+    }
+}

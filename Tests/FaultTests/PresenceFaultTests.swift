@@ -1,0 +1,74 @@
+import ChannelClient
+import ChannelProtocol
+import DevCluster
+import Foundation
+import Shared
+import Testing
+
+extension FaultTests {
+    /// `kill -9` of the edge holding a watched device: no disconnect event ever comes, so the presence service's
+    /// dead-edge sweep must take the device offline once the edge's liveness key expires (TTL 3 s here).
+    @Test func killingAnEdgeTakesItsDevicesOfflineForTheirWatchers() async throws {
+        let ttl = 3
+        let f = try await FaultCluster.start("presence-kill", presence: true, edgeArguments: ["--edge-heartbeat-ttl", "\(ttl)"])
+        defer { f.stop() }
+        let authority = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
+        func connect(_ device: String, edge: Int) async throws -> DeviceClient {
+            let client = try await DeviceClient.connect(to: f.cluster.edgeURL(edge))
+            _ = try await client.hello(device: device, token: try await authority.mint(device: device, services: ["*"], ttl: .seconds(600)))
+            return client
+        }
+        let watched = try await connect("pk-watched", edge: 0)
+        let watcher = try await connect("pk-watcher", edge: 1)
+        let inbox = PresenceInbox(watcher)
+
+        // Watch until the watched device reads online (its connect event may still be on its way).
+        try await within(30, "the watched device to read online") {
+            while true {
+                let id = try await watcher.send(service: "presence", json: #"{"op":"watch","devices":["pk-watched"]}"#)
+                let snapshot = try await inbox.next(within: 15) { $0.id == "presence-\(id)" }
+                if snapshot.body.contains(#""online":true"#) { return }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let killedAt = ContinuousClock.now
+        f.cluster.edges[0].process.crash()
+        let change = try await inbox.next(within: Double(ttl) + 2 + 3) {
+            $0.body.contains(#""op":"change""#) && $0.body.contains(#""device":"pk-watched""#) && $0.body.contains(#""online":false"#)
+        }
+        let took = ContinuousClock.now - killedAt
+        print("fault presence: the watcher read pk-watched offline \(took) after kill -9 of its edge (heartbeat TTL \(ttl) s)")
+        #expect(took <= .seconds(ttl + 2), "offline within the heartbeat TTL + 2 s, took \(took)")
+        #expect(change.id.hasPrefix("presence-pk-watched-"))
+        _ = watched
+        await watcher.close()
+    }
+}
+
+/// The presence messages one device received, as JSON text, for the test to wait on.
+final class PresenceInbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var received: [(id: String, body: String)] = []
+
+    init(_ client: DeviceClient) {
+        Task { [self] in
+            for await message in client.messages where message.service == "presence" {
+                lock.withLock { received.append((message.id, String(decoding: message.payload.bytes, as: UTF8.self))) }
+            }
+        }
+    }
+
+    /// The first message so far or within `seconds` that satisfies `match`; it is consumed.
+    func next(within seconds: Double, where match: @escaping @Sendable ((id: String, body: String)) -> Bool) async throws -> (id: String, body: String) {
+        try await within(seconds, "a presence message") {
+            while true {
+                let found = self.lock.withLock { () -> (id: String, body: String)? in
+                    guard let index = self.received.firstIndex(where: match) else { return nil }
+                    return self.received.remove(at: index)
+                }
+                if let found { return found }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+}
