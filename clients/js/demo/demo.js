@@ -126,12 +126,15 @@ async function main() {
       list.append(item);
     }
   };
+  // Changes can arrive out of order: the entry with the highest version is the latest (docs/presence.md).
+  const newer = (entry) => !people.has(entry.device) || people.get(entry.device).version <= entry.version;
   client.on('presence', (body) => {
     if (body.op === 'snapshot' && body.room === ROOM) {
-      people.clear();
-      for (const p of body.presence) people.set(p.device, p);
+      const members = new Set(body.presence.map((p) => p.device));
+      for (const device of people.keys()) if (!members.has(device)) people.delete(device);
+      for (const p of body.presence) if (newer(p)) people.set(p.device, p);
     } else if (body.op === 'change') {
-      people.set(body.device, body);
+      if (newer(body)) people.set(body.device, body);
       log(`${body.device} is ${body.online ? body.status : 'offline'}`);
     } else if (body.op === 'left') {
       if (body.device) people.delete(body.device);
