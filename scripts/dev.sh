@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (idempotent), builds the gateway and runs a local cluster: Redis, a Tansu broker, a router,
-# two edges and the echo service. Ctrl-C stops it all. Extra arguments go to `gateway dev` (see --help).
+# two edges, the echo, push and presence services, and the demo page (open the URL it prints). Ctrl-C stops it all.
+# Extra arguments go to `gateway dev` (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -5,7 +5,7 @@ import Foundation
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run a local cluster: Redis, a Tansu broker, a router, edges and the echo service; Ctrl-C stops it all.")
+        abstract: "Run a local cluster: Redis, a Tansu broker, a router, edges, the echo, push and presence services, and a demo page; Ctrl-C stops it all.")
 
     @Option(help: "Number of edges.")
     var edges = 2
@@ -28,8 +28,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Where each part writes its log.")
     var logDir = NSTemporaryDirectory() + "channel-gateway-dev"
 
-    @Flag(help: "Also run the presence service (docs/presence.md); the edges then offer service presence.")
-    var presence = false
+    @Flag(inversion: .prefixedNo, help: "Run the presence service (docs/presence.md); the edges then offer service presence.")
+    var presence = true
 
     @Flag(help: "Also print every component's log lines here.")
     var verbose = false
@@ -63,6 +63,7 @@ struct DevCommand: AsyncParsableCommand {
         options.redisPort = redisPort
         options.brokerPort = brokerPort
         options.services = services.split(separator: ",").map(String.init)
+        if presence && !options.services.contains("presence") { options.services.append("presence") }
         options.logDirectory = logDir
         options.presence = presence
         if verbose { options.echoOutput = { Lifecycle.say($0) } }
