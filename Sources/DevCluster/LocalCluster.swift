@@ -1,6 +1,7 @@
 import Foundation
 
-/// A whole gateway on this machine: Redis, a Tansu broker, routers, edges and the echo service, each its own process.
+/// A whole gateway on this machine: Redis, a Tansu broker, routers, edges, the echo service and (optionally) the push
+/// service, each its own process.
 ///
 /// `gateway dev` runs one for people; the integration tests run one per suite. Components are the real `gateway`
 /// executable with real flags, so what is tested is what ships. Every process is stopped by ``stop()``, at exit,
@@ -17,6 +18,12 @@ public final class LocalCluster: @unchecked Sendable {
         public var prefix = "cg"
         public var services = ["echo"]
         public var echo = true
+        /// Also run `gateway push` (its HTTP API at ``LocalCluster/pushURL``); the edges then offer service `push`.
+        public var push = false
+        /// The push HTTP API's port; nil picks a free one.
+        public var pushPort: Int?
+        /// More flags for `gateway push` (for example `--rate-per-minute 5` or `--api-key k`).
+        public var pushArguments: [String] = []
         public var logDirectory: String?
         public var logLevel = "info"
         /// Redis with an append-only file fsynced on every write, for tests that restart it.
@@ -60,6 +67,9 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var routers: [LocalProcess] = []
     public private(set) var edges: [(id: String, port: Int, process: LocalProcess)] = []
     public private(set) var echoService: LocalProcess?
+    public private(set) var pushService: LocalProcess?
+    /// The push HTTP API, `http://127.0.0.1:PORT`, when ``Options/push`` is on.
+    public private(set) var pushURL: String?
     /// Each gateway component's admin port (/healthz, /readyz, /metrics), by name: `router-1`, `edge-1`, `echo`.
     public private(set) var adminPorts: [String: Int] = [:]
 
@@ -95,6 +105,11 @@ public final class LocalCluster: @unchecked Sendable {
         if options.echo {
             echoService = try startComponent(name: "echo", ["echo"])
         }
+        if options.push {
+            let port = try options.pushPort ?? FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
+            pushService = try startComponent(name: "push", ["push", "--host", "127.0.0.1", "--port", "\(port)"] + options.pushArguments)
+            pushURL = "http://127.0.0.1:\(port)"
+        }
         for router in routers { try router.waitForLine(containing: "router ready", timeout: 60) }
         for i in routers.indices { report("router ready (router-\(i + 1)), admin \(adminURL("router-\(i + 1)") ?? "-")") }
         for edge in edges {
@@ -104,6 +119,10 @@ public final class LocalCluster: @unchecked Sendable {
         if let echoService {
             try echoService.waitForLine(containing: "echo ready", timeout: 60)
             report("echo service ready (consumes \(options.prefix).up.echo), admin \(adminURL("echo") ?? "-")")
+        }
+        if let pushService {
+            try pushService.waitForLine(containing: "push ready", timeout: 60)
+            report("push service ready, HTTP API \(pushURL ?? "-"), admin \(adminURL("push") ?? "-")")
         }
     }
 
@@ -137,7 +156,7 @@ public final class LocalCluster: @unchecked Sendable {
             "--kafka", broker.bootstrap, "--redis", "127.0.0.1:\(redis.port)", "--prefix", options.prefix,
             "--log-level", options.logLevel, "--exit-with-stdin",
         ]
-        if arguments.first == "edge" { args += ["--services", options.services.joined(separator: ",")] }
+        if arguments.first == "edge" { args += ["--services", edgeServices.joined(separator: ",")] }
         for (key, value) in options.kafkaConsumerProperties.sorted(by: { $0.key < $1.key }) {
             args += ["--kafka-consumer-property", "\(key)=\(value)"]
         }
@@ -151,6 +170,11 @@ public final class LocalCluster: @unchecked Sendable {
             echo: echo.map { out in { @Sendable line in out("[\(name)] \(line)") } })
     }
 
+    /// What the edges offer: ``Options/services``, plus `push` when the push service runs.
+    private var edgeServices: [String] {
+        options.push && !options.services.contains("push") ? options.services + ["push"] : options.services
+    }
+
     /// Restarts Redis on the same port and data directory.
     public func restartRedis() throws {
         redis = try redis.restart(persistent: options.persistentRedis, logDirectory: options.logDirectory)
@@ -158,6 +182,7 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Stops every component, then the broker and Redis.
     public func stop() {
+        if let pushService { pushService.stop() }
         if let echoService { echoService.stop() }
         edges.forEach { $0.process.stop() }
         routers.forEach { $0.stop() }

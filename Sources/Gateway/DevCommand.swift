@@ -25,6 +25,12 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated services the edges offer.")
     var services = "echo"
 
+    @Flag(help: "Also run the push service (gateway push); the edges then offer service push.")
+    var push = false
+
+    @Option(help: "Port of the push service's HTTP API (with --push).")
+    var pushPort = 8090
+
     @Option(help: "Where each part writes its log.")
     var logDir = NSTemporaryDirectory() + "channel-gateway-dev"
 
@@ -45,6 +51,8 @@ struct DevCommand: AsyncParsableCommand {
         options.brokerPort = brokerPort
         options.services = services.split(separator: ",").map(String.init)
         options.logDirectory = logDir
+        options.push = push
+        options.pushPort = pushPort
         if verbose { options.echoOutput = { Lifecycle.say($0) } }
         let cluster = LocalCluster(options: options)
         do {
