@@ -87,6 +87,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The push service: an HTTP API for app servers (RFC 8030 in spirit) and device subscriptions over the channel.
+        .target(
+            name: "PushService",
+            dependencies: [
+                "ServiceKit", "Shared", "ChannelProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         // The admin endpoint every component serves: /healthz, /readyz, /metrics (Prometheus).
         .target(
             name: "Admin",
@@ -125,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "Shared", "Edge", "Router", "EchoService", "PresenceService", "DevCluster", "ChannelProtocol", "Admin",
+                "Shared", "Edge", "Router", "EchoService", "PushService", "PresenceService", "DevCluster", "ChannelProtocol", "Admin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -165,10 +178,16 @@ let package = Package(
         ),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "ChannelProtocol"], swiftSettings: strict),
+        .testTarget(name: "PushServiceTests", dependencies: ["PushService"], swiftSettings: strict),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster", "ServiceKit"],
+            dependencies: [
+                "Shared", "ChannelClient", "ChannelProtocol", "DevCluster", "ServiceKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A whole gateway on this machine: Redis, a Tansu broker, routers, edges, the echo service and (optionally) the
-/// presence service, each its own process.
+/// A whole gateway on this machine: Redis, a Tansu broker, routers, edges, the echo service and (optionally) the push
+/// and presence services, each its own process.
 ///
 /// `gateway dev` runs one for people; the integration tests run one per suite. Components are the real `gateway`
 /// executable with real flags, so what is tested is what ships. Every process is stopped by ``stop()``, at exit,
@@ -21,6 +21,12 @@ public final class LocalCluster: @unchecked Sendable {
         /// Also run `gateway presence` (after the edges); the edges then offer service `presence` even if
         /// ``services`` does not list it.
         public var presence = false
+        /// Also run `gateway push` (its HTTP API at ``LocalCluster/pushURL``); the edges then offer service `push`.
+        public var push = false
+        /// The push HTTP API's port; nil picks a free one.
+        public var pushPort: Int?
+        /// More flags for `gateway push` (for example `--rate-per-minute 5` or `--api-key k`).
+        public var pushArguments: [String] = []
         public var logDirectory: String?
         public var logLevel = "info"
         /// Redis with an append-only file fsynced on every write, for tests that restart it.
@@ -65,6 +71,9 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var edges: [(id: String, port: Int, process: LocalProcess)] = []
     public private(set) var echoService: LocalProcess?
     public private(set) var presenceService: LocalProcess?
+    public private(set) var pushService: LocalProcess?
+    /// The push HTTP API, `http://127.0.0.1:PORT`, when ``Options/push`` is on.
+    public private(set) var pushURL: String?
     /// Each gateway component's admin port (/healthz, /readyz, /metrics), by name: `router-1`, `edge-1`, `echo`.
     public private(set) var adminPorts: [String: Int] = [:]
 
@@ -103,6 +112,11 @@ public final class LocalCluster: @unchecked Sendable {
         if options.presence {
             presenceService = try startComponent(name: "presence", ["presence"])
         }
+        if options.push {
+            let port = try options.pushPort ?? FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
+            pushService = try startComponent(name: "push", ["push", "--host", "127.0.0.1", "--port", "\(port)"] + options.pushArguments)
+            pushURL = "http://127.0.0.1:\(port)"
+        }
         for router in routers { try router.waitForLine(containing: "router ready", timeout: 60) }
         for i in routers.indices { report("router ready (router-\(i + 1)), admin \(adminURL("router-\(i + 1)") ?? "-")") }
         for edge in edges {
@@ -116,6 +130,10 @@ public final class LocalCluster: @unchecked Sendable {
         if let presenceService {
             try presenceService.waitForLine(containing: "presence ready", timeout: 60)
             report("presence service ready (consumes \(options.prefix).up.presence and \(options.prefix).connections), admin \(adminURL("presence") ?? "-")")
+        }
+        if let pushService {
+            try pushService.waitForLine(containing: "push ready", timeout: 60)
+            report("push service ready, HTTP API \(pushURL ?? "-"), admin \(adminURL("push") ?? "-")")
         }
     }
 
@@ -163,9 +181,12 @@ public final class LocalCluster: @unchecked Sendable {
             echo: echo.map { out in { @Sendable line in out("[\(name)] \(line)") } })
     }
 
-    /// The services the edges offer: ``Options/services``, plus `presence` when the presence service runs.
+    /// The services the edges offer: ``Options/services``, plus `push` and `presence` when their services run.
     private var edgeServices: [String] {
-        options.presence && !options.services.contains("presence") ? options.services + ["presence"] : options.services
+        var services = options.services
+        if options.push && !services.contains("push") { services.append("push") }
+        if options.presence && !services.contains("presence") { services.append("presence") }
+        return services
     }
 
     /// Restarts Redis on the same port and data directory.
@@ -175,6 +196,7 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Stops every component, then the broker and Redis.
     public func stop() {
+        if let pushService { pushService.stop() }
         if let echoService { echoService.stop() }
         if let presenceService { presenceService.stop() }
         edges.forEach { $0.process.stop() }

@@ -25,6 +25,12 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated services the edges offer.")
     var services = "echo"
 
+    @Flag(inversion: .prefixedNo, help: "Run the push service (docs/push.md); the edges then offer service push.")
+    var push = true
+
+    @Option(help: "Port of the push service's HTTP API.")
+    var pushPort = 8090
+
     @Option(help: "Where each part writes its log.")
     var logDir = NSTemporaryDirectory() + "channel-gateway-dev"
 
@@ -51,9 +57,10 @@ struct DevCommand: AsyncParsableCommand {
             Lifecycle.say("failed: \(error)")
             throw ExitCode.failure
         }
-        let busy = ((port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort])).filter { !FreePort.isFree($0) }
+        let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push ? [pushPort] : [])
+        let busy = wanted.filter { !FreePort.isFree($0) }
         guard busy.isEmpty else {
-            Lifecycle.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port or --demo-port")
+            Lifecycle.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port or --push-port")
             throw ExitCode.failure
         }
         var options = LocalCluster.Options(gatewayExecutable: CommandLine.executablePath)
@@ -63,9 +70,12 @@ struct DevCommand: AsyncParsableCommand {
         options.redisPort = redisPort
         options.brokerPort = brokerPort
         options.services = services.split(separator: ",").map(String.init)
+        if push && !options.services.contains("push") { options.services.append("push") }
         if presence && !options.services.contains("presence") { options.services.append("presence") }
         options.logDirectory = logDir
         options.presence = presence
+        options.push = push
+        options.pushPort = pushPort
         if verbose { options.echoOutput = { Lifecycle.say($0) } }
         let cluster = LocalCluster(options: options)
         do {
@@ -78,7 +88,7 @@ struct DevCommand: AsyncParsableCommand {
         Lifecycle.say("logs \(logDir)")
         var demo: DemoServer?
         if let site {
-            let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: nil, services: options.services)
+            let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL, services: options.services)
             do {
                 demo = try await DemoServer.start(host: "127.0.0.1", port: demoPort, site: site, config: config)
             } catch {

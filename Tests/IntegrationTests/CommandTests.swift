@@ -122,7 +122,7 @@ struct CommandTests {
     @Test func devStartsAWorkingClusterAndStopsEveryPart() async throws {
         let port = try FreePort.consecutive(2, from: 10_000 + Int.random(in: 0..<20_000))
         let dev = try LocalProcess(name: "dev", executable: gateway,
-                                   arguments: ["dev", "--port", "\(port)", "--no-demo",
+                                   arguments: ["dev", "--port", "\(port)", "--no-demo", "--push-port", "\(try FreePort.next())",
                                                "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
         try await dev.line(containing: "ready:", timeout: 120)
         for part in ["redis 127.0.0.1:", "broker 127.0.0.1:", "router ready", "edge-1 ws://127.0.0.1:\(port)/v1/channel",
@@ -130,7 +130,7 @@ struct CommandTests {
             #expect(dev.recentOutput.contains(part), "dev prints \(part)")
         }
         let children = Self.descendants(of: dev.pid)
-        #expect(children.count >= 6, "redis, tansu, router, two edges, echo: \(children)")
+        #expect(children.count >= 8, "redis, tansu, router, two edges, echo, push, presence: \(children)")
 
         let client = try await DeviceClient.connect(to: "ws://127.0.0.1:\(port + 1)/v1/channel")
         _ = try await client.hello(device: "d-dev", token: try await TestCluster.token("d-dev"))

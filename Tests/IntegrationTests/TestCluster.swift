@@ -5,10 +5,13 @@ import Foundation
 import Shared
 import Testing
 
-/// One local cluster for the whole test run: Redis, Tansu, a router, two edges, the echo and presence services, each a real
-/// `gateway` process on free ports. Started on first use; stopped when the test process exits.
+/// One local cluster for the whole test run: Redis, Tansu, a router, two edges, the echo, push and presence services,
+/// each a real `gateway` process on free ports. Started on first use; stopped when the test process exits.
 enum TestCluster {
-    static let services = ["echo", "contract", "other", "presence"]
+    static let services = ["echo", "contract", "other", "push", "presence"]
+    /// The push service's app-server key and rate (small, so a test can exceed it quickly).
+    static let pushAPIKey = "test-push-key"
+    static let pushRatePerMinute = 5
 
     /// The running cluster, started on first use on a thread of its own (never on the cooperative pool).
     static var shared: LocalCluster {
@@ -24,6 +27,8 @@ enum TestCluster {
         options.presence = true
         options.logDirectory = NSTemporaryDirectory() + "channel-gateway-tests-\(getpid())"
         options.logLevel = "info"
+        options.push = true
+        options.pushArguments = ["--rate-per-minute", "\(pushRatePerMinute)", "--api-key", pushAPIKey]
         let cluster = LocalCluster(options: options)
         do {
             try cluster.start { print("[cluster] \($0)") }

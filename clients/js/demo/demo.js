@@ -107,10 +107,15 @@ async function main() {
 
   // --- presence ---
   const people = new Map();
+  const openedAt = Date.now() - 5000;
   const render = () => {
     const list = $('presence');
     list.replaceChildren();
-    const others = [...people.values()].filter((p) => p.device !== device).sort((a, b) => a.device.localeCompare(b.device));
+    // Room members stay for days (docs/presence.md): show those online, and those that went offline while this page
+    // was open, not every tab ever closed.
+    const others = [...people.values()]
+      .filter((p) => p.device !== device && (p.online || p.since >= openedAt))
+      .sort((a, b) => a.device.localeCompare(b.device));
     if (others.length === 0) {
       const empty = document.createElement('li');
       empty.className = 'empty';

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceKit
+import Shared
+
+/// The push service (docs/push.md): devices subscribe over the channel (service `push`), app servers push with one
+/// HTTP call, and the device gets the message now or when it next connects within the TTL.
+///
+/// Wires three parts: the channel service on the SDK (device ops, and the producer that writes pushes to
+/// `<prefix>.down`), the subscription store in Redis, and the HTTP API. Guarantees: a push is answered 201 only once it
+/// is durable in Kafka; several instances can run side by side (they share the consumer group, the store and the rate
+/// counters).
+public final class PushService: @unchecked Sendable {
+    /// The service name devices use.
+    public static let service = "push"
+
+    /// Settings of one push instance; the defaults are `gateway push`'s.
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8090
+        /// The base of every subscription's `endpoint`; nil means `http://<host>:<port>` (the port actually bound).
+        public var publicURL: String?
+        public var maxPayloadBytes = 4096
+        public var ratePerMinute = 60
+        public var apiKeys: Set<String> = []
+        public var corsOrigin = "*"
+        public var requestTimeout: TimeAmount = .seconds(30)
+
+        /// The defaults of `gateway push`.
+        public init() {}
+    }
+
+    private let configuration: Configuration
+    private let channel: ChannelService
+    private let redis: RedisClient
+    private let store: SubscriptionStore
+    private let logger: Logger
+    private var server: PushHTTPServer?
+
+    /// Prepares the parts; nothing connects or listens before ``start()``.
+    public init(topics: Topics, kafka: KafkaConfig, redis: RedisEndpoint, configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        channel = ChannelService(name: Self.service, topics: topics, kafka: Self.producerDefaults(kafka), logger: logger)
+        self.redis = RedisClient(endpoint: redis, logger: logger)
+        store = SubscriptionStore(redis: self.redis, prefix: topics.prefix)
+    }
+
+    /// `kafka` with `message.timeout.ms` = 10000 unless it sets one: an app server waits for the broker's answer, so a
+    /// push gives up after 10 s (503) rather than after librdkafka's default of 5 minutes.
+    public static func producerDefaults(_ kafka: KafkaConfig) -> KafkaConfig {
+        var kafka = kafka
+        if kafka.properties["message.timeout.ms"] == nil && kafka.producerProperties["message.timeout.ms"] == nil {
+            kafka.producerProperties["message.timeout.ms"] = "10000"
+        }
+        return kafka
+    }
+
+    /// Whether the consumer group has given this instance partitions of `<prefix>.up.push`.
+    public var isAssigned: Bool { channel.isAssigned }
+
+    /// The HTTP port bound (after ``start()``).
+    public var httpPort: Int? { server?.port }
+
+    /// The base URL endpoints are built on.
+    public var publicURL: String {
+        configuration.publicURL ?? "http://\(configuration.host):\(server?.port ?? configuration.port)"
+    }
+
+    /// Binds the HTTP API (answering 503 for now), then joins the consumer group (checking the broker and creating the
+    /// topics first, on a thread of its own), then takes pushes.
+    /// - Throws: when the port cannot be bound or the broker cannot be reached (the HTTP API is closed again).
+    public func start() async throws {
+        let metrics = PushMetrics()
+        let endpoint = PushEndpoint(channel: channel, store: store, ratePerMinute: configuration.ratePerMinute, metrics: metrics,
+                                    logger: logger)
+        // The HTTP API binds first, since endpoints name its port; until the channel service runs it answers 503.
+        let server = try await PushHTTPServer.start(
+            host: configuration.host, port: configuration.port,
+            config: PushHTTPConfig(policy: PushPolicy(maxPayloadBytes: configuration.maxPayloadBytes, apiKeys: configuration.apiKeys),
+                                   corsOrigin: configuration.corsOrigin, requestTimeout: configuration.requestTimeout),
+            endpoint: endpoint, metrics: metrics)
+        self.server = server
+        let handler = PushDeviceHandler(store: store, publicURL: publicURL)
+        do {
+            let channel = self.channel
+            // start() blocks on the broker (metadata, topic creation): keep it off the cooperative pool.
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                Thread {
+                    continuation.resume(with: Result { try channel.start { message, outbox in try handler.handle(message, outbox: &outbox) } })
+                }.start()
+            }
+            endpoint.markStarted()
+        } catch {
+            await server.close()
+            throw error
+        }
+    }
+
+    /// Stops taking pushes, then finishes the device batch in hand and leaves the group.
+    public func stop() async {
+        await server?.close()
+        channel.stop()
+        redis.close()
+    }
+}

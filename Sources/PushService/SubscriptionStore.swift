@@ -1,0 +1,116 @@
+import Foundation
+import Shared
+
+/// What a push to a subscription may do, as Redis says.
+public enum PushAuthorization: Sendable, Equatable {
+    /// Live, and under its rate: deliver to `device`.
+    case deliver(device: String, label: String?)
+    /// Never existed, or its tombstone is gone too (404).
+    case unknown
+    /// Unsubscribed, or past its `expires` (410).
+    case gone
+    /// Over `--rate-per-minute` this minute (429).
+    case limited(retryAfterSeconds: Int)
+}
+
+/// The push subscriptions in Redis (docs/redis-schema.md, "Push"): who owns each, when it expires, and its rate.
+///
+/// Guarantees: check-and-set steps run as Lua scripts (``PushScripts``), so two push instances, or a device message
+/// handled twice, never create two subscriptions for one request nor let another device unsubscribe. The blocking
+/// methods are for the channel service's consumer thread; ``authorize(subscription:ratePerMinute:now:)`` is async
+/// and never blocks, for the HTTP side. Redis failures are thrown as `RedisError`.
+public final class SubscriptionStore: Sendable {
+    /// How long an unsubscribed or expired subscription answers 410 before it is forgotten: 30 days.
+    public static let tombstoneMs: Int64 = 30 * 86_400_000
+    /// How long the memo of a subscribe request is kept for its repeats: 24 h.
+    public static let requestMemoMs: Int64 = 86_400_000
+
+    private let redis: RedisClient
+    private let prefix: String
+
+    /// - Parameter prefix: the installation prefix every key starts with.
+    public init(redis: RedisClient, prefix: String) {
+        self.redis = redis
+        self.prefix = prefix
+    }
+
+    func subscriptionKey(_ id: String) -> String { "\(prefix):push:sub:\(id)" }
+    func deviceKey(_ device: String) -> String { "\(prefix):push:device:\(device)" }
+    func requestKey(device: String, messageID: String) -> String { "\(prefix):push:req:\(device):\(messageID)" }
+    func rateKey(_ id: String, minute: Int64) -> String { "\(prefix):push:rate:\(id):\(minute)" }
+
+    /// Creates a subscription for `device`, or returns the one an earlier handling of the same message created.
+    public func subscribe(device: String, messageID: String, label: String?, expiresSeconds: Int?) throws -> SubscriptionInfo {
+        let id = SubscriptionID.newRandom()
+        let reply = try redis.runBlocking(PushScripts.subscribe, keys: [
+            requestKey(device: device, messageID: messageID), subscriptionKey(id), deviceKey(device),
+        ], args: [
+            id, device, label ?? "", String(expiresSeconds ?? 0), String(Self.requestMemoMs), String(Self.tombstoneMs),
+            "\(prefix):push:sub:",
+        ])
+        guard let fields = reply.array, fields.count == 3, let stored = fields[0].string else {
+            throw RedisError(message: "push subscribe script returned \(reply)", isConnectionError: false)
+        }
+        let expires = fields[1].int ?? 0
+        let label = fields[2].string.flatMap { $0.isEmpty ? nil : $0 }
+        return SubscriptionInfo(id: stored, expiresMs: expires > 0 ? expires : nil, label: label)
+    }
+
+    /// Marks `subscription` gone if `device` owns it.
+    /// - Returns: false when it does not exist or belongs to another device.
+    public func unsubscribe(device: String, subscription: String) throws -> Bool {
+        let reply = try redis.runBlocking(PushScripts.unsubscribe, keys: [subscriptionKey(subscription), deviceKey(device)],
+                                          args: [device, subscription, String(Self.tombstoneMs)])
+        return reply.int == 1
+    }
+
+    /// The device's live subscriptions, oldest first. Ids whose hash is gone, unsubscribed or expired are pruned
+    /// from the device's set on the way.
+    public func list(device: String, now: Date = Date()) throws -> [SubscriptionInfo] {
+        let members = try redis.sendBlocking(["SMEMBERS", deviceKey(device)]).array ?? []
+        let ids = members.compactMap(\.string)
+        guard !ids.isEmpty else { return [] }
+        let rows = try redis.pipelineBlocking(ids.map { ["HMGET", subscriptionKey($0), "created", "expires", "label", "state"] })
+        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        var live: [(created: Int64, info: SubscriptionInfo)] = []
+        var dead: [String] = []
+        for (id, row) in zip(ids, rows) {
+            let fields = try row.get().array ?? []
+            guard fields.count == 4, let state = fields[3].string else {
+                dead.append(id)
+                continue
+            }
+            let expires = fields[1].int ?? 0
+            if state != "active" || (expires > 0 && nowMs >= expires) {
+                dead.append(id)
+                continue
+            }
+            let label = fields[2].string.flatMap { $0.isEmpty ? nil : $0 }
+            live.append((fields[0].int ?? 0, SubscriptionInfo(id: id, expiresMs: expires > 0 ? expires : nil, label: label)))
+        }
+        if !dead.isEmpty { _ = try redis.sendBlocking(["SREM", deviceKey(device)] + dead) }
+        return live.sorted { ($0.created, $0.info.id) < ($1.created, $1.info.id) }.map(\.info)
+    }
+
+    /// Whether a push to `subscription` may be delivered now, counting it against the subscription's rate for the
+    /// current minute (windows are whole minutes of `now`, shared by every push instance through Redis).
+    public func authorize(subscription: String, ratePerMinute: Int, now: Date = Date()) async throws -> PushAuthorization {
+        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        let minute = nowMs / 60_000
+        let reply = try await redis.run(PushScripts.authorize, keys: [subscriptionKey(subscription), rateKey(subscription, minute: minute)],
+                                        args: [String(ratePerMinute)])
+        let fields = reply.array ?? []
+        switch fields.first?.string {
+        case "ok" where fields.count == 3:
+            guard let device = fields[1].string else { break }
+            return .deliver(device: device, label: fields[2].string.flatMap { $0.isEmpty ? nil : $0 })
+        case "unknown": return .unknown
+        case "gone": return .gone
+        case "limited":
+            let remainingMs = (minute + 1) * 60_000 - nowMs
+            return .limited(retryAfterSeconds: Int(max(1, (remainingMs + 999) / 1000)))
+        default: break
+        }
+        throw RedisError(message: "push authorize script returned \(reply)", isConnectionError: false)
+    }
+}

@@ -1,0 +1,144 @@
+"""The demo page of `gateway dev` in a real headless Chromium (Debian's chromium and chromium-driver, via Selenium).
+
+Two tabs open the page; each is a device on the channel. They must see each other in the presence room, do an echo
+round trip, and one receives a push notification that this script sends with an HTTP call to its push endpoint.
+Then the other tab closes and the first must see it go offline. A screenshot of the second tab, taken when it shows
+all of that, is saved to --screenshot. Prints one JSON line of what it saw; exits 1 with the reason otherwise.
+
+Run by Tests/IntegrationTests/DemoPageTests.swift against a `gateway dev` it starts.
+"""
+import argparse
+import json
+import secrets
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+
+def browser(chromium, driver):
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1360,1000", "--disable-background-timer-throttling",
+                 "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+def wait(driver, seconds, what, condition):
+    try:
+        return WebDriverWait(driver, seconds, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition(d))
+    except TimeoutException:
+        raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def text(driver, element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def presence_of(driver, device):
+    """(online, status) of `device` in this tab's presence list, or None if it is not listed."""
+    # Read in one script call: the page re-renders the list on every change, so element handles go stale.
+    found = driver.execute_script(
+        "const li = [...document.querySelectorAll('#presence li')].find(e => e.dataset.device === arguments[0]);"
+        "return li ? [li.dataset.online, li.dataset.status] : null;", device)
+    return None if found is None else (found[0] == "true", found[1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True, help="the demo page, as `gateway dev` printed it")
+    parser.add_argument("--screenshot", required=True)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--driver", default="/usr/bin/chromedriver")
+    args = parser.parse_args()
+
+    driver = browser(args.chromium, args.driver)
+    seen = {}
+    try:
+        driver.get(args.url)
+        tab_a = driver.current_window_handle
+        wait(driver, 30, "tab A to connect", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "connected")
+        device_a = text(driver, "device")
+
+        driver.switch_to.new_window("tab")
+        tab_b = driver.current_window_handle
+        driver.get(args.url)
+        wait(driver, 30, "tab B to connect", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "connected")
+        device_b = text(driver, "device")
+        assert device_a != device_b, f"both tabs are {device_a}"
+        seen["devices"] = [device_a, device_b]
+
+        # Presence: each tab lists the other as online.
+        wait(driver, 15, f"tab B to see {device_a} online", lambda d: presence_of(d, device_a) == (True, "available"))
+        driver.switch_to.window(tab_a)
+        wait(driver, 15, f"tab A to see {device_b} online", lambda d: presence_of(d, device_b) == (True, "available"))
+
+        # A status change in tab A reaches tab B.
+        Select(driver.find_element(By.ID, "my-status")).select_by_visible_text("away")
+        driver.switch_to.window(tab_b)
+        wait(driver, 15, f"tab B to see {device_a} away", lambda d: presence_of(d, device_a) == (True, "away"))
+        seen["status_change"] = "away"
+
+        # Echo: a round trip from tab B.
+        driver.find_element(By.ID, "echo-text").clear()
+        driver.find_element(By.ID, "echo-text").send_keys("hello from the browser test")
+        driver.find_element(By.ID, "echo-send").click()
+        result = wait(driver, 15, "the echo reply", lambda d: d.find_element(By.ID, "echo-result").get_attribute("data-rtt"))
+        assert driver.find_element(By.ID, "echo-result").get_attribute("data-text") == "hello from the browser test"
+        seen["echo_rtt_ms"] = float(result)
+
+        # Push: tab B's subscription endpoint gets an HTTP POST from here, like an app server's.
+        endpoint = wait(driver, 20, "tab B's push subscription",
+                        lambda d: d.find_element(By.ID, "push-endpoint").text.startswith("http") and d.find_element(By.ID, "push-endpoint").text)
+        note = f"hello from an app server {secrets.token_hex(3)}"
+        request = urllib.request.Request(endpoint, data=note.encode(), method="POST",
+                                         headers={"TTL": "60", "Urgency": "high", "Content-Type": "text/plain"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201, f"push answered {response.status}"
+            seen["push_status"] = response.status
+            seen["push_location"] = response.headers.get("Location")
+        wait(driver, 15, "the push notification in tab B",
+             lambda d: any(li.get_attribute("data-text") == note for li in d.find_elements(By.CSS_SELECTOR, "#notifications li")))
+        seen["push_endpoint"] = endpoint
+
+        # The page's own button calls the same endpoint from the browser (a cross-origin fetch: CORS).
+        driver.find_element(By.ID, "push-send").click()
+        wait(driver, 15, "the page's own push to answer 201", lambda d: text(d, "push-status").startswith("POST 201"))
+        wait(driver, 15, "the page's own push to arrive",
+             lambda d: any(li.get_attribute("data-text") == "a push notification" for li in d.find_elements(By.CSS_SELECTOR, "#notifications li")))
+        seen["push_from_page"] = text(driver, "push-status")
+
+        # The screenshot: tab B connected, with tab A in its presence list, an echo round trip and the notification.
+        time.sleep(0.3)
+        driver.save_screenshot(args.screenshot)
+        seen["screenshot"] = args.screenshot
+
+        # Closing tab B ends its connection: tab A sees it go offline.
+        driver.close()
+        driver.switch_to.window(tab_a)
+        started = time.monotonic()
+        wait(driver, 15, f"tab A to see {device_b} offline", lambda d: presence_of(d, device_b) == (False, "offline"))
+        seen["offline_after_close_s"] = round(time.monotonic() - started, 2)
+        print(json.dumps({"ok": True, **seen}), flush=True)
+    except Exception as failure:  # any failure, with what the page showed
+        try:
+            driver.save_screenshot(args.screenshot.replace(".png", "-failure.png"))
+            log = driver.find_element(By.ID, "log").text
+        except Exception:
+            log = "(no page log)"
+        print(json.dumps({"ok": False, "failure": f"{type(failure).__name__}: {failure}", "seen": seen, "page_log": log}), flush=True)
+        sys.exit(1)
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
