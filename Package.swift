@@ -178,7 +178,7 @@ let package = Package(
         ),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "ChannelProtocol"], swiftSettings: strict),
-        .testTarget(name: "PushServiceTests", dependencies: ["PushService"], swiftSettings: strict),
+        .testTarget(name: "PushServiceTests", dependencies: ["PushService", "ServiceKit"], swiftSettings: strict),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

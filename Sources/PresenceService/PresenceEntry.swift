@@ -1,3 +1,4 @@
+import ServiceKit
 import Shared
 
 /// What the presence service knows about one device, as devices see it in replies and notifications
@@ -41,37 +42,10 @@ public struct PresenceEntry: Sendable, Equatable {
     /// The entry's members for a JSON object, without braces:
     /// `"device":"d-2","online":true,"status":"available","note":null,"since":1700000000000,"version":3`.
     var jsonMembers: String {
-        "\"device\":\(JSONText.string(device)),\"online\":\(online),\"status\":\(JSONText.string(status)),"
-            + "\"note\":\(note.map(JSONText.string) ?? "null"),\"since\":\(since),\"version\":\(version)"
+        "\"device\":\(JSONBody.string(device).text),\"online\":\(online),\"status\":\(JSONBody.string(status).text),"
+            + "\"note\":\(note.map { JSONBody.string($0).text } ?? "null"),\"since\":\(since),\"version\":\(version)"
     }
 
     /// The entry as one JSON object.
     var json: String { "{\(jsonMembers)}" }
-}
-
-/// Writes JSON text for the bodies the presence service sends.
-enum JSONText {
-    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// A JSON array of strings.
-    static func strings(_ values: [String]) -> String {
-        "[" + values.map(string).joined(separator: ",") + "]"
-    }
 }

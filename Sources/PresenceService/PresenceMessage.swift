@@ -1,3 +1,4 @@
+import ServiceKit
 import ChannelProtocol
 
 /// A body the presence service sends to a device (docs/presence.md), and the deterministic ids it sends them under.
@@ -25,17 +26,17 @@ public enum PresenceMessage: Sendable, Equatable {
         case .presence(let entry):
             return "{\"op\":\"presence\",\(entry.jsonMembers)}"
         case .snapshot(let room, let entries):
-            let roomMember = room.map { "\"room\":\(JSONText.string($0))," } ?? ""
+            let roomMember = room.map { "\"room\":\(JSONBody.string($0).text)," } ?? ""
             return "{\"op\":\"snapshot\",\(roomMember)\"presence\":[\(entries.map(\.json).joined(separator: ","))]}"
         case .unwatched(let devices):
-            return "{\"op\":\"unwatched\",\"devices\":\(JSONText.strings(devices))}"
+            return "{\"op\":\"unwatched\",\"devices\":\(JSONBody.array(devices.map(JSONBody.string)).text)}"
         case .left(let room, let device):
-            let deviceMember = device.map { ",\"device\":\(JSONText.string($0))" } ?? ""
-            return "{\"op\":\"left\",\"room\":\(JSONText.string(room))\(deviceMember)}"
+            let deviceMember = device.map { ",\"device\":\(JSONBody.string($0).text)" } ?? ""
+            return "{\"op\":\"left\",\"room\":\(JSONBody.string(room).text)\(deviceMember)}"
         case .change(let entry):
             return "{\"op\":\"change\",\(entry.jsonMembers)}"
         case .error(let code, let message):
-            return "{\"op\":\"error\",\"code\":\(JSONText.string(code.rawValue)),\"message\":\(JSONText.string(message))}"
+            return "{\"op\":\"error\",\"code\":\(JSONBody.string(code.rawValue).text),\"message\":\(JSONBody.string(message).text)}"
         }
     }
 

@@ -13,7 +13,7 @@ struct PushDeviceHandler: Sendable {
     let publicURL: String
 
     func handle(_ message: DeviceMessage, outbox: inout Outbox) throws {
-        let reply: PushJSON
+        let reply: JSONBody
         switch DeviceOp.parse(message.payload) {
         case .failure(let error):
             reply = PushMessages.error(code: "bad_request", message: error.message)

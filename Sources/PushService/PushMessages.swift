@@ -1,3 +1,5 @@
+import ServiceKit
+
 /// A subscription as devices see it in `subscribed` and `subscriptions` replies.
 public struct SubscriptionInfo: Sendable, Equatable {
     public var id: String
@@ -41,27 +43,27 @@ public enum PushMessages {
     }
 
     /// The reply to `subscribe`: the subscription with its endpoint on `base`.
-    public static func subscribed(_ info: SubscriptionInfo, base: String) -> PushJSON {
+    public static func subscribed(_ info: SubscriptionInfo, base: String) -> JSONBody {
         .object([("op", .string("subscribed"))] + fields(info, base: base))
     }
 
     /// The reply to a successful `unsubscribe`.
-    public static func unsubscribed(_ subscription: String) -> PushJSON {
+    public static func unsubscribed(_ subscription: String) -> JSONBody {
         .object([("op", .string("unsubscribed")), ("subscription", .string(subscription))])
     }
 
     /// The reply to `list`: the device's live subscriptions, in the order given.
-    public static func subscriptions(_ infos: [SubscriptionInfo], base: String) -> PushJSON {
+    public static func subscriptions(_ infos: [SubscriptionInfo], base: String) -> JSONBody {
         .object([("op", .string("subscriptions")), ("subscriptions", .array(infos.map { .object(fields($0, base: base)) }))])
     }
 
     /// `{"op":"error","code":...,"message":...}`; codes are `bad_request` and `not_found`.
-    public static func error(code: String, message: String) -> PushJSON {
+    public static func error(code: String, message: String) -> JSONBody {
         .object([("op", .string("error")), ("code", .string(code)), ("message", .string(message))])
     }
 
     /// The message a device receives for one push.
-    public static func notification(subscription: String, label: String?, request: PushRequest, payload: [UInt8]) -> PushJSON {
+    public static func notification(subscription: String, label: String?, request: PushRequest, payload: [UInt8]) -> JSONBody {
         let text = String(validating: payload, as: UTF8.self)
         return .object([
             ("op", .string("notification")),
@@ -75,7 +77,7 @@ public enum PushMessages {
         ])
     }
 
-    private static func fields(_ info: SubscriptionInfo, base: String) -> [(String, PushJSON?)] {
+    private static func fields(_ info: SubscriptionInfo, base: String) -> [(String, JSONBody?)] {
         [
             ("subscription", .string(info.id)),
             ("endpoint", .string(endpoint(base: base, subscription: info.id))),

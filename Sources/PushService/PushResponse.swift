@@ -1,3 +1,5 @@
+import ServiceKit
+
 /// Why the HTTP API refused a request: the status, a stable machine-readable code and a sentence for people.
 ///
 /// Guarantees: the body is always JSON `{"error":"<code>","message":"<text>"}`; 429 and 503 carry a `Retry-After`;
@@ -92,7 +94,7 @@ public struct PushResponse: Sendable, Equatable {
         PushResponse(status: 201, headers: [
             Header("Location", "/v1/push/messages/\(messageID)"), Header("TTL", String(ttlSeconds)),
             Header("Content-Type", "application/json"),
-        ], body: PushJSON.object([("id", .string(messageID)), ("ttl", .int(Int64(ttlSeconds)))]).bytes)
+        ], body: JSONBody.object([("id", .string(messageID)), ("ttl", .int(Int64(ttlSeconds)))]).bytes)
     }
 
     /// 204 to a CORS preflight.
@@ -107,7 +109,7 @@ public struct PushResponse: Sendable, Equatable {
         var headers = [Header("Content-Type", "application/json")]
         if let retry = rejection.retryAfterSeconds { headers.append(Header("Retry-After", String(retry))) }
         if rejection.status == 405 { headers.append(Header("Allow", "POST, OPTIONS")) }
-        let body = PushJSON.object([("error", .string(rejection.code)), ("message", .string(rejection.message))]).bytes
+        let body = JSONBody.object([("error", .string(rejection.code)), ("message", .string(rejection.message))]).bytes
         return PushResponse(status: rejection.status, headers: headers, body: body, closesConnection: rejection.closesConnection)
     }
 

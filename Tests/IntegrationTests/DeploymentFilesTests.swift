@@ -32,7 +32,7 @@ import Testing
         let result = try Self.run("/usr/bin/docker-compose", ["-f", "docker-compose.yml", "config", "-q"])
         #expect(result.status == 0, "docker-compose config: \(result.output)")
         let services = try Self.run("/usr/bin/docker-compose", ["-f", "docker-compose.yml", "config", "--services"]).output
-        for service in ["kafka", "redis", "edge-1", "edge-2", "router", "echo", "lb"] {
+        for service in ["kafka", "redis", "edge-1", "edge-2", "router", "echo", "push", "presence", "lb"] {
             #expect(services.split(separator: "\n").contains(Substring(service)), "compose runs \(service)")
         }
     }

@@ -1,10 +1,11 @@
 import Foundation
 import PushService
+import ServiceKit
 import Testing
 
 /// The JSON bodies devices receive from service `push`, and the ids they carry.
 struct PushMessagesTests {
-    func object(_ json: PushJSON) throws -> [String: Any] {
+    func object(_ json: JSONBody) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String: Any])
     }
 

@@ -1,14 +1,17 @@
-/// A JSON value as the push service writes it: just the kinds its replies, notifications and error bodies use.
+/// A JSON body a service sends to devices: just the kinds the shipped services' replies, notifications and error
+/// bodies use.
 ///
-/// Written by hand rather than with `JSONEncoder` because the protocol wants explicit `null`s (an `expires` that never
-/// comes) and fields left out (a notification without `topic`), and the output must be the same bytes every time.
-public enum PushJSON: Sendable, Equatable {
+/// Written by hand rather than with `JSONEncoder` because the services' protocols want explicit `null`s (an `expires`
+/// that never comes) and fields left out (a notification without `topic`) in a fixed order, and a repeated message
+/// (same id) must be the same bytes every time.
+public enum JSONBody: Sendable, Equatable {
     case string(String)
     case int(Int64)
+    case bool(Bool)
     case null
     /// Fields in the order given; a field whose value is nil is left out.
-    case object([(String, PushJSON?)])
-    case array([PushJSON])
+    case object([(String, JSONBody?)])
+    case array([JSONBody])
 
     /// The JSON text, UTF-8, compact. Strings are escaped per RFC 8259 (quote, backslash and control characters).
     public var bytes: [UInt8] { Array(text.utf8) }
@@ -24,6 +27,7 @@ public enum PushJSON: Sendable, Equatable {
         switch self {
         case .string(let s): Self.quote(s, into: &out)
         case .int(let n): out += String(n)
+        case .bool(let b): out += b ? "true" : "false"
         case .null: out += "null"
         case .array(let items):
             out += "["
@@ -67,5 +71,5 @@ public enum PushJSON: Sendable, Equatable {
     }
 
     /// Equal when the JSON texts are equal (field order counts).
-    public static func == (lhs: PushJSON, rhs: PushJSON) -> Bool { lhs.text == rhs.text }
+    public static func == (lhs: JSONBody, rhs: JSONBody) -> Bool { lhs.text == rhs.text }
 }
