@@ -302,7 +302,9 @@ function detach(socket) {
 
 function randomId() {
   const bytes = new Uint8Array(6);
-  globalThis.crypto.getRandomValues(bytes);
+  // Only distinguishes this client's ids from another page's; a runtime without Web Crypto falls back to Math.random.
+  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
   return Array.from(bytes, (b) => b.toString(36).padStart(2, '0')).join('');
 }
 

@@ -1,3 +1,4 @@
+import Admin
 import ChannelProtocol
 import Foundation
 import NIOCore
@@ -117,20 +118,7 @@ private final class DemoHandler: ChannelInboundHandler {
 
     private func respond(_ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ type: String, _ body: [UInt8],
                          context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: type)
-        headers.add(name: "Content-Length", value: "\(body.count)")
-        headers.add(name: "Cache-Control", value: "no-store")
-        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-        if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
-        }
-        let keepAlive = head.isKeepAlive
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { channel.close(promise: nil) }
-        }
+        SimpleHTTPResponse(status, type, body, headers: [("Cache-Control", "no-store")]).write(answering: head, context: context)
     }
 
     /// The percent-decoded value of `name` in a query string.
