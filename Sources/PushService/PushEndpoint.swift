@@ -1,6 +1,7 @@
 import ChannelProtocol
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceKit
 import Shared
 
@@ -17,7 +18,7 @@ final class PushEndpoint: Sendable {
     private let metrics: PushMetrics
     private let logger: Logger
     /// Set once the channel service (and so its producer) runs; pushes before that get 503.
-    private let started = StartedFlag()
+    private let started = NIOLockedValueBox(false)
 
     init(channel: ChannelService, store: SubscriptionStore, ratePerMinute: Int, metrics: PushMetrics, logger: Logger) {
         self.channel = channel
@@ -28,10 +29,10 @@ final class PushEndpoint: Sendable {
     }
 
     /// The channel service has started: pushes may now be written to Kafka.
-    func markStarted() { started.set() }
+    func markStarted() { started.withLockedValue { $0 = true } }
 
     func push(_ request: PushRequest, payload: [UInt8]) async -> PushResponse {
-        guard started.isSet else { return .error(.unavailable("the push service (starting)", retryAfter: 1)) }
+        guard started.withLockedValue({ $0 }) else { return .error(.unavailable("the push service (starting)", retryAfter: 1)) }
         let began = ContinuousClock.now
         let authorization: PushAuthorization
         do {
@@ -58,21 +59,7 @@ final class PushEndpoint: Sendable {
             logger.warning("push: Kafka did not take the message: \(error)")
             return .error(.unavailable("Kafka", retryAfter: 5))
         }
-        metrics.accepted.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - began))
+        metrics.accepted.record(duration: ContinuousClock.now - began)
         return .created(messageID: messageID, ttlSeconds: request.ttlSeconds)
     }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}
-
-/// A flag set once, read from any thread.
-private final class StartedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }

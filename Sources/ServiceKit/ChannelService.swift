@@ -20,9 +20,8 @@ public final class ChannelService: @unchecked Sendable {
     private let topics: Topics
     private let kafka: KafkaConfig
     private let logger: Logger
-    private var consumer: KafkaConsumer?
+    private var consumer: OutboxConsumer?
     private var producer: KafkaProducer?
-    private var loop: ConsumerLoop?
 
     /// - Parameters:
     ///   - name: the service name devices use (`echo`), which names its topic and consumer group.
@@ -34,7 +33,7 @@ public final class ChannelService: @unchecked Sendable {
     }
 
     /// Whether the consumer group has given this instance partitions (it handles nothing before).
-    public var isAssigned: Bool { consumer?.hasAssignment ?? false }
+    public var isAssigned: Bool { consumer?.isAssigned ?? false }
 
     /// Checks the broker, creates the service's topics if missing, joins the consumer group and starts handling.
     /// - Throws: when librdkafka is too old, or the broker cannot be reached.
@@ -45,38 +44,24 @@ public final class ChannelService: @unchecked Sendable {
         try admin.createTopics([TopicSpec(name: topics.up(name)), TopicSpec(name: topics.down)])
         admin.close()
         let producer = try KafkaProducer(config: kafka, logger: logger)
-        let consumer = try KafkaConsumer(config: kafka, groupID: "\(topics.prefix)-\(name)", logger: logger)
-        try consumer.subscribe(topics: [topics.up(name)])
-        let (topics, name, logger) = (self.topics, self.name, self.logger)
-        let loop = ConsumerLoop(name: name, consumer: consumer, logger: logger) { batch in
-            var outbox = Outbox(topics: topics, service: name)
+        let (name, logger) = (self.name, self.logger)
+        let consumer = try OutboxConsumer(
+            name: name, topic: topics.up(name), groupID: "\(topics.prefix)-\(name)", service: name, topics: topics,
+            kafka: kafka, producer: producer, logger: logger
+        ) { batch, outbox in
             var skipped = 0
-            do {
-                for record in batch {
-                    guard let message = DeviceMessage(record: record, service: name) else {
-                        skipped += 1
-                        continue
-                    }
-                    try handler(message, &outbox)
+            for record in batch {
+                guard let message = DeviceMessage(record: record, service: name) else {
+                    skipped += 1
+                    continue
                 }
-            } catch {
-                logger.warning("\(name): the handler failed (\(error)); the batch will be handled again")
-                Self.again(consumer, batch, logger: logger, name: name)
-                return
+                try handler(message, &outbox)
             }
             if skipped > 0 { logger.warning("\(name): \(skipped) records without device or id header skipped") }
-            let failed = producer.sendAllBlocking(outbox.records).filter { if case .failure = $0 { true } else { false } }
-            guard failed.isEmpty else {
-                logger.warning("\(name): \(failed.count) messages to devices not delivered to Kafka; the batch will be handled again")
-                Self.again(consumer, batch, logger: logger, name: name)
-                return
-            }
-            try consumer.commit(batch)
         }
         self.consumer = consumer
         self.producer = producer
-        self.loop = loop
-        loop.start()
+        consumer.start()
     }
 
     /// Sends a message to a device outside the handling of a device message (a push), and returns once Kafka has it.
@@ -89,17 +74,7 @@ public final class ChannelService: @unchecked Sendable {
 
     /// Finishes the batch in hand, commits it, leaves the group and flushes what is in flight.
     public func stop() {
-        loop?.stop()
-        consumer?.close()
+        consumer?.stop()
         producer?.shutdown()
-    }
-
-    /// Pauses, then moves the consumer back to the batch's first records so the next poll returns them again.
-    private static func again(_ consumer: KafkaConsumer, _ batch: [KafkaRecord], logger: Logger, name: String) {
-        Thread.sleep(forTimeInterval: 0.2)
-        while (try? consumer.rewind(to: batch)) == nil {
-            logger.error("\(name): cannot rewind to the batch, trying again")
-            Thread.sleep(forTimeInterval: 0.5)
-        }
     }
 }

@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import Shared
+
+/// Consumes one topic in a consumer group, at least once, for a service that sends to devices because of what it
+/// reads: ``ChannelService`` reads its devices' messages with it, and a service can read any other topic the same way
+/// (the presence service reads the edges' connection events).
+///
+/// Guarantees: the handler sees every record at least once, in partition order, on the consumer's own thread (it may
+/// block). A batch's offsets are committed only after the handler returned and everything it put in the ``Outbox`` is
+/// durable in Kafka. If the handler throws, or Kafka does not take what it sent, the batch is read and handled again
+/// after a pause, and nothing behind it in its partitions is handled before. ``stop()`` finishes the batch in hand,
+/// commits it and leaves the group.
+public final class OutboxConsumer: @unchecked Sendable {
+    /// Handles one batch; put what goes to devices in the outbox. Throwing skips nothing: the batch comes again.
+    public typealias BatchHandler = @Sendable ([KafkaRecord], inout Outbox) throws -> Void
+
+    private let consumer: KafkaConsumer
+    private let loop: ConsumerLoop
+
+    /// Joins `groupID` on `topic` (nothing is read before ``start()``).
+    /// - Parameters:
+    ///   - name: names the thread and the log lines.
+    ///   - service: the service whose name the outbox's messages carry.
+    ///   - producer: sends the outbox; it may be shared with the rest of the service.
+    public init(name: String, topic: String, groupID: String, service: String, topics: Topics, kafka: KafkaConfig,
+                producer: KafkaProducer, logger: Logger, handler: @escaping BatchHandler) throws {
+        let consumer = try KafkaConsumer(config: kafka, groupID: groupID, logger: logger)
+        try consumer.subscribe(topics: [topic])
+        self.consumer = consumer
+        loop = ConsumerLoop(name: name, consumer: consumer, logger: logger) { batch in
+            var outbox = Outbox(topics: topics, service: service)
+            do {
+                try handler(batch, &outbox)
+            } catch {
+                logger.warning("\(name): the handler failed (\(error)); the batch will be handled again")
+                Self.again(consumer, batch, name: name, logger: logger)
+                return
+            }
+            let failed = producer.sendAllBlocking(outbox.records).filter { if case .failure = $0 { true } else { false } }
+            guard failed.isEmpty else {
+                logger.warning("\(name): \(failed.count) messages to devices not delivered to Kafka; the batch will be handled again")
+                Self.again(consumer, batch, name: name, logger: logger)
+                return
+            }
+            try consumer.commit(batch)
+        }
+    }
+
+    /// Whether the consumer group has given this instance partitions (it handles nothing before).
+    public var isAssigned: Bool { consumer.hasAssignment }
+
+    /// Starts reading on a thread of its own.
+    public func start() { loop.start() }
+
+    /// Finishes the batch in hand, commits it and leaves the group.
+    public func stop() {
+        loop.stop()
+        consumer.close()
+    }
+
+    /// Pauses, then moves the consumer back to the batch's first records so the next poll returns them again.
+    private static func again(_ consumer: KafkaConsumer, _ batch: [KafkaRecord], name: String, logger: Logger) {
+        Thread.sleep(forTimeInterval: 0.2)
+        while (try? consumer.rewind(to: batch)) == nil {
+            logger.error("\(name): cannot rewind to the batch, trying again")
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+}
