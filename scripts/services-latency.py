@@ -6,6 +6,7 @@
 Measures, one message at a time: push POST -> 201, POST -> notification at a connected device; presence: a status
 change -> the watcher, a device closing -> the watcher sees it offline. Prints percentiles; writes nothing.
 """
+import asyncio, json, sys, time, urllib.request, subprocess
 import websockets
 
 EDGE = sys.argv[1]; GATEWAY = sys.argv[2]
