@@ -3,7 +3,8 @@ import Metrics
 import Shared
 
 /// Publishes the edge's connection events on `<prefix>.connections` (docs/kafka-contract.md, "Connection events"):
-/// one `connect` record when a device is welcomed, one `disconnect` record when that connection ends.
+/// one `start` record when the edge starts (before it accepts devices), one `connect` record when a device is welcomed,
+/// one `disconnect` record when that connection ends.
 ///
 /// Guarantees: never blocks (fire and forget; safe on an event loop); every event ends up counted in
 /// `cg_edge_connection_events_total` under exactly one outcome: `delivered` (the broker has it), `failed` (the delivery
@@ -27,6 +28,17 @@ final class ConnectionEventPublisher: Sendable {
         self.edgeID = edgeID
     }
 
+    /// Publishes the edge's `start` event: every connection an earlier process with this edge id held is gone (it
+    /// crashed, or was restarted before its liveness key could expire). Keyed by the edge id; `at` is this edge's clock,
+    /// the same clock as its connections' `at`, so consumers can tell earlier connections from later ones.
+    func publishStart() {
+        send(OutgoingRecord(topic: topic, key: Array(edgeID.utf8), value: [], headers: [
+            KafkaHeader(RecordHeader.event, "start"),
+            KafkaHeader(RecordHeader.edge, edgeID),
+            KafkaHeader(RecordHeader.at, String(Int64(Date().timeIntervalSince1970 * 1000))),
+        ]))
+    }
+
     /// Publishes one event for the connection `session` of `device`, whose route claim had `epoch`.
     func publish(_ kind: Kind, device: String, session: String, epoch: Int64) {
         let record = OutgoingRecord(topic: topic, key: Array(device.utf8), value: [], headers: [
@@ -37,6 +49,10 @@ final class ConnectionEventPublisher: Sendable {
             KafkaHeader(RecordHeader.epoch, String(epoch)),
             KafkaHeader(RecordHeader.at, String(Int64(Date().timeIntervalSince1970 * 1000))),
         ])
+        send(record)
+    }
+
+    private func send(_ record: OutgoingRecord) {
         let (delivered, failed) = (self.delivered, self.failed)
         do {
             try producer.send(record) { result in

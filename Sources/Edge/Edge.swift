@@ -92,6 +92,8 @@ public final class Edge: Sendable {
         let devices = ConnectedDevices(gauge: metrics.connections)
         let events = config.connectionEvents
             ? ConnectionEventPublisher(producer: producer, topics: config.topics, edgeID: config.edgeID) : nil
+        // Before any device can connect, so that every connection of this edge comes after it.
+        events?.publishStart()
         let context = EdgeContext(config: config, producer: producer, registry: registry,
                                   mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),
                                   tokens: try await TokenAuthority(keys: config.tokenKeys),

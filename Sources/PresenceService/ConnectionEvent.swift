@@ -47,7 +47,7 @@ public struct ConnectionEvent: Sendable, Equatable {
         guard FieldRules.isDeviceID(device) else { throw Invalid(description: "the device header is not a device id") }
         if let key = record.key, key != Array(device.utf8) { throw Invalid(description: "the key is not the device") }
         let edge = try required(RecordHeader.edge)
-        guard edge.utf8.count <= 249, edge.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+        guard Self.isEdgeID(edge) else {
             throw Invalid(description: "the edge header is not an edge id")
         }
         let session = try required(RecordHeader.session)
@@ -56,5 +56,10 @@ public struct ConnectionEvent: Sendable, Equatable {
         guard let epoch = Int64(epochText), epoch >= 0 else { throw Invalid(description: "the epoch \"\(epochText.prefix(32))\" is not a decimal number") }
         self.init(kind: kind, device: device, edge: edge, session: session, epoch: epoch,
                   atMs: record.headerString(RecordHeader.at).flatMap { Int64($0) })
+    }
+
+    /// Whether `edge` can be an edge id (it names a topic, so at most 249 of `A-Z a-z 0-9 . _ -`).
+    static func isEdgeID(_ edge: String) -> Bool {
+        !edge.isEmpty && edge.utf8.count <= 249 && edge.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
     }
 }

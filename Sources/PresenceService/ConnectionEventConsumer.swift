@@ -4,7 +4,8 @@ import ServiceKit
 import Shared
 
 /// Consumes the edges' connection events (`<prefix>.connections`, group `<prefix>-presence-events`) on a thread of its
-/// own, applies them to the presence state and announces the changes.
+/// own, applies them to the presence state and announces the changes. An edge's `start` event takes offline the
+/// devices its earlier process held (a crash and restart under the same id, faster than its liveness key expires).
 ///
 /// Guarantees (at least once, by ``OutboxConsumer``): a batch's offsets are committed only after its transitions are in
 /// Redis and every `change` they announce is in Kafka; if Redis or the broker fails, the batch is applied again after a
@@ -22,21 +23,35 @@ final class ConnectionEventConsumer: Sendable {
             name: "presence-events", topic: topics.connections, groupID: "\(topics.prefix)-presence-events",
             service: PresenceService.service, topics: topics, kafka: kafka, producer: producer, logger: logger
         ) { batch, outbox in
-            var events: [ConnectionEvent] = []
+            // Events apply in the order they came: a start event first applies the connection events before it.
+            var pending: [ConnectionEvent] = []
+            func applyPending(_ outbox: inout Outbox) throws {
+                for announcement in try store.apply(pending) {
+                    guard let announcement else {
+                        counted.unchanged.increment()
+                        continue
+                    }
+                    counted.changed.increment()
+                    PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
+                }
+                pending = []
+            }
             for record in batch {
-                do { events.append(try ConnectionEvent(record: record)) } catch {
+                switch Result(catching: { () throws(ConnectionEvent.Invalid) in try EdgeEvent(record: record) }) {
+                case .failure(let error):
                     counted.invalid.increment()
                     logger.warning("skipping \(record.topic)/\(record.partition)@\(record.offset): \(error) (docs/kafka-contract.md)")
+                case .success(.connection(let event)):
+                    pending.append(event)
+                case .success(.started(let edge, let atMs)):
+                    try applyPending(&outbox)
+                    let gone = try store.edgeStarted(edge, atMs: atMs)
+                    if !gone.isEmpty { logger.info("presence: edge \(edge) restarted; \(gone.count) of its earlier devices are now offline") }
+                    counted.changed.increment(by: Int64(gone.count))
+                    for announcement in gone { PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL) }
                 }
             }
-            for announcement in try store.apply(events) {
-                guard let announcement else {
-                    counted.unchanged.increment()
-                    continue
-                }
-                counted.changed.increment()
-                PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
-            }
+            try applyPending(&outbox)
         }
     }
 

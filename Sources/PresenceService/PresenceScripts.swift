@@ -38,12 +38,15 @@ enum PresenceScripts {
         local function notify(device, key) return {1, entry(key), recipients(device)} end
         """
 
-    /// KEYS: dev. ARGV: P, device, edge, session, epoch, entry TTL ms.
-    /// An older epoch is ignored; the same epoch again re-announces the entry if the connection is still online (a
+    /// KEYS: dev. ARGV: P, device, edge, session, epoch, entry TTL ms, the event's `at` ('' if absent).
+    /// An older epoch is ignored, and so is a connection made before its edge last started (an earlier process of that
+    /// edge held it, so it has ended); the same epoch again re-announces the entry if the connection is still online (a
     /// repeated event) and is ignored if it already ended; a newer epoch makes the device online through `edge`,
     /// announcing it only if it was offline (a device moving between edges stays online).
     static let connect = RedisScript(common + "\n" + """
-        local device, edge, epoch = ARGV[2], ARGV[3], tonumber(ARGV[5])
+        local device, edge, epoch, at = ARGV[2], ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[7])
+        local started = tonumber(redis.call('GET', P .. 'started:' .. edge))
+        if at and started and at < started then return {0} end
         local cur = redis.call('HMGET', KEYS[1], 'online', 'epoch', 'edge', 'version')
         local stored = tonumber(cur[2])
         if stored and epoch < stored then return {0} end
@@ -52,7 +55,7 @@ enum PresenceScripts {
           return {0}
         end
         if cur[3] and cur[3] ~= edge then redis.call('SREM', P .. 'on:' .. cur[3], device) end
-        redis.call('HSET', KEYS[1], 'online', '1', 'edge', edge, 'session', ARGV[4], 'epoch', ARGV[5])
+        redis.call('HSET', KEYS[1], 'online', '1', 'edge', edge, 'session', ARGV[4], 'epoch', ARGV[5], 'edge-at', fmt(at or 0))
         redis.call('SADD', P .. 'on:' .. edge, device)
         redis.call('SADD', P .. 'edges', edge)
         redis.call('PEXPIRE', KEYS[1], ARGV[6])
@@ -162,5 +165,33 @@ enum PresenceScripts {
         local left = redis.call('SCARD', KEYS[2])
         if left == 0 then redis.call('SREM', KEYS[3], edge) end
         return {left, out}
+        """)
+
+    /// KEYS: the edge's online set, the set of edges. ARGV: P, edge, the start event's `at`, SSCAN cursor, count,
+    /// TTL ms of the edge's start mark.
+    /// The edge started at `at`: records it (`P started:<edge>`, the latest start wins), then, for one SSCAN step over the
+    /// edge's online set, makes offline each device whose entry still names the edge with a connection from before `at`
+    /// (the earlier process's), and drops from the set every device that is no longer there. Returns
+    /// {next cursor, {{device, entry, recipients}...}}; the caller goes on until the cursor is "0".
+    static let edgeStarted = RedisScript(common + "\n" + """
+        local edge, at = ARGV[2], tonumber(ARGV[3])
+        local startedKey = P .. 'started:' .. edge
+        local previous = tonumber(redis.call('GET', startedKey))
+        if not previous or at > previous then redis.call('SET', startedKey, ARGV[3], 'PX', ARGV[6]) end
+        local scan = redis.call('SSCAN', KEYS[1], ARGV[4], 'COUNT', ARGV[5])
+        local out = {}
+        for _, device in ipairs(scan[2]) do
+          local key = P .. 'dev:' .. device
+          local cur = redis.call('HMGET', key, 'online', 'edge', 'version', 'edge-at')
+          if cur[2] ~= edge or cur[1] ~= '1' then
+            redis.call('SREM', KEYS[1], device)
+          elseif (tonumber(cur[4]) or 0) < at then
+            redis.call('SREM', KEYS[1], device)
+            redis.call('HSET', key, 'online', '0', 'since', fmt(now), 'version', nextVersion(cur[3]))
+            out[#out + 1] = {device, entry(key), recipients(device)}
+          end
+        end
+        if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], edge) end
+        return {scan[1], out}
         """)
 }

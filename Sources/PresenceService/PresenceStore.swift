@@ -58,7 +58,8 @@ public final class PresenceStore: Sendable {
                                              invocations: run.map { event in
                                                  kind == .connect
                                                      ? .init(keys: [devKey(event.device)],
-                                                             args: [keyPrefix, event.device, event.edge, event.session, String(event.epoch), ttl])
+                                                             args: [keyPrefix, event.device, event.edge, event.session, String(event.epoch), ttl,
+                                                                    event.atMs.map(String.init) ?? ""])
                                                      : .init(keys: [devKey(event.device)],
                                                              args: [keyPrefix, event.device, String(event.epoch), ttl])
                                              })
@@ -139,12 +140,36 @@ public final class PresenceStore: Sendable {
         guard let fields = reply.array, fields.count == 2, let left = fields[0].int else {
             throw RedisError(message: "unexpected reply to the presence sweep script: \(reply)", isConnectionError: false)
         }
-        let announcements = (fields[1].array ?? []).compactMap { item -> Announcement? in
+        return (Self.announcements(fields[1]), left > 0)
+    }
+
+    /// Reads `{{device, entry, recipients}...}`.
+    static func announcements(_ reply: RedisValue) -> [Announcement] {
+        (reply.array ?? []).compactMap { item -> Announcement? in
             guard let parts = item.array, parts.count == 3, let device = parts[0].string else { return nil }
             return Announcement(entry: PresenceEntry(device: device, fields: parts[1].array ?? []),
                                 recipients: (parts[2].array ?? []).compactMap(\.string))
         }
-        return (announcements, left > 0)
+    }
+
+    /// `edge` started at `atMs` (its clock): makes offline every device whose entry still names a connection of an
+    /// earlier process of that edge, and returns what that announces. Connect events from before the start that arrive
+    /// later are ignored from now on (for as long as the entries live).
+    public func edgeStarted(_ edge: String, atMs: Int64, batch: Int = 500) throws -> [Announcement] {
+        var cursor = "0"
+        var announcements: [Announcement] = []
+        repeat {
+            let reply = try redis.runBlocking(PresenceScripts.edgeStarted,
+                                              keys: ["\(keyPrefix)on:\(edge)", edgesKey],
+                                              args: [keyPrefix, edge, String(atMs), cursor, String(batch),
+                                                     String(DurationMs.of(limits.entryTTL))])
+            guard let fields = reply.array, fields.count == 2, let next = fields[0].string else {
+                throw RedisError(message: "unexpected reply to the presence edge-start script: \(reply)", isConnectionError: false)
+            }
+            cursor = next
+            announcements += Self.announcements(fields[1])
+        } while cursor != "0"
+        return announcements
     }
 
     /// Reads `{notify, entry, recipients}`; nil when the script announced nothing.

@@ -19,7 +19,8 @@ public struct Topics: Sendable, Equatable {
     public func report(_ service: String) -> String { "\(prefix).report.\(service)" }
 
     /// Connection events: edges publish one record when a device is welcomed and one when its connection ends
-    /// (key = device id, empty value, headers ``RecordHeader/event`` and the others of docs/kafka-contract.md).
+    /// (key = device id, empty value, headers ``RecordHeader/event`` and the others of docs/kafka-contract.md), and one
+    /// `start` record when an edge starts (key = edge id), so that its earlier incarnation's connections count as ended.
     public var connections: String { "\(prefix).connections" }
 }
 
@@ -53,7 +54,7 @@ public enum RecordHeader {
     public static let control = "control"
     /// Reports: why the message was not delivered (`expired` or `mailbox_full`).
     public static let reason = "reason"
-    /// Connection events: `connect` or `disconnect`.
+    /// Connection events: `connect`, `disconnect` or `start` (an edge started).
     public static let event = "event"
     /// Connection events: the epoch of the device's route claim, decimal text; per device it only grows.
     public static let epoch = "epoch"

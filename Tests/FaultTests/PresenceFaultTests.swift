@@ -45,6 +45,54 @@ extension FaultTests {
     }
 }
 
+extension FaultTests {
+    /// `kill -9` of an edge that comes straight back under the same id (a crashed container restarted in its pod): its
+    /// liveness key never expires, so only the new process's `start` event can tell the presence service that the
+    /// watched device's connection is gone. The heartbeat TTL stays at its default (15 s); the watcher must see the
+    /// device offline well before that.
+    @Test func anEdgeRestartedUnderItsIdTakesItsEarlierDevicesOffline() async throws {
+        let f = try await FaultCluster.start("presence-restart", presence: true)
+        defer { f.stop() }
+        let authority = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
+        func connect(_ device: String, edge: Int) async throws -> DeviceClient {
+            let client = try await DeviceClient.connect(to: f.cluster.edgeURL(edge))
+            _ = try await client.hello(device: device, token: try await authority.mint(device: device, services: ["*"], ttl: .seconds(600)))
+            return client
+        }
+        let watched = try await connect("pr-watched", edge: 0)
+        let watcher = try await connect("pr-watcher", edge: 1)
+        let inbox = PresenceInbox(watcher)
+        try await within(30, "the watched device to read online") {
+            while true {
+                let id = try await watcher.send(service: "presence", json: #"{"op":"watch","devices":["pr-watched"]}"#)
+                let snapshot = try await inbox.next(within: 15) { $0.id == "presence-\(id)" }
+                if snapshot.body.contains(#""online":true"#) { return }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let edge = f.cluster.edges[0]
+        edge.process.crash()
+        let crashedAt = ContinuousClock.now
+        try await offload { try f.cluster.startEdge(id: edge.id, port: edge.port, wait: true) }
+        let change = try await inbox.next(within: 12) {
+            $0.body.contains(#""op":"change""#) && $0.body.contains(#""device":"pr-watched""#) && $0.body.contains(#""online":false"#)
+        }
+        let took = ContinuousClock.now - crashedAt
+        print("fault presence: pr-watched read offline \(took) after kill -9 and restart of its edge (heartbeat TTL 15 s)")
+        #expect(took < .seconds(12), "offline long before the 15 s heartbeat TTL, took \(took)")
+        #expect(change.id.hasPrefix("presence-pr-watched-"))
+
+        // A device connecting to the restarted edge is online, whatever order the start and its connect arrive in.
+        let again = try await connect("pr-watched", edge: 0)
+        _ = try await inbox.next(within: 10) {
+            $0.body.contains(#""op":"change""#) && $0.body.contains(#""device":"pr-watched""#) && $0.body.contains(#""online":true"#)
+        }
+        _ = watched
+        await again.close()
+        await watcher.close()
+    }
+}
+
 /// The presence messages one device received, as JSON text, for the test to wait on.
 final class PresenceInbox: @unchecked Sendable {
     private let lock = NSLock()
