@@ -4,7 +4,8 @@ import Testing
 
 /// The README's run command, seen by a newcomer: `gateway dev` serves the demo page, and two tabs of a real headless
 /// Chromium use it (Tests/browser/demo_test.py): they see each other's presence, do an echo round trip, and one gets
-/// a push notification sent with an HTTP call. The screenshot lands in `.build/demo-screenshot.png`.
+/// a push notification sent with an HTTP call; one tab's edge is drained and the tab moves to the other edge. The
+/// screenshot lands in `.build/demo-screenshot.png`.
 @Suite(.timeLimit(.minutes(4)))
 struct DemoPageTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -29,7 +30,7 @@ struct DemoPageTests {
         let browser = try LocalProcess(
             name: "browser", executable: ContractTests.python,
             arguments: [Self.packageRoot.appendingPathComponent("Tests/browser/demo_test.py").path,
-                        "--url", url, "--screenshot", screenshot])
+                        "--url", url, "--screenshot", screenshot, "--dev-pid", "\(dev.pid)"])
         defer { _ = browser.stop(grace: 2) }
         let result = try await browser.line(containing: #"{"ok": "#, timeout: 180)
         print("[demo] \(result)")

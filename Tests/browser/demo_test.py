@@ -2,14 +2,17 @@
 
 Two tabs open the page; each is a device on the channel. They must see each other in the presence room, do an echo
 round trip, and one receives a push notification that this script sends with an HTTP call to its push endpoint.
-Then the other tab closes and the first must see it go offline. A screenshot of the second tab, taken when it shows
+Then the other tab closes and the first must see it go offline; last, the first tab's edge is drained (SIGTERM) and
+the tab must move to the other edge and work there. A screenshot of the second tab, taken when it shows
 all of that, is saved to --screenshot. Prints one JSON line of what it saw; exits 1 with the reason otherwise.
 
 Run by Tests/IntegrationTests/DemoPageTests.swift against a `gateway dev` it starts.
 """
 import argparse
 import json
+import os
 import secrets
+import signal
 import sys
 import time
 import urllib.request
@@ -52,12 +55,39 @@ def presence_of(driver, device):
     return None if found is None else (found[0] == "true", found[1])
 
 
+def edge_pid(dev_pid, edge):
+    """The pid of `gateway edge --id <edge>` among the descendants of `gateway dev`."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    frontier = [dev_pid]
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, []):
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"edge" in args and b"--id" in args and args[args.index(b"--id") + 1] == edge.encode():
+                return child
+            frontier.append(child)
+    raise AssertionError(f"no process for {edge} under gateway dev ({dev_pid})")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True, help="the demo page, as `gateway dev` printed it")
     parser.add_argument("--screenshot", required=True)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--driver", default="/usr/bin/chromedriver")
+    parser.add_argument("--dev-pid", type=int, help="pid of `gateway dev`: drain tab A's edge at the end")
     args = parser.parse_args()
 
     driver = browser(args.chromium, args.driver)
@@ -127,6 +157,26 @@ def main():
         started = time.monotonic()
         wait(driver, 15, f"tab A to see {device_b} offline", lambda d: presence_of(d, device_b) == (False, "offline"))
         seen["offline_after_close_s"] = round(time.monotonic() - started, 2)
+
+        # Draining tab A's edge (SIGTERM, as a deploy does): the edge sends `reconnect` and closes with 4005; the client
+        # waits the delay, moves to the other edge, and the page works there.
+        if args.dev_pid:
+            edge = text(driver, "where").split()[1].rstrip(",")
+            pid = edge_pid(args.dev_pid, edge)
+            os.kill(pid, signal.SIGTERM)
+            started = time.monotonic()
+            wait(driver, 30, f"tab A to leave {edge} and connect to another edge",
+                 lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "connected"
+                 and not text(d, "where").startswith(f"on {edge},"))
+            seen["drained_edge"] = edge
+            seen["reconnected_to"] = text(driver, "where").split()[1].rstrip(",")
+            seen["reconnect_after_drain_s"] = round(time.monotonic() - started, 2)
+            driver.find_element(By.ID, "echo-text").clear()
+            driver.find_element(By.ID, "echo-text").send_keys("after the drain")
+            driver.find_element(By.ID, "echo-send").click()
+            wait(driver, 15, "an echo round trip on the new edge",
+                 lambda d: d.find_element(By.ID, "echo-result").get_attribute("data-text") == "after the drain")
+            seen["log_after_drain"] = text(driver, "log").splitlines()[:4]
         print(json.dumps({"ok": True, **seen}), flush=True)
     except Exception as failure:  # any failure, with what the page showed
         try:
