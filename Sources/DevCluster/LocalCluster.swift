@@ -182,7 +182,7 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     /// The services the edges offer: ``Options/services``, plus `push` and `presence` when their services run.
-    private var edgeServices: [String] {
+    public var edgeServices: [String] {
         var services = options.services
         if options.push && !services.contains("push") { services.append("push") }
         if options.presence && !services.contains("presence") { services.append("presence") }

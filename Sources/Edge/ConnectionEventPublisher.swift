@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Metrics
 import Shared
 
@@ -31,12 +32,27 @@ final class ConnectionEventPublisher: Sendable {
     /// Publishes the edge's `start` event: every connection an earlier process with this edge id held is gone (it
     /// crashed, or was restarted before its liveness key could expire). Keyed by the edge id; `at` is this edge's clock,
     /// the same clock as its connections' `at`, so consumers can tell earlier connections from later ones.
-    func publishStart() {
-        send(OutgoingRecord(topic: topic, key: Array(edgeID.utf8), value: [], headers: [
+    ///
+    /// Unlike the other events it waits until the broker has it (three tries): without it, an earlier process's devices
+    /// that never come back would read online for as long as this edge keeps its liveness key fresh.
+    func publishStart(logger: Logger) async {
+        let record = OutgoingRecord(topic: topic, key: Array(edgeID.utf8), value: [], headers: [
             KafkaHeader(RecordHeader.event, "start"),
             KafkaHeader(RecordHeader.edge, edgeID),
             KafkaHeader(RecordHeader.at, String(Int64(Date().timeIntervalSince1970 * 1000))),
-        ]))
+        ])
+        for attempt in 1...3 {
+            do {
+                _ = try await producer.send(record)
+                delivered.increment()
+                return
+            } catch {
+                failed.increment()
+                logger.warning("the edge's start event was not delivered (attempt \(attempt) of 3): \(error)")
+                try? await Task.sleep(for: .milliseconds(500 * attempt))
+            }
+        }
+        logger.error("the edge's start event was not delivered: devices an earlier process of this edge held may read online in presence until they connect again")
     }
 
     /// Publishes one event for the connection `session` of `device`, whose route claim had `epoch`.

@@ -93,7 +93,7 @@ public final class Edge: Sendable {
         let events = config.connectionEvents
             ? ConnectionEventPublisher(producer: producer, topics: config.topics, edgeID: config.edgeID) : nil
         // Before any device can connect, so that every connection of this edge comes after it.
-        events?.publishStart()
+        await events?.publishStart(logger: logger)
         let context = EdgeContext(config: config, producer: producer, registry: registry,
                                   mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),
                                   tokens: try await TokenAuthority(keys: config.tokenKeys),
@@ -173,19 +173,24 @@ public final class Edge: Sendable {
     /// Drains and stops: stops accepting, asks its devices in waves to reconnect elsewhere (``DrainPlan``: a
     /// `reconnect` frame with a random delay, then close 4005), waits for them to go until the drain deadline, closes
     /// any left with 1001 (going away), releases their routes, removes the edge's liveness key and flushes what is in
-    /// flight to the broker, including a `disconnect` event for every device it still held (a connection closing at
-    /// the same moment may publish its own as well: the presence service drops the repeat by its epoch).
+    /// flight to the broker, including a `disconnect` event for every device it held: each connection publishes its own
+    /// as it ends, and the edge publishes one for any still open 2 s after it closed them (one closing at that very
+    /// moment may then be reported twice; consumers drop the repeat by its epoch).
     public func stop() async {
         guard let running = state.withLockedValue({ r -> Running? in defer { r = nil }; return r }) else { return }
         running.reloadOnHangup?.cancel()
         try? await running.server.close()
         await drain(running.context.devices)
-        let held = running.context.devices.all()
-        for connection in held {
+        for connection in running.context.devices.all() {
             connection.channel.sendAndClose(nil, code: .goingAway)
         }
-        // Published here rather than left to the connections' own ends, which may come after the producer is gone.
-        for connection in held {
+        // Each connection publishes its own `disconnect` as it ends. Give them a moment; then speak for those still open,
+        // whose own end may come after the producer is gone.
+        let closing = ContinuousClock.now
+        while running.context.devices.count > 0 && ContinuousClock.now - closing < .seconds(2) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for connection in running.context.devices.all() {
             running.context.connectionEvents?.publish(.disconnect, device: connection.device, session: connection.session,
                                                       epoch: connection.epoch)
         }

@@ -70,8 +70,6 @@ struct DevCommand: AsyncParsableCommand {
         options.redisPort = redisPort
         options.brokerPort = brokerPort
         options.services = services.split(separator: ",").map(String.init)
-        if push && !options.services.contains("push") { options.services.append("push") }
-        if presence && !options.services.contains("presence") { options.services.append("presence") }
         options.logDirectory = logDir
         options.presence = presence
         options.push = push
@@ -88,7 +86,7 @@ struct DevCommand: AsyncParsableCommand {
         Lifecycle.say("logs \(logDir)")
         var demo: DemoServer?
         if let site {
-            let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL, services: options.services)
+            let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL, services: cluster.edgeServices)
             do {
                 demo = try await DemoServer.start(host: "127.0.0.1", port: demoPort, site: site, config: config)
             } catch {

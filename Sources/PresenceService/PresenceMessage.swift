@@ -52,22 +52,17 @@ public enum PresenceIDs {
     /// A change of `device`'s entry to `version`: `presence-<device>-<version>`, the same for every watcher.
     public static func change(device: String, version: Int64) -> String { bounded("presence-\(device)-\(version)") }
 
+    /// The joiner's entry sent to the other members of `room`, caused by its device message `messageID`: an id of its
+    /// own, since a device that leaves and joins again without changing has the same version, and members that
+    /// dropped it on `left` must see it again.
+    public static func joined(room: String, device: String, messageID: String) -> String {
+        bounded("presence-joined-\(room)-\(device)-\(messageID)")
+    }
+
     /// The notice that `device` left `room`, caused by its device message `messageID`.
     public static func left(room: String, device: String, messageID: String) -> String {
         bounded("presence-left-\(room)-\(device)-\(messageID)")
     }
 
-    /// `id` itself when it fits the 128-byte limit of downstream ids, else `presence-h-` and a 128-bit hash of it
-    /// (two FNV-1a variants), which is as deterministic.
-    static func bounded(_ id: String) -> String {
-        guard id.utf8.count > FieldRules.maxIDBytes else { return id }
-        var a: UInt64 = 0xcbf2_9ce4_8422_2325
-        var b: UInt64 = 0x6c62_272e_07bb_0142
-        for byte in id.utf8 {
-            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-            b = (b &* 0x0000_0100_0000_01b3) ^ UInt64(byte)
-        }
-        func hex(_ v: UInt64) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
-        return "presence-h-" + hex(a) + hex(b)
-    }
+    static func bounded(_ id: String) -> String { MessageID.bounded(id, service: "presence") }
 }

@@ -48,7 +48,10 @@ struct PresenceOpHandler: Sendable {
             case .joined(let others):
                 reply(.snapshot(room: room, entries: try store.entries(others)))
                 guard !others.isEmpty, let own = try store.entries([device]).first else { return }
-                announce(PresenceStore.Announcement(entry: own, recipients: others), &outbox)
+                let id = PresenceIDs.joined(room: room, device: device, messageID: message.id)
+                for member in others where member != device {
+                    outbox.send(to: member, id: id, payload: PresenceMessage.change(own).payload, ttl: ttl)
+                }
             }
         case .leave(let room):
             let (wasMember, members) = try store.leave(device: device, room: room)

@@ -171,8 +171,10 @@ enum PresenceScripts {
     /// TTL ms of the edge's start mark.
     /// The edge started at `at`: records it (`P started:<edge>`, the latest start wins), then, for one SSCAN step over the
     /// edge's online set, makes offline each device whose entry still names the edge with a connection from before `at`
-    /// (the earlier process's), and drops from the set every device that is no longer there. Returns
-    /// {next cursor, {{device, entry, recipients}...}}; the caller goes on until the cursor is "0".
+    /// (the earlier process's), marking it `gone-at` = `at` and leaving it in the set; a device already marked by this
+    /// same start (the event applied again) is announced again with the same version; other devices no longer online
+    /// there leave the set. Returns {next cursor, {{device, entry, recipients}...}}; the caller goes on until the cursor
+    /// is "0".
     static let edgeStarted = RedisScript(common + "\n" + """
         local edge, at = ARGV[2], tonumber(ARGV[3])
         local startedKey = P .. 'started:' .. edge
@@ -182,13 +184,17 @@ enum PresenceScripts {
         local out = {}
         for _, device in ipairs(scan[2]) do
           local key = P .. 'dev:' .. device
-          local cur = redis.call('HMGET', key, 'online', 'edge', 'version', 'edge-at')
-          if cur[2] ~= edge or cur[1] ~= '1' then
+          local cur = redis.call('HMGET', key, 'online', 'edge', 'version', 'edge-at', 'gone-at')
+          if cur[2] ~= edge then
             redis.call('SREM', KEYS[1], device)
-          elseif (tonumber(cur[4]) or 0) < at then
-            redis.call('SREM', KEYS[1], device)
-            redis.call('HSET', key, 'online', '0', 'since', fmt(now), 'version', nextVersion(cur[3]))
+          elseif cur[1] == '1' and (tonumber(cur[4]) or 0) < at then
+            -- Kept in the set, marked with this start, so that applying the same event again announces it again.
+            redis.call('HSET', key, 'online', '0', 'since', fmt(now), 'version', nextVersion(cur[3]), 'gone-at', ARGV[3])
             out[#out + 1] = {device, entry(key), recipients(device)}
+          elseif cur[1] ~= '1' and cur[5] == ARGV[3] then
+            out[#out + 1] = {device, entry(key), recipients(device)}
+          elseif cur[1] ~= '1' then
+            redis.call('SREM', KEYS[1], device)
           end
         end
         if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], edge) end

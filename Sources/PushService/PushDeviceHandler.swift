@@ -18,8 +18,13 @@ struct PushDeviceHandler: Sendable {
         case .failure(let error):
             reply = PushMessages.error(code: "bad_request", message: error.message)
         case .success(.subscribe(let label, let expires)):
-            let info = try store.subscribe(device: message.device, messageID: message.id, label: label, expiresSeconds: expires)
-            reply = PushMessages.subscribed(info, base: publicURL)
+            do {
+                let info = try store.subscribe(device: message.device, messageID: message.id, label: label, expiresSeconds: expires)
+                reply = PushMessages.subscribed(info, base: publicURL)
+            } catch is SubscriptionStore.TooMany {
+                reply = PushMessages.error(code: "too_many",
+                                           message: "a device may hold at most \(SubscriptionStore.maxPerDevice) live subscriptions; unsubscribe one first")
+            }
         case .success(.unsubscribe(let subscription)):
             if SubscriptionID.isWellFormed(subscription),
                try store.unsubscribe(device: message.device, subscription: subscription) {

@@ -22,14 +22,9 @@ public struct SubscriptionInfo: Sendable, Equatable {
 /// objects (null when absent); a notification carries `text` when the payload is valid UTF-8, else `data` (base64).
 public enum PushMessages {
     /// The id of the reply to device message `messageID`: `push-<id>`, derived so a repeated batch repeats it. An id
-    /// too long for the 128-byte rule is replaced by a hash of it (`push-h-<16 hex digits>`), still deterministic.
+    /// too long for the 128-byte rule is replaced by a hash of it (`push-h-<32 hex digits>`), still deterministic.
     public static func replyID(for messageID: String) -> String {
-        let id = "push-\(messageID)"
-        if id.utf8.count <= 128 { return id }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in messageID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        let hex = String(hash, radix: 16)
-        return "push-h-" + String(repeating: "0", count: 16 - hex.count) + hex
+        MessageID.bounded("push-\(messageID)", service: "push")
     }
 
     /// The id of a notification on the channel for push message `messageID`.

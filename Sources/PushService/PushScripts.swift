@@ -6,9 +6,11 @@ import Shared
 /// Numbers are written with `%d` because Lua 5.1 would print large numbers in exponent form.
 enum PushScripts {
     /// KEYS: request memo, new subscription hash, the device's set. ARGV: new id, device, label, expires seconds
-    /// (0 = never), memo TTL ms, tombstone ms, subscription key prefix (`<prefix>:push:sub:`).
+    /// (0 = never), memo TTL ms, tombstone ms, subscription key prefix (`<prefix>:push:sub:`), most live subscriptions
+    /// per device.
     /// Returns {id, expires ms (0 = never), label}: the new subscription, or the one an earlier run of the same
-    /// device message created (the memo is read undeclared-key style, like the registry's lookup: one Redis primary).
+    /// device message created (the memo is read undeclared-key style, like the registry's lookup: one Redis primary);
+    /// or {''} when the device already has the most live subscriptions (dead ids are pruned from its set first).
     static let subscribe = RedisScript("""
         local existing = redis.call('GET', KEYS[1])
         if existing then
@@ -17,6 +19,15 @@ enum PushScripts {
         end
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local max = tonumber(ARGV[8])
+        if redis.call('SCARD', KEYS[3]) >= max then
+          for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+            local s = redis.call('HMGET', ARGV[7] .. id, 'state', 'expires')
+            local e = tonumber(s[2]) or 0
+            if s[1] ~= 'active' or (e > 0 and e <= now) then redis.call('SREM', KEYS[3], id) end
+          end
+          if redis.call('SCARD', KEYS[3]) >= max then return {''} end
+        end
         local expires = 0
         local seconds = tonumber(ARGV[4])
         if seconds > 0 then expires = now + seconds * 1000 end

@@ -86,11 +86,7 @@ public final class PushService: @unchecked Sendable {
         do {
             let channel = self.channel
             // start() blocks on the broker (metadata, topic creation): keep it off the cooperative pool.
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                Thread {
-                    continuation.resume(with: Result { try channel.start { message, outbox in try handler.handle(message, outbox: &outbox) } })
-                }.start()
-            }
+            try await Self.onThread { try channel.start { message, outbox in try handler.handle(message, outbox: &outbox) } }
             endpoint.markStarted()
         } catch {
             await server.close()
@@ -101,7 +97,18 @@ public final class PushService: @unchecked Sendable {
     /// Stops taking pushes, then finishes the device batch in hand and leaves the group.
     public func stop() async {
         await server?.close()
-        channel.stop()
-        redis.close()
+        let (channel, redis) = (self.channel, self.redis)
+        // Stopping waits for the batch in hand and flushes the producer: blocking work, kept off the cooperative pool.
+        try? await Self.onThread {
+            channel.stop()
+            redis.close()
+        }
+    }
+
+    /// Runs blocking `work` on a thread of its own and waits for it without holding a thread of the pool.
+    private static func onThread(_ work: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
     }
 }

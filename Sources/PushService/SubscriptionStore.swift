@@ -24,6 +24,11 @@ public final class SubscriptionStore: Sendable {
     public static let tombstoneMs: Int64 = 30 * 86_400_000
     /// How long the memo of a subscribe request is kept for its repeats: 24 h.
     public static let requestMemoMs: Int64 = 86_400_000
+    /// The most live subscriptions one device may hold; a subscribe past it is refused (`too_many`).
+    public static let maxPerDevice = 100
+
+    /// A device asked for more than ``maxPerDevice`` live subscriptions.
+    public struct TooMany: Error, Sendable {}
 
     private let redis: RedisClient
     private let prefix: String
@@ -40,14 +45,16 @@ public final class SubscriptionStore: Sendable {
     func rateKey(_ id: String, minute: Int64) -> String { "\(prefix):push:rate:\(id):\(minute)" }
 
     /// Creates a subscription for `device`, or returns the one an earlier handling of the same message created.
+    /// - Throws: ``TooMany`` when the device already holds ``maxPerDevice`` live subscriptions; Redis errors.
     public func subscribe(device: String, messageID: String, label: String?, expiresSeconds: Int?) throws -> SubscriptionInfo {
         let id = SubscriptionID.newRandom()
         let reply = try redis.runBlocking(PushScripts.subscribe, keys: [
             requestKey(device: device, messageID: messageID), subscriptionKey(id), deviceKey(device),
         ], args: [
             id, device, label ?? "", String(expiresSeconds ?? 0), String(Self.requestMemoMs), String(Self.tombstoneMs),
-            "\(prefix):push:sub:",
+            "\(prefix):push:sub:", String(Self.maxPerDevice),
         ])
+        if let fields = reply.array, fields.count == 1, fields[0].string == "" { throw TooMany() }
         guard let fields = reply.array, fields.count == 3, let stored = fields[0].string else {
             throw RedisError(message: "push subscribe script returned \(reply)", isConnectionError: false)
         }

@@ -174,6 +174,24 @@ struct PushTests {
         await second.close()
     }
 
+    @Test func aDeviceHoldsAtMostAHundredLiveSubscriptions() async throws {
+        let device = try await TestCluster.connect(TestCluster.uniqueDevice("push-many"), edge: 0)
+        // One expiring subscription that lapses first: dead ones do not count.
+        _ = try await subscribe(device, extra: #","expires":1"#)
+        try await Task.sleep(for: .milliseconds(1100))
+        var first = ""
+        for i in 0..<100 {
+            let id = try await subscribe(device)
+            if i == 0 { first = id }
+            try await Task.sleep(for: .milliseconds(45))  // two WebSocket messages each: under the edge's 50/s
+        }
+        let refused = try await op(device, #"{"op":"subscribe"}"#)
+        #expect(refused["op"] as? String == "error" && refused["code"] as? String == "too_many")
+        #expect(try await op(device, #"{"op":"unsubscribe","subscription":"\#(first)"}"#)["op"] as? String == "unsubscribed")
+        _ = try await subscribe(device)
+        await device.close()
+    }
+
     @Test func badDeviceOpsGetABadRequestReply() async throws {
         let device = try await TestCluster.connect(TestCluster.uniqueDevice("push-bad"), edge: 0)
         for json in [#"{"op":"fly"}"#, #"{"op":"subscribe","expires":0}"#, #"[1]"#, #"{"op":"unsubscribe"}"#] {

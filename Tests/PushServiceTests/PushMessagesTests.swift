@@ -60,7 +60,7 @@ struct PushMessagesTests {
         #expect(PushMessages.replyID(for: "m-1") == "push-m-1")
         let long = String(repeating: "x", count: 128)
         let hashed = PushMessages.replyID(for: long)
-        #expect(hashed.hasPrefix("push-h-") && hashed.utf8.count == 23)
+        #expect(hashed.hasPrefix("push-h-") && hashed.utf8.count == 39)
         #expect(hashed == PushMessages.replyID(for: long), "deterministic, so a repeated batch repeats it")
         #expect(hashed != PushMessages.replyID(for: long + "y"))
         #expect(PushMessages.replyID(for: String(repeating: "x", count: 123)).utf8.count == 128)

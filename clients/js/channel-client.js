@@ -1,5 +1,6 @@
 // Channel Gateway's JavaScript client: one WebSocket per device, shared by every service.
-// A dependency-free ES module for browsers (and Node.js 22+, or any runtime with a WebSocket).
+// A dependency-free ES module for browsers and Node.js 18+ (Node.js 22+ and other runtimes with a global WebSocket
+// need nothing more; older ones pass a WebSocket implementation as options.WebSocket).
 // The protocol it speaks is docs/protocol.md (JSON encoding, subprotocol channel.v1.json); its API is docs/js-client.md.
 
 const SUBPROTOCOL = 'channel.v1.json';
@@ -30,9 +31,11 @@ export class ChannelError extends Error {
  * - Messages from services reach their handler at most once per id among the last `dedupeWindow` ids (across
  *   connections), in the order the edge sends them; each is acked after its handler returned (or its promise
  *   resolved). A handler that throws leaves the message unacked, so the gateway delivers it again on a later connection.
+ *   A repeat that arrives while the first copy's handler still runs is acked only once that handler succeeded.
  * - After a lost connection it reconnects with jittered exponential backoff, trying its URLs in turn; it honours the
  *   edge's `reconnect` frame (drain); it stops for good after close 4004 (replaced) or 4002 (protocol violation),
- *   and after 4001 (auth failed) unless `token` is a function that can fetch a new token.
+ *   and after 4001 (auth failed) unless `token` is a function that can fetch a new token. Once it stopped, pending
+ *   and new sends reject with the state it stopped in (`closed`, `replaced` or `failed`).
  */
 export class ChannelClient extends EventTarget {
   /**
@@ -58,8 +61,9 @@ export class ChannelClient extends EventTarget {
     this.state = 'idle';
     this.welcome = null;
     this.handlers = new Map();
-    this.pending = new Map();           // id -> { frame, resolve, reject, timer }, in send order
-    this.seen = new RecentIds(dedupeWindow);
+    this.pending = new Map();           // id -> { frame, resolve, reject, timer, writes }, in send order
+    this.seen = new RecentIds(dedupeWindow);   // ids whose handler completed
+    this.inFlight = new Map();          // id -> promise of its async handler, while it runs
     this.attempt = 0;
     this.urlIndex = 0;
     this.socket = null;
@@ -105,22 +109,26 @@ export class ChannelClient extends EventTarget {
    * Sent at once when connected; otherwise when the connection is back. Pass `id` to choose the id yourself.
    */
   send(service, body, { id = undefined, timeoutMs = 0 } = {}) {
-    if (this.stopped && this.state === 'closed') return Promise.reject(new ChannelError('closed', 'the client is closed'));
+    // Stopped (closed, replaced or failed): nothing would ever send it, so do not queue it.
+    if (this.stopped) return Promise.reject(new ChannelError(this.state, `the client has stopped (${this.state})`));
     const messageId = id ?? this.idPrefix + this.nextId++;
+    // The same id again while it waits for its ack is the same message: it is already on its way, so share its fate.
+    const waiting = this.pending.get(messageId);
+    if (waiting) return waiting.promise;
     const frame = { type: 'msg', service, id: messageId };
     if (body instanceof Uint8Array || body instanceof ArrayBuffer) frame.data = toBase64(new Uint8Array(body));
     else frame.body = body === undefined ? null : body;
-    return new Promise((resolve, reject) => {
-      const entry = { frame, resolve, reject, timer: null };
-      if (timeoutMs > 0) {
-        entry.timer = setTimeout(() => {
-          this.pending.delete(messageId);
-          reject(new ChannelError('timeout', `no ack for ${messageId} within ${timeoutMs} ms`, { ref: messageId }));
-        }, timeoutMs);
-      }
-      this.pending.set(messageId, entry);
-      if (this.state === 'connected') this.write(frame);
-    });
+    const entry = { frame, resolve: null, reject: null, timer: null, writes: 0, promise: null };
+    entry.promise = new Promise((resolve, reject) => { entry.resolve = resolve; entry.reject = reject; });
+    if (timeoutMs > 0) {
+      entry.timer = setTimeout(() => {
+        this.pending.delete(messageId);
+        entry.reject(new ChannelError('timeout', `no ack for ${messageId} within ${timeoutMs} ms`, { ref: messageId }));
+      }, timeoutMs);
+    }
+    this.pending.set(messageId, entry);
+    if (this.state === 'connected') this.writePending(entry);
+    return entry.promise;
   }
 
   /** Closes the connection and stops reconnecting; pending sends are rejected with `closed`. */
@@ -131,12 +139,18 @@ export class ChannelClient extends EventTarget {
     const socket = this.socket;
     this.socket = null;
     if (socket) { detach(socket); try { socket.close(1000); } catch { /* already closing */ } }
-    for (const [id, entry] of this.pending) {
-      clearTimeout(entry.timer);
-      entry.reject(new ChannelError('closed', 'the client was closed before the ack', { ref: id }));
-    }
-    this.pending.clear();
+    this.rejectPending('closed', 'the client was closed before the ack');
     this.setState('closed', {});
+  }
+
+  /** Rejects every send still waiting for an ack: after a stop nothing would send them again. */
+  rejectPending(code, text) {
+    const entries = [...this.pending];
+    this.pending.clear();
+    for (const [id, entry] of entries) {
+      clearTimeout(entry.timer);
+      entry.reject(new ChannelError(code, text, { ref: id }));
+    }
   }
 
   // --- connection ---
@@ -181,8 +195,10 @@ export class ChannelClient extends EventTarget {
         this.welcome = frame;
         this.attempt = 0;
         this.drainDelayMs = null;
+        // Resume, in send order, same ids, before announcing 'connected': a send made by a 'state' listener is then
+        // written once, after the older ones. The snapshot keeps the loop from seeing sends added meanwhile.
+        for (const entry of [...this.pending.values()]) this.writePending(entry);
         this.setState('connected', { edge: frame.edge, session: frame.session });
-        for (const entry of this.pending.values()) this.write(entry.frame);   // resume, in send order, same ids
         break;
       case 'ack': {
         const entry = this.pending.get(frame.id);
@@ -201,9 +217,14 @@ export class ChannelClient extends EventTarget {
     const entry = frame.ref === undefined ? undefined : this.pending.get(frame.ref);
     if (!entry) { this.emit('error', { error }); return; }
     if (error.retryable) {
-      // The edge could not hand it to the broker now: resend the same id after a pause, if still connected.
-      setTimeout(() => { if (this.pending.has(frame.ref) && this.state === 'connected') this.write(entry.frame); },
-        this.backoff(1));
+      // The edge could not hand it to the broker now: resend the same id after a pause, if still connected, and
+      // unless a reconnect has written it again meanwhile (that copy gets its own ack or refusal).
+      const writes = entry.writes;
+      setTimeout(() => {
+        if (this.pending.get(frame.ref) === entry && entry.writes === writes && this.state === 'connected') {
+          this.writePending(entry);
+        }
+      }, this.backoff(1));
       return;
     }
     this.pending.delete(frame.ref);
@@ -214,6 +235,13 @@ export class ChannelClient extends EventTarget {
   deliver(socket, frame) {
     const ack = () => { if (this.socket === socket && this.state === 'connected') this.write({ type: 'ack', id: frame.id }); };
     if (this.seen.has(frame.id)) { ack(); return; }
+    const first = this.inFlight.get(frame.id);
+    if (first) {
+      // A repeat (e.g. redelivered on a new connection) while the first copy's handler works: ack it only if that
+      // handler succeeds. If it fails, the message must stay unacked so that it comes again.
+      first.then(ack, () => { /* reported by the first copy; not acked */ });
+      return;
+    }
     const message = { service: frame.service, id: frame.id };
     let body;
     if ('data' in frame) { body = fromBase64(frame.data); message.data = body; } else { body = frame.body; message.body = body; }
@@ -224,10 +252,9 @@ export class ChannelClient extends EventTarget {
       ack();
       return;
     }
-    // Remembered before the handler runs, so a repeat arriving while an async handler works is not handled twice;
-    // forgotten if the handler fails, so the redelivery on a later connection is handled.
-    this.seen.add(frame.id);
-    const failed = (error) => { this.seen.delete(frame.id); this.emit('error', { error, message }); };
+    // Only a completed handler puts the id in `seen`; a failed one leaves it out, so the redelivery is handled.
+    const done = () => { this.seen.add(frame.id); ack(); };
+    const failed = (error) => this.emit('error', { error, message });
     let result;
     try {
       result = handler(body, message);
@@ -235,8 +262,11 @@ export class ChannelClient extends EventTarget {
       failed(error);
       return;
     }
-    if (result && typeof result.then === 'function') result.then(ack, failed);
-    else ack();
+    if (!result || typeof result.then !== 'function') { done(); return; }
+    const running = Promise.resolve(result);
+    this.inFlight.set(frame.id, running);
+    running.then(() => { this.inFlight.delete(frame.id); done(); },
+      (error) => { this.inFlight.delete(frame.id); failed(error); });
   }
 
   lost(event) {
@@ -245,10 +275,9 @@ export class ChannelClient extends EventTarget {
     this.socket = null;
     this.welcome = null;
     if (this.stopped) return;
-    if (code === REPLACED) { this.setState('replaced', { code }); this.stopped = true; return; }
+    if (code === REPLACED) { this.stop('replaced', { code }); return; }
     if (code === PROTOCOL_VIOLATION || (code === AUTH_FAILED && typeof this.token !== 'function')) {
-      this.setState('failed', { code, reason: event?.reason });
-      this.stopped = true;
+      this.stop('failed', { code, reason: event?.reason });
       return;
     }
     this.urlIndex += 1;
@@ -259,10 +288,23 @@ export class ChannelClient extends EventTarget {
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
 
+  /** Stops for good: reconnecting cannot help. Stopped before the state event, so a listener's `send` rejects. */
+  stop(state, detail) {
+    this.stopped = true;
+    this.rejectPending(state, `the client stopped (${state}) before the ack`);
+    this.setState(state, detail);
+  }
+
   /** Full jitter: a random wait of up to min(max, min × 2^attempt). */
   backoff(attempt) {
     const cap = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(attempt, 20));
     return Math.floor(Math.random() * cap);
+  }
+
+  /** Writes a pending send, counting the writes so that a delayed resend can tell whether it was sent since. */
+  writePending(entry) {
+    entry.writes += 1;
+    this.write(entry.frame);
   }
 
   write(frame) {

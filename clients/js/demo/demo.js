@@ -158,7 +158,10 @@ async function main() {
       client.send('presence', { op: 'join', room: ROOM }).catch((e) => log(`join: ${e.message}`));
     }
     if (offers.has('push') && !endpoint) {
-      client.send('push', { op: 'subscribe', label: 'demo tab' }).catch((e) => log(`subscribe: ${e.message}`));
+      // Sent again on every reconnect until the reply arrives: a fixed id per device makes the push service return
+      // the same subscription for a repeat (within 24 h) instead of creating another.
+      client.send('push', { op: 'subscribe', label: 'demo tab' }, { id: `subscribe-${device}` })
+        .catch((e) => log(`subscribe: ${e.message}`));
     }
   }
 

@@ -39,6 +39,22 @@ function client(options = {}) {
     maxBackoffMs: 4, WebSocket: ScriptedSocket, ...options });
 }
 
+/** What `promise` came to within `ms`: `{ value }`, `{ error }`, or 'still pending'. */
+function outcome(promise, ms = 50) {
+  const settled = promise.then((value) => ({ value }), (error) => ({ error }));
+  return Promise.race([settled, tick(ms).then(() => 'still pending')]);
+}
+
+/** Waits for the client's next connection to say hello, welcomes it, and returns its socket. */
+async function reconnected() {
+  const count = ScriptedSocket.all.length + 1;
+  await until(() => ScriptedSocket.all.length === count && ScriptedSocket.all.at(-1).frames('hello').length === 1,
+    'a reconnect');
+  const socket = ScriptedSocket.all.at(-1);
+  socket.frame({ type: 'welcome', edge: 'e', session: `s${count}`, heartbeat: 25 });
+  return socket;
+}
+
 async function connected(c) {
   const welcomed = c.connect();
   await until(() => ScriptedSocket.all.at(-1)?.frames('hello').length === 1, 'hello');
@@ -90,6 +106,25 @@ test('a refused message rejects with the edge\'s code; a retryable refusal is se
   c.close();
 });
 
+test('a retryable refusal is not resent by its timer when a reconnect has sent the message again meanwhile', async () => {
+  const c = client();
+  const first = await connected(c);
+  const sent = c.send('echo', 1);
+  const id = first.frames('msg')[0].id;
+  c.backoff = () => 40;   // the pause before the resend: long enough for the reconnect to come first
+  first.frame({ type: 'error', code: 'unavailable', message: 'later', ref: id, retryable: true });
+  delete c.backoff;
+  first.drop(1006);
+  const second = await reconnected();
+  const copies = () => second.frames('msg').filter((f) => f.id === id).length;
+  assert.equal(copies(), 1, 'resent after the welcome');
+  await tick(80);
+  assert.equal(copies(), 1, 'and not once more when the refusal\'s pause ends');
+  second.frame({ type: 'ack', id });
+  assert.equal(await sent, id);
+  c.close();
+});
+
 test('sends made while disconnected, and sends unacked when the connection drops, go out after the next welcome', async () => {
   const c = client();
   const first = await connected(c);
@@ -107,6 +142,21 @@ test('sends made while disconnected, and sends unacked when the connection drops
   assert.equal(resent[0].id, unackedId, 'with the same id');
   for (const f of resent) second.frame({ type: 'ack', id: f.id });
   await Promise.all([unacked, queued]);
+  c.close();
+});
+
+test('pending sends are resent before the connected event, so a send made by a state listener goes out once, last', async () => {
+  const c = client();
+  const first = await connected(c);
+  const unacked = c.send('echo', 'a');
+  first.drop(1006);
+  const queued = c.send('echo', 'b');
+  let fromListener;
+  c.addEventListener('state', (e) => { if (e.detail.state === 'connected') fromListener = c.send('echo', 'c'); });
+  const second = await reconnected();
+  assert.deepEqual(second.frames('msg').map((f) => f.body), ['a', 'b', 'c']);
+  for (const f of second.frames('msg')) second.frame({ type: 'ack', id: f.id });
+  await Promise.all([unacked, queued, fromListener]);
   c.close();
 });
 
@@ -151,14 +201,38 @@ test('an async handler acks when it resolves; a failing handler leaves the messa
   const socket = await connected(c);
   socket.frame({ type: 'msg', service: 'slow', id: 's-1', body: 1 });
   socket.frame({ type: 'msg', service: 'slow', id: 's-1', body: 1 });   // a repeat while the handler works
-  assert.equal(socket.frames('ack').length, 1, 'the repeat is acked, the original is not yet');
+  assert.equal(socket.frames('ack').length, 0, 'neither is acked before the handler is done');
   release();
-  await until(() => socket.frames('ack').length === 2, 'the ack after the handler');
+  await until(() => socket.frames('ack').length === 2, 'the acks after the handler');
   socket.frame({ type: 'msg', service: 'bad', id: 'b-1', body: { fail: true } });
   assert.equal(failures, 1);
   assert.equal(socket.frames('ack').filter((f) => f.id === 'b-1').length, 0);
   socket.frame({ type: 'msg', service: 'bad', id: 'b-1', body: { fail: false } });   // the redelivery
   assert.equal(socket.frames('ack').filter((f) => f.id === 'b-1').length, 1);
+  c.close();
+});
+
+test('a repeat that arrives while the first copy\'s handler runs is acked only if that handler succeeds', async () => {
+  const c = client();
+  const handlers = [];
+  const failures = [];
+  c.on('slow', () => new Promise((resolve, reject) => { handlers.push({ resolve, reject }); }));
+  c.addEventListener('error', (e) => failures.push(e.detail.error.message));
+  const first = await connected(c);
+  first.frame({ type: 'msg', service: 'slow', id: 'r-1', body: 1 });
+  first.drop(1006);
+  const second = await reconnected();
+  second.frame({ type: 'msg', service: 'slow', id: 'r-1', body: 1 });   // redelivered: the first copy is unacked
+  assert.equal(handlers.length, 1, 'not handled twice');
+  assert.equal(second.frames('ack').length, 0, 'not acked while the first copy\'s handler works');
+  handlers[0].reject(new Error('handler broke'));
+  await tick(10);
+  assert.deepEqual(failures, ['handler broke']);
+  assert.equal(second.frames('ack').length, 0, 'not acked: the handler failed, so the message must come again');
+  second.frame({ type: 'msg', service: 'slow', id: 'r-1', body: 1 });   // the next redelivery
+  assert.equal(handlers.length, 2, 'is handled');
+  handlers[1].resolve();
+  await until(() => second.frames('ack').length === 1, 'the ack after the handler');
   c.close();
 });
 
@@ -196,6 +270,22 @@ test('stops for good when replaced (4004), and after 4001 with a fixed token; re
   refreshing.close();
 });
 
+test('after a stop for good, pending sends reject with the state, and so do later sends at once', async () => {
+  for (const [code, state, token] of [[4004, 'replaced', 't'], [4002, 'failed', 't'], [4001, 'failed', 'fixed']]) {
+    const c = client({ token });
+    const socket = await connected(c);
+    const unacked = c.send('echo', 1);
+    let fromListener;
+    c.addEventListener('state', (e) => { if (e.detail.state === state) fromListener = c.send('echo', 2); });
+    socket.drop(code);
+    for (const promise of [unacked, fromListener, c.send('echo', 3)]) {
+      const { error } = await outcome(promise);
+      assert.ok(error instanceof ChannelError, `close ${code}: rejected, not left waiting`);
+      assert.equal(error.code, state);
+    }
+  }
+});
+
 test('backoff is a random wait below min × 2^attempt, capped at the maximum', () => {
   const c = client({ minBackoffMs: 100, maxBackoffMs: 1000 });
   const random = Math.random;
@@ -220,4 +310,15 @@ test('close rejects what is still unacked and stops reconnecting', async () => {
   assert.equal(socket.closedWith, 1000);
   await tick(20);
   assert.equal(ScriptedSocket.all.length, 1);
+});
+
+test('sending an id that is still waiting for its ack shares that send instead of writing it again', async () => {
+  const c = client();
+  const socket = await connected(c);
+  const first = c.send('push', { op: 'subscribe' }, { id: 'subscribe-d-1' });
+  const again = c.send('push', { op: 'subscribe' }, { id: 'subscribe-d-1' });
+  assert.equal(socket.frames('msg').length, 1);
+  socket.frame({ type: 'ack', id: 'subscribe-d-1' });
+  assert.deepEqual(await Promise.all([first, again]), ['subscribe-d-1', 'subscribe-d-1']);
+  c.close();
 });
