@@ -64,13 +64,17 @@ enum PresenceScripts {
         return notify(device, KEYS[1])
         """)
 
-    /// KEYS: dev. ARGV: P, device, epoch, entry TTL ms.
-    /// Only the connection the entry names (same epoch) can take the device offline; a repeat re-announces it.
+    /// KEYS: dev, the device's route in the registry (`<prefix>:route:<device>`). ARGV: P, device, epoch, entry TTL ms.
+    /// Only the connection the entry names (same epoch) can take the device offline; a repeat re-announces it. A route
+    /// with a higher epoch means a newer connection already took over (its `connect` may still be on its way from
+    /// another edge), so the device stays online.
     static let disconnect = RedisScript(common + "\n" + """
         local device = ARGV[2]
         local cur = redis.call('HMGET', KEYS[1], 'online', 'epoch', 'edge', 'version')
         if tonumber(cur[2]) ~= tonumber(ARGV[3]) then return {0} end
         if cur[1] ~= '1' then return notify(device, KEYS[1]) end
+        local newest = tonumber(redis.call('HGET', KEYS[2], 'epoch'))
+        if newest and newest > tonumber(ARGV[3]) then return {0} end
         redis.call('HSET', KEYS[1], 'online', '0', 'since', fmt(now), 'version', nextVersion(cur[4]))
         if cur[3] then redis.call('SREM', P .. 'on:' .. cur[3], device) end
         redis.call('PEXPIRE', KEYS[1], ARGV[4])

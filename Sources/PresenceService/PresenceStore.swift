@@ -60,7 +60,7 @@ public final class PresenceStore: Sendable {
                                                      ? .init(keys: [devKey(event.device)],
                                                              args: [keyPrefix, event.device, event.edge, event.session, String(event.epoch), ttl,
                                                                     event.atMs.map(String.init) ?? ""])
-                                                     : .init(keys: [devKey(event.device)],
+                                                     : .init(keys: [devKey(event.device), DeviceRegistry.routeKey(prefix: prefix, device: event.device)],
                                                              args: [keyPrefix, event.device, String(event.epoch), ttl])
                                              })
             start = end
@@ -135,7 +135,7 @@ public final class PresenceStore: Sendable {
     /// what that announces and whether the edge may have more devices left to sweep.
     public func sweep(edge: String, batch: Int = 500) throws -> (announcements: [Announcement], more: Bool) {
         let reply = try redis.runBlocking(PresenceScripts.sweep,
-                                          keys: ["\(prefix):edge:\(edge)", "\(keyPrefix)on:\(edge)", edgesKey],
+                                          keys: [DeviceRegistry.edgeKey(prefix: prefix, edge: edge), "\(keyPrefix)on:\(edge)", edgesKey],
                                           args: [keyPrefix, edge, String(batch)])
         guard let fields = reply.array, fields.count == 2, let left = fields[0].int else {
             throw RedisError(message: "unexpected reply to the presence sweep script: \(reply)", isConnectionError: false)

@@ -241,6 +241,8 @@ struct FaultTests {
 actor Upstream {
     private var acked: [String: Set<String>] = [:]
     private var refusals = 0
+    /// How the refused attempts failed, by description (for the report when something goes wrong).
+    private var reasons: [String: Int] = [:]
 
     func send(from receiver: Receiver, id: String) async {
         for _ in 0..<60 {
@@ -250,6 +252,7 @@ actor Upstream {
                 return
             } catch {
                 refusals += 1
+                reasons[String(describing: error).prefix(120).description, default: 0] += 1
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
@@ -265,7 +268,7 @@ actor Upstream {
         }
         while missing() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
         let ackedCount = acked.values.reduce(0) { $0 + $1.count }
-        print("fault \(scenario): acked \(ackedCount), refused and resent \(refusals), reached the service \(ackedCount - missing()), lost \(missing())")
+        print("fault \(scenario): acked \(ackedCount), refused and resent \(refusals) \(reasons.sorted { $0.value > $1.value }.prefix(3)), reached the service \(ackedCount - missing()), lost \(missing())")
         #expect(missing() == 0, "\(scenario): acked messages that never reached the service")
         #expect(ackedCount > 0)
     }

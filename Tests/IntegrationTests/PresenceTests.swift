@@ -108,6 +108,39 @@ struct PresenceTests {
         for probe in [a, b, c] { await probe.close() }
     }
 
+    /// A takeover whose events arrive in the worst order: the old connection's `disconnect` before the newer
+    /// connection's `connect` (they come from two edges). The registry already holds the newer claim, so the device
+    /// must not read offline. Events are produced by hand here, so the order is certain.
+    @Test func aDisconnectOvertakenByANewerClaimDoesNotTakeTheDeviceOffline() async throws {
+        let cluster = try await TestCluster.shared
+        let watcher = try await PresenceProbe.connect(TestCluster.uniqueDevice("ow"), edge: 0)
+        let moving = TestCluster.uniqueDevice("om")
+        let producer = try KafkaProducer(config: try await TestCluster.kafka, logger: .init(label: "presence-order"))
+        defer { producer.shutdown() }
+        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port), logger: .init(label: "presence-order"))
+        defer { redis.close() }
+        func event(_ kind: String, edge: String, session: String, epoch: Int64) async throws {
+            _ = try await producer.send(OutgoingRecord(topic: "cg.connections", key: Array(moving.utf8), value: [], headers: [
+                KafkaHeader("event", kind), KafkaHeader("device", moving), KafkaHeader("edge", edge),
+                KafkaHeader("session", session), KafkaHeader("epoch", String(epoch)),
+                KafkaHeader("at", String(Int64(Date().timeIntervalSince1970 * 1000))),
+            ]))
+        }
+        try await event("connect", edge: "edge-1", session: "s-old", epoch: 100)
+        try await watcher.waitUntilWatched(moving, online: true)
+        _ = try await redis.send(["HSET", "cg:route:\(moving)", "edge", "edge-2", "session", "s-new", "epoch", "101", "since", "1"])
+        try await event("disconnect", edge: "edge-1", session: "s-old", epoch: 100)
+        try await Task.sleep(for: .seconds(2))
+        #expect(!watcher.pending.contains { $0.json["device"] as? String == moving && $0.json["online"] as? Bool == false },
+                "the older connection's disconnect does not take the device offline")
+        try await event("connect", edge: "edge-2", session: "s-new", epoch: 101)
+        // The newer connection ends for real: now it is offline.
+        _ = try await redis.send(["DEL", "cg:route:\(moving)"])
+        try await event("disconnect", edge: "edge-2", session: "s-new", epoch: 101)
+        _ = try await watcher.change(of: moving, online: false, within: Self.changeWithin)
+        await watcher.close()
+    }
+
     @Test func aDeviceMovingToAnotherEdgeStaysOnline() async throws {
         let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("ma"), edge: 0)
         let moving = TestCluster.uniqueDevice("mb")

@@ -41,9 +41,15 @@ public final class DeviceRegistry: Sendable {
         self.epochTTL = epochTTL
     }
 
-    func routeKey(_ device: String) -> String { "\(prefix):route:\(device)" }
+    func routeKey(_ device: String) -> String { Self.routeKey(prefix: prefix, device: device) }
     func epochKey(_ device: String) -> String { "\(prefix):epoch:\(device)" }
-    func edgeKey(_ edge: String) -> String { "\(prefix):edge:\(edge)" }
+    func edgeKey(_ edge: String) -> String { Self.edgeKey(prefix: prefix, edge: edge) }
+
+    /// The key of a device's route, for other components' scripts that must read it (the presence service).
+    public static func routeKey(prefix: String, device: String) -> String { "\(prefix):route:\(device)" }
+
+    /// The key of an edge's liveness (heartbeat), for other components' scripts that must read it.
+    public static func edgeKey(prefix: String, edge: String) -> String { "\(prefix):edge:\(edge)" }
 
     /// Atomically (one Lua script): bumps the epoch, writes the route for this session and sets its TTL.
     /// Returns the new route and the route it replaced, if any, so the caller can tell the old edge to close
