@@ -12,25 +12,10 @@ extension FaultTests {
         let ttl = 3
         let f = try await FaultCluster.start("presence-kill", presence: true, edgeArguments: ["--edge-heartbeat-ttl", "\(ttl)"])
         defer { f.stop() }
-        let authority = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
-        func connect(_ device: String, edge: Int) async throws -> DeviceClient {
-            let client = try await DeviceClient.connect(to: f.cluster.edgeURL(edge))
-            _ = try await client.hello(device: device, token: try await authority.mint(device: device, services: ["*"], ttl: .seconds(600)))
-            return client
-        }
-        let watched = try await connect("pk-watched", edge: 0)
-        let watcher = try await connect("pk-watcher", edge: 1)
+        let watched = try await f.connect("pk-watched", edge: 0)
+        let watcher = try await f.connect("pk-watcher", edge: 1)
         let inbox = PresenceInbox(watcher)
-
-        // Watch until the watched device reads online (its connect event may still be on its way).
-        try await within(30, "the watched device to read online") {
-            while true {
-                let id = try await watcher.send(service: "presence", json: #"{"op":"watch","devices":["pk-watched"]}"#)
-                let snapshot = try await inbox.next(within: 15) { $0.id == "presence-\(id)" }
-                if snapshot.body.contains(#""online":true"#) { return }
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
+        try await inbox.watch("pk-watched", from: watcher, untilOnline: true)
         let killedAt = ContinuousClock.now
         f.cluster.edges[0].process.crash()
         let change = try await inbox.next(within: Double(ttl) + 2 + 3) {
@@ -53,23 +38,10 @@ extension FaultTests {
     @Test func anEdgeRestartedUnderItsIdTakesItsEarlierDevicesOffline() async throws {
         let f = try await FaultCluster.start("presence-restart", presence: true)
         defer { f.stop() }
-        let authority = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
-        func connect(_ device: String, edge: Int) async throws -> DeviceClient {
-            let client = try await DeviceClient.connect(to: f.cluster.edgeURL(edge))
-            _ = try await client.hello(device: device, token: try await authority.mint(device: device, services: ["*"], ttl: .seconds(600)))
-            return client
-        }
-        let watched = try await connect("pr-watched", edge: 0)
-        let watcher = try await connect("pr-watcher", edge: 1)
+        let watched = try await f.connect("pr-watched", edge: 0)
+        let watcher = try await f.connect("pr-watcher", edge: 1)
         let inbox = PresenceInbox(watcher)
-        try await within(30, "the watched device to read online") {
-            while true {
-                let id = try await watcher.send(service: "presence", json: #"{"op":"watch","devices":["pr-watched"]}"#)
-                let snapshot = try await inbox.next(within: 15) { $0.id == "presence-\(id)" }
-                if snapshot.body.contains(#""online":true"#) { return }
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
+        try await inbox.watch("pr-watched", from: watcher, untilOnline: true)
         let edge = f.cluster.edges[0]
         edge.process.crash()
         let crashedAt = ContinuousClock.now
@@ -83,7 +55,7 @@ extension FaultTests {
         #expect(change.id.hasPrefix("presence-pr-watched-"))
 
         // A device connecting to the restarted edge is online, whatever order the start and its connect arrive in.
-        let again = try await connect("pr-watched", edge: 0)
+        let again = try await f.connect("pr-watched", edge: 0)
         _ = try await inbox.next(within: 10) {
             $0.body.contains(#""op":"change""#) && $0.body.contains(#""device":"pr-watched""#) && $0.body.contains(#""online":true"#)
         }
@@ -106,6 +78,18 @@ final class PresenceInbox: @unchecked Sendable {
         }
     }
 
+    /// Watches `device` from `watcher` until its entry reads online (its connect event may still be on its way).
+    func watch(_ device: String, from watcher: DeviceClient, untilOnline: Bool) async throws {
+        try await within(30, "\(device) to read online") {
+            while true {
+                let id = try await watcher.send(service: "presence", json: #"{"op":"watch","devices":["\#(device)"]}"#)
+                let snapshot = try await self.next(within: 15) { $0.id == "presence-\(id)" }
+                if snapshot.body.contains(#""online":\#(untilOnline)"#) { return }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
     /// The first message so far or within `seconds` that satisfies `match`; it is consumed.
     func next(within seconds: Double, where match: @escaping @Sendable ((id: String, body: String)) -> Bool) async throws -> (id: String, body: String) {
         try await within(seconds, "a presence message") {
@@ -118,5 +102,15 @@ final class PresenceInbox: @unchecked Sendable {
                 try await Task.sleep(for: .milliseconds(10))
             }
         }
+    }
+}
+
+extension FaultCluster {
+    /// Connects `device` to edge `edge` (0-based) with a development token and says hello; it never reconnects.
+    func connect(_ device: String, edge: Int) async throws -> DeviceClient {
+        let client = try await DeviceClient.connect(to: cluster.edgeURL(edge))
+        let token = try await TokenAuthority(secret: TokenAuthority.developmentSecret).mint(device: device, services: ["*"], ttl: .seconds(600))
+        _ = try await client.hello(device: device, token: token)
+        return client
     }
 }
