@@ -256,12 +256,17 @@ final class DeviceConnection: ChannelInboundHandler {
         let encoding = self.encoding
         let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
         let metrics = edge.metrics
+        let failures = edge.produceFailures
+        let topic = record.topic
         let started = ContinuousClock.now
         metrics.frameIn(service: message.service)
         do {
             try edge.producer.send(record) { result in
                 metrics.produceLatency.record(duration: .now - started)
-                if case .failure = result { metrics.produceErrors.increment() }
+                if case .failure(let error) = result {
+                    metrics.produceErrors.increment()
+                    failures.failed(error, topic: topic)
+                }
                 channel.eventLoop.execute {
                     this.value.publishing -= 1
                     this.value.updateReading(channel)

@@ -13,6 +13,8 @@ final class EdgeContext: Sendable {
     let tokens: TokenAuthority
     let devices: ConnectedDevices
     let metrics: EdgeMetrics
+    /// Why device messages did not reach the broker, logged at most every few seconds.
+    let produceFailures: ProduceFailureLog
     /// Nil when connection events are turned off (`--no-connection-events`).
     let connectionEvents: ConnectionEventPublisher?
     let logger: Logger
@@ -27,6 +29,7 @@ final class EdgeContext: Sendable {
         self.tokens = tokens
         self.devices = devices
         self.metrics = metrics
+        produceFailures = ProduceFailureLog(logger: logger)
         self.connectionEvents = connectionEvents
         self.logger = logger
     }
