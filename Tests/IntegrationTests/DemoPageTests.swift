@@ -33,6 +33,8 @@ struct DemoPageTests {
                         "--url", url, "--screenshot", screenshot, "--dev-pid", "\(dev.pid)"])
         defer { _ = browser.stop(grace: 2) }
         let result = try await browser.line(containing: #"{"ok": "#, timeout: 180)
+        // The script quits Chromium and its driver after printing; let it, or they outlive the test.
+        await browser.exit(within: 30)
         print("[demo] \(result)")
         #expect(result.contains(#"{"ok": true"#), "the browser test failed: \(browser.recentOutput)")
         #expect(FileManager.default.fileExists(atPath: screenshot), "no screenshot at \(screenshot)")

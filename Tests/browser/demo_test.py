@@ -90,6 +90,8 @@ def main():
     parser.add_argument("--dev-pid", type=int, help="pid of `gateway dev`: drain tab A's edge at the end")
     args = parser.parse_args()
 
+    # Stopped from outside (the Swift test's time limit), still quit the browser: chromedriver would outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     driver = browser(args.chromium, args.driver)
     seen = {}
     try:
