@@ -147,7 +147,7 @@ struct FaultTests {
     @Test func pausingTheBrokerAndRestartingRedisLosesNothing() async throws {
         // The edges' messages wait up to 20 s for the broker here, longer than the 10 s pause: against Tansu, an
         // idempotent producer whose messages timed out is fenced for good when it bumps its epoch (PRODUCER_FENCED on
-        // every later message; docs/operations.md, "Known limits with Tansu"). Apache Kafka accepts the bump (KIP-360).
+        // every later message; docs/operations.md, "Known limits with Tansu"). Apache Kafka supports the bump (KIP-360).
         let f = try await FaultCluster.start("outage", persistentRedis: true,
                                              edgeArguments: ["--kafka-producer-property", "message.timeout.ms=20000"])
         defer { f.stop() }
