@@ -131,6 +131,7 @@ let package = Package(
         .target(
             name: "DevCluster",
             dependencies: [
+                "Shared",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import DevCluster
 import Foundation
@@ -84,7 +85,7 @@ struct DevCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         Lifecycle.say("logs \(logDir)")
-        var demo: DemoServer?
+        var demo: SimpleHTTPServer?
         if let site {
             let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL, services: cluster.edgeServices)
             do {

@@ -14,25 +14,11 @@ struct EchoCommand: AsyncParsableCommand {
             try EffectiveConfig.print(EffectiveConfig.common(common, kafka: try common.kafkaConfig(), redis: try common.redisEndpoint()))
             return
         }
-        AdminEndpoint.bootstrapMetrics()
+        AdminEndpoint.bootstrapMetrics()  // before the service makes its metrics
         let echo = EchoService(topics: common.topics, kafka: try common.kafkaConfig(), logger: logger)
-        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: false, logger: logger))
-        let admin: AdminServer?
-        do {
-            try echo.start()
-            admin = try await AdminEndpoint.start(common: common, name: "echo", readiness: readiness)
-        } catch {
-            Lifecycle.say("echo failed to start: \(error)")
-            throw ExitCode.failure
-        }
-        await waitUntil(timeout: 60) { echo.isAssigned }
-        Lifecycle.say("echo ready (consumes \(common.topics.up(EchoService.service)))")
-        try await ComponentLifecycle.run(name: "echo", logger: logger, watchStdin: common.exitWithStdin,
-                                         shutdownLimit: .seconds(30)) {
-            readiness.markDraining()
-            echo.stop()
-            readiness.stop()
-            await admin?.close()
-        }
+        try await BackendRun.run("echo", common: common, logger: logger, redis: false,
+                                 start: { try await offload { try echo.start() } }, isAssigned: { echo.isAssigned },
+                                 readyLine: { "(consumes \(common.topics.up(EchoService.service)))" },
+                                 stop: { _ = try? await offload { echo.stop() } })
     }
 }

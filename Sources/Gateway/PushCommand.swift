@@ -80,26 +80,12 @@ struct PushCommand: AsyncParsableCommand {
             try EffectiveConfig.print(all)
             return
         }
-        AdminEndpoint.bootstrapMetrics()
+        AdminEndpoint.bootstrapMetrics()  // before the service makes its metrics
         let push = PushService(topics: common.topics, kafka: kafka, redis: try common.redisEndpoint(), configuration: settings,
                                logger: logger)
-        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger))
-        let admin: AdminServer?
-        do {
-            try await push.start()
-            admin = try await AdminEndpoint.start(common: common, name: "push", readiness: readiness)
-        } catch {
-            Lifecycle.say("push failed to start: \(error)")
-            throw ExitCode.failure
-        }
-        await waitUntil(timeout: 60) { push.isAssigned }
-        Lifecycle.say("push ready (http://\(host):\(push.httpPort ?? port))")
-        try await ComponentLifecycle.run(name: "push", logger: logger, watchStdin: common.exitWithStdin,
-                                         shutdownLimit: .seconds(30)) {
-            readiness.markDraining()
-            await push.stop()
-            readiness.stop()
-            await admin?.close()
-        }
+        try await BackendRun.run("push", common: common, logger: logger, redis: true,
+                                 start: { try await push.start() }, isAssigned: { push.isAssigned },
+                                 readyLine: { "(http://\(host):\(push.httpPort ?? port))" },
+                                 stop: { await push.stop() })
     }
 }

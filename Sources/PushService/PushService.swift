@@ -86,7 +86,7 @@ public final class PushService: @unchecked Sendable {
         do {
             let channel = self.channel
             // start() blocks on the broker (metadata, topic creation): keep it off the cooperative pool.
-            try await Self.onThread { try channel.start { message, outbox in try handler.handle(message, outbox: &outbox) } }
+            try await offload { try channel.start { message, outbox in try handler.handle(message, outbox: &outbox) } }
             endpoint.markStarted()
         } catch {
             await server.close()
@@ -99,16 +99,9 @@ public final class PushService: @unchecked Sendable {
         await server?.close()
         let (channel, redis) = (self.channel, self.redis)
         // Stopping waits for the batch in hand and flushes the producer: blocking work, kept off the cooperative pool.
-        try? await Self.onThread {
+        try? await offload {
             channel.stop()
             redis.close()
-        }
-    }
-
-    /// Runs blocking `work` on a thread of its own and waits for it without holding a thread of the pool.
-    private static func onThread(_ work: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
         }
     }
 }

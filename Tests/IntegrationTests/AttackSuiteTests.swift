@@ -1,5 +1,6 @@
 import DevCluster
 import Foundation
+import Shared
 import Testing
 
 /// The raw-socket attack suite (Tests/security/attacks.py) against an edge of its own: every attack gets its

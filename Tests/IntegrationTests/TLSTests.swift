@@ -1,6 +1,7 @@
 @testable import ChannelClient
 import DevCluster
 import Foundation
+import Shared
 import Testing
 
 /// The edge over `wss://` with an independent client (Python's `ssl` and `websockets`, Tests/edge-probe/ws_probe.py)
