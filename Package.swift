@@ -43,6 +43,9 @@ let package = Package(
                 "CRdKafka", "CHiredis", "ChannelProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -63,7 +66,10 @@ let package = Package(
         ),
         .target(
             name: "Router",
-            dependencies: ["Shared", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: [
+                "Shared", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // The service SDK: consume a service's upstream topic, reply to devices, send to any device (at least once).
@@ -170,7 +176,10 @@ let package = Package(
         .testTarget(name: "ChannelProtocolTests", dependencies: ["ChannelProtocol"], swiftSettings: strict),
         .testTarget(
             name: "SharedTests",
-            dependencies: ["Shared", "DevCluster", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: [
+                "Shared", "DevCluster", .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -181,7 +190,11 @@ let package = Package(
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PushServiceTests", dependencies: ["PushService", "ServiceKit"], swiftSettings: strict),
-        .testTarget(name: "EdgeTests", dependencies: ["Edge", "Shared", "ChannelProtocol"], swiftSettings: strict),
+        .testTarget(
+            name: "EdgeTests",
+            dependencies: ["Edge", "Shared", "ChannelProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -4,20 +4,24 @@ import NIOConcurrencyHelpers
 import Shared
 
 /// The downstream scenario's backend: produces records to `<prefix>.down` for the devices in turn, as a backend of
-/// any language would (key = device, headers `service` and `id`), each payload starting with its publish time.
+/// any language would (key = device, headers `service` and `id`), each payload starting with its publish time, to
+/// the devices in turn or to a device drawn at random each time.
 final class DownstreamPublisher: @unchecked Sendable {
     private let producer: KafkaProducer
     private let devices: [String]
     private let payloadBytes: Int
+    /// Each message to a device drawn at random, rather than to the devices in turn.
+    private let randomTargets: Bool
     private let topic = Topics(prefix: "cg").down
     private let state = NIOLockedValueBox((published: 0, errors: 0, stopped: false))
 
-    init(bootstrap: String, devices: [String], payloadBytes: Int) throws {
+    init(bootstrap: String, devices: [String], payloadBytes: Int, randomTargets: Bool = false) throws {
         var logger = Logger(label: "bench-publisher")
         logger.logLevel = .warning
         producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: bootstrap), logger: logger)
         self.devices = devices
         self.payloadBytes = max(payloadBytes, 8)
+        self.randomTargets = randomTargets
     }
 
     var errors: Int { state.withLockedValue { $0.errors } }
@@ -51,7 +55,7 @@ final class DownstreamPublisher: @unchecked Sendable {
     private func publish(_ n: Int) -> Bool {
         var value = withUnsafeBytes(of: monotonicNanoseconds().bigEndian) { Array($0) }
         value += Array(repeating: 0x2E, count: payloadBytes - 8)
-        let device = devices[n % devices.count]
+        let device = randomTargets ? devices.randomElement()! : devices[n % devices.count]
         let record = OutgoingRecord(topic: topic, key: Array(device.utf8), value: value, headers: [
             KafkaHeader(RecordHeader.service, "bench"),
             KafkaHeader(RecordHeader.messageID, "bench-\(n)"),

@@ -3,7 +3,8 @@ import Foundation
 import NIOCore
 import Shared
 
-/// Delivery from the mailbox: notices from the inbox, drains from Redis, acks from the device. All on the event loop.
+/// Delivery from the mailbox: notices handed off by routers, drains from Redis, acks from the device. All on the
+/// event loop.
 extension DeviceConnection {
     /// The router stored `entry` in this device's mailbox and says so.
     func notice(_ entry: MailboxEntry) {
@@ -42,14 +43,8 @@ extension DeviceConnection {
     /// The device acked a message: forget it here, delete it from the mailbox, and deliver what waits behind it.
     func deviceAcked(_ id: String, device: String) {
         _ = window.acked(id)
-        let mailbox = edge.mailbox
-        let logger = edge.logger
         // A lost delete only means the device may see this id again after a reconnect, and drops it as a duplicate.
-        Task {
-            do { _ = try await mailbox.ack(device: device, id: id) } catch {
-                logger.warning("cannot delete acked message \(id) of \(device): \(error)")
-            }
-        }
+        edge.acks.add(device: device, id: id)
         pump()
     }
 
@@ -73,18 +68,16 @@ extension DeviceConnection {
         }
     }
 
-    /// Tells the edge holding `replaced` to close that connection (through its inbox).
-    static func askToClose(_ replaced: DeviceRoute, device: String, edge: EdgeContext) {
-        let record = InboxRecord.takeover(device: device, replacedSession: replaced.session)
-            .outgoing(topics: edge.config.topics, edge: replaced.edge)
+    /// Tells the edge holding `replaced` to close that connection (a hand-off notice naming its session).
+    static func askToClose(_ replaced: DeviceRoute, device: String, edge: EdgeContext) async {
+        let why = "cannot ask \(replaced.edge) to close the replaced connection of \(device)"
         do {
-            try edge.producer.send(record) { result in
-                if case .failure(let error) = result {
-                    edge.logger.warning("cannot ask \(replaced.edge) to close the replaced connection of \(device): \(error)")
-                }
+            guard let record = try await edge.registry.edgeRecord(replaced.edge) else { return }  // gone: nothing to close
+            edge.handoff.send([.close(device: device, session: replaced.session)], to: replaced.edge, at: record) { outcome in
+                if case .abandoned(let reason) = outcome { edge.logger.warning("\(why): \(reason)") }
             }
         } catch {
-            edge.logger.warning("cannot ask \(replaced.edge) to close the replaced connection of \(device): \(error)")
+            edge.logger.warning("\(why): \(error)")
         }
     }
 }

@@ -196,7 +196,7 @@ final class DeviceConnection: ChannelInboundHandler {
                 let (route, replaced) = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
                 edge.metrics.redisLatency.record(duration: .now - started)
                 if let replaced, replaced.edge != edge.config.edgeID {
-                    Self.askToClose(replaced, device: grant.device, edge: edge)
+                    await Self.askToClose(replaced, device: grant.device, edge: edge)
                 }
                 return (grant, route.epoch)
             } catch {

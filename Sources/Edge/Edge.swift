@@ -21,8 +21,7 @@ public final class Edge: Sendable {
         let group: MultiThreadedEventLoopGroup
         let server: any Channel
         let context: EdgeContext
-        let inboxLoop: ConsumerLoop
-        let inboxConsumer: KafkaConsumer
+        let handoffServer: any Channel
         let redis: RedisClient
         let housekeeping: Task<Void, Never>
         let limiter: ConnectionLimiter
@@ -62,7 +61,6 @@ public final class Edge: Sendable {
         try admin.createTopics(
             config.services.services.values.map { TopicSpec(name: $0.topic, partitions: config.upPartitions) }
                 + config.services.names.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
-                + [TopicSpec(name: config.topics.edgeInbox(config.edgeID), partitions: config.inboxPartitions)]
                 + (config.connectionEvents ? [TopicSpec(name: config.topics.connections, partitions: Defaults.topicPartitions)] : []))
         admin.close()
 
@@ -78,7 +76,6 @@ public final class Edge: Sendable {
         }
         let registry = DeviceRegistry(redis: redis, prefix: config.topics.prefix,
                                       routeTTL: .seconds(config.routeTTLSeconds))
-        try await registry.heartbeat(edge: config.edgeID, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
 
         var producerConfig = config.kafka
         if config.kafka.properties["message.timeout.ms"] == nil && config.kafka.producerProperties["message.timeout.ms"] == nil {
@@ -94,31 +91,43 @@ public final class Edge: Sendable {
             ? ConnectionEventPublisher(producer: producer, topics: config.topics, edgeID: config.edgeID) : nil
         // Before any device can connect, so that every connection of this edge comes after it.
         await events?.publishStart(logger: logger)
-        let context = EdgeContext(config: config, producer: producer, registry: registry,
-                                  mailbox: Mailbox(redis: redis, prefix: config.topics.prefix),
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix)
+        let acks = MailboxAcks(mailbox: mailbox, batch: config.ackBatch, delay: config.ackDelay.timeAmount,
+                               eventLoop: group.next(), logger: logger)
+        let context = EdgeContext(config: config, producer: producer, registry: registry, mailbox: mailbox, acks: acks,
+                                  handoff: HandoffClient(sender: config.edgeID, settings: config.handoff, logger: logger),
                                   tokens: try await TokenAuthority(keys: config.tokenKeys),
                                   devices: devices, metrics: metrics, connectionEvents: events, logger: logger)
 
-        // The inbox is positioned before any device can connect, so nothing routed here is missed.
-        let inboxConsumer = try KafkaConsumer(config: config.kafka, groupID: nil, logger: logger)
-        try inboxConsumer.assignFromEnd(topic: config.topics.edgeInbox(config.edgeID))
-        let inbox = EdgeInbox(devices: devices, logger: logger)
-        let inboxLoop = ConsumerLoop(name: "edge-inbox", consumer: inboxConsumer, logger: logger) { inbox.deliver($0) }
-        inboxLoop.start()
+        // The hand-off listener is published (in the liveness record) before any device can connect, so a router that
+        // finds a device's route here can reach it. A new instance id per process: notices name sessions, and the
+        // record tells routers that this is a new process.
+        let instance = DeviceConnection.newSessionID()
+        let handoffServer = try await HandoffServer.bind(host: config.handoffHost, port: config.handoffPort, group: group,
+                                                         edgeID: config.edgeID, instance: instance, devices: devices,
+                                                         logger: logger)
+        let record = EdgeRecord(instance: instance, host: Self.advertisedHost(config),
+                                port: handoffServer.localAddress?.port ?? config.handoffPort)
+        try await registry.heartbeat(edge: config.edgeID, record: record, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let limiter = ConnectionLimiter(limits: Self.connectionLimits(config.limits, logger: logger))
         let server = try await EdgeServer.bind(host: config.host, port: config.port, group: group, edge: context,
                                                limiter: limiter, tls: tls)
         let reloadOnHangup = tls.map(TLSReloadOnHangup.init)
         let housekeeping = Task { [config, logger] in
-            await Self.keepAlive(config: config, registry: registry, devices: devices, logger: logger)
+            await Self.keepAlive(config: config, record: record, registry: registry, devices: devices, logger: logger)
         }
         state.withLockedValue {
-            $0 = Running(group: group, server: server, context: context, inboxLoop: inboxLoop,
-                         inboxConsumer: inboxConsumer, redis: redis, housekeeping: housekeeping, limiter: limiter,
-                         tls: tls, reloadOnHangup: reloadOnHangup)
+            $0 = Running(group: group, server: server, context: context, handoffServer: handoffServer, redis: redis,
+                         housekeeping: housekeeping, limiter: limiter, tls: tls, reloadOnHangup: reloadOnHangup)
         }
+    }
+
+    /// The host routers reach the hand-off listener at.
+    public static func advertisedHost(_ config: EdgeConfig) -> String {
+        if let host = config.handoffAdvertisedHost { return host }
+        return ["0.0.0.0", "::", ""].contains(config.handoffHost) ? "127.0.0.1" : config.handoffHost
     }
 
     /// Tells the connected devices to go, wave by wave, and waits until they have or the deadline (less the final
@@ -144,8 +153,8 @@ public final class Edge: Sendable {
     }
 
     /// Refreshes the edge's liveness key every third of its TTL and the device routes every third of theirs.
-    private static func keepAlive(config: EdgeConfig, registry: DeviceRegistry, devices: ConnectedDevices,
-                                  logger: Logger) async {
+    private static func keepAlive(config: EdgeConfig, record: EdgeRecord, registry: DeviceRegistry,
+                                  devices: ConnectedDevices, logger: Logger) async {
         let beat = Duration.milliseconds(config.edgeHeartbeatTTLSeconds * 1000 / 3)
         let refreshEvery = config.routeTTLSeconds * 1000 / 3
         var sinceRefresh = 0
@@ -153,7 +162,7 @@ public final class Edge: Sendable {
             try? await Task.sleep(for: beat)
             if Task.isCancelled { break }
             do {
-                try await registry.heartbeat(edge: config.edgeID, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
+                try await registry.heartbeat(edge: config.edgeID, record: record, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
             } catch {
                 logger.warning("cannot refresh the edge's liveness key: \(error)")
             }
@@ -199,8 +208,9 @@ public final class Edge: Sendable {
             _ = try? await running.context.registry.release(device: route.device, session: route.session)
         }
         try? await running.context.registry.removeEdge(config.edgeID)
-        running.inboxLoop.stop()
-        running.inboxConsumer.close()
+        try? await running.handoffServer.close()
+        running.context.acks.flush()
+        _ = try? await offload { running.context.handoff.close() }
         running.context.producer.shutdown()
         try? await running.group.shutdownGracefully()
         running.redis.close()

@@ -2,7 +2,7 @@ import Shared
 
 /// Everything an edge needs to know to run. Defaults suit a local development cluster.
 public struct EdgeConfig: Sendable {
-    /// Unique among the edges of one installation; names the edge's inbox topic, so it keeps to [A-Za-z0-9._-].
+    /// Unique among the edges of one installation; names its liveness record, and keeps to [A-Za-z0-9._-].
     public var edgeID: String
     public var host: String = "127.0.0.1"
     public var port: Int = 7001
@@ -26,7 +26,17 @@ public struct EdgeConfig: Sendable {
     /// Whether the edge publishes a `connect` and a `disconnect` record per welcomed connection on
     /// `<prefix>.connections` (docs/kafka-contract.md, "Connection events"); the presence service needs them.
     public var connectionEvents = true
-    public var inboxPartitions: Int32 = 1
+    /// Where routers and other edges hand this edge notices (docs/handoff.md): the address to listen on, the port
+    /// (0: any free one), and the host they reach it at, published in the edge's liveness record (nil: `handoffHost`,
+    /// or `127.0.0.1` when that listens on every address).
+    public var handoffHost: String = "127.0.0.1"
+    public var handoffPort: Int = 0
+    public var handoffAdvertisedHost: String?
+    /// How the edge's own hand-offs (asking another edge to close a replaced connection) wait and give up.
+    public var handoff = HandoffClient.Settings()
+    /// Device acks collected before their mailbox entries are deleted in one pipeline, and the longest an ack waits.
+    public var ackBatch = 256
+    public var ackDelay: Duration = .milliseconds(5)
     /// Messages a device may hold unacked; the rest wait in its mailbox.
     public var deliveryWindow = 32
     /// Seconds a device message may wait for the broker before the device is told to send it again (`unavailable`),

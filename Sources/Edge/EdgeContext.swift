@@ -10,6 +10,10 @@ final class EdgeContext: Sendable {
     let producer: KafkaProducer
     let registry: DeviceRegistry
     let mailbox: Mailbox
+    /// Device acks on their way to the mailboxes, deleted in batches.
+    let acks: MailboxAcks
+    /// Notices this edge sends to other edges (closing a connection a newer one replaced).
+    let handoff: HandoffClient
     let tokens: TokenAuthority
     let devices: ConnectedDevices
     let metrics: EdgeMetrics
@@ -19,13 +23,15 @@ final class EdgeContext: Sendable {
     let connectionEvents: ConnectionEventPublisher?
     let logger: Logger
 
-    init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, mailbox: Mailbox,
-         tokens: TokenAuthority, devices: ConnectedDevices, metrics: EdgeMetrics,
+    init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, mailbox: Mailbox, acks: MailboxAcks,
+         handoff: HandoffClient, tokens: TokenAuthority, devices: ConnectedDevices, metrics: EdgeMetrics,
          connectionEvents: ConnectionEventPublisher?, logger: Logger) {
         self.config = config
         self.producer = producer
         self.registry = registry
         self.mailbox = mailbox
+        self.acks = acks
+        self.handoff = handoff
         self.tokens = tokens
         self.devices = devices
         self.metrics = metrics

@@ -10,7 +10,7 @@ struct EdgeCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Edge id, unique in the installation; names its inbox topic (env CG_EDGE_ID).")
+    @Option(help: "Edge id, unique in the installation; names its liveness record (env CG_EDGE_ID).")
     var id: String = env("CG_EDGE_ID") ?? "edge-\(ProcessInfo.processInfo.hostName.filter { $0.isLetter || $0.isNumber || $0 == "-" })"
 
     @Option(help: "Address to listen on (env CG_EDGE_HOST).")
@@ -52,11 +52,21 @@ struct EdgeCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds the edge's liveness key lives in Redis without a refresh (rewritten every third of it); after a crash its devices count as offline this long after (env CG_EDGE_HEARTBEAT_TTL).")
     var edgeHeartbeatTtl = Settings.int("CG_EDGE_HEARTBEAT_TTL", default: 15)
+
+    @Option(help: "Address the hand-off listener (routers and other edges connect here) listens on (env CG_HANDOFF_HOST).")
+    var handoffHost: String = env("CG_HANDOFF_HOST") ?? "127.0.0.1"
+
+    @Option(help: "Port of the hand-off listener; 0 takes any free port (the liveness record publishes it) (env CG_HANDOFF_PORT).")
+    var handoffPort = Settings.int("CG_HANDOFF_PORT", default: 0)
+
+    @Option(help: "Host routers reach the hand-off listener at, e.g. the pod's IP (default: --handoff-host, or 127.0.0.1 when that is 0.0.0.0) (env CG_HANDOFF_ADVERTISE_HOST).")
+    var handoffAdvertiseHost: String? = env("CG_HANDOFF_ADVERTISE_HOST")
+
     @OptionGroup var security: EdgeSecurityOptions
 
     func validate() throws {
         guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
-            throw ValidationError("--id: use letters, digits, - _ and . (it names a Kafka topic)")
+            throw ValidationError("--id: use letters, digits, - _ and .")
         }
         for service in serviceList where !FieldRules.isServiceName(service) {
             throw ValidationError("--services: \"\(service)\" is not a service name (a-z 0-9 - _)")
@@ -65,6 +75,10 @@ struct EdgeCommand: AsyncParsableCommand {
         guard drainRate >= 1 else { throw ValidationError("--drain-rate: at least 1 device per second") }
         guard (0...3600).contains(drainDeadline) else { throw ValidationError("--drain-deadline: 0 to 3600 seconds") }
         guard (1...3600).contains(edgeHeartbeatTtl) else { throw ValidationError("--edge-heartbeat-ttl: 1 to 3600 seconds") }
+        guard (0...65535).contains(handoffPort) else { throw ValidationError("--handoff-port: 0 to 65535") }
+        if let host = handoffAdvertiseHost, host.isEmpty || host.contains(where: \.isWhitespace) {
+            throw ValidationError("--handoff-advertise-host: a host name or address, without spaces")
+        }
     }
 
     var serviceList: [String] { services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -90,6 +104,9 @@ struct EdgeCommand: AsyncParsableCommand {
         config.helloTimeoutSeconds = helloTimeout
         config.connectionEvents = connectionEvents
         config.edgeHeartbeatTTLSeconds = edgeHeartbeatTtl
+        config.handoffHost = handoffHost
+        config.handoffPort = handoffPort
+        config.handoffAdvertisedHost = handoffAdvertiseHost
         config.drain.rate = drainRate
         config.drain.deadline = .seconds(drainDeadline)
         // A short deadline keeps a proportionate margin for the last devices and the routes.

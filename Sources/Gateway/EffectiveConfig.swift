@@ -50,6 +50,9 @@ enum EffectiveConfig {
         all["hello-timeout"] = config.helloTimeoutSeconds
         all["connection-events"] = config.connectionEvents
         all["edge-heartbeat-ttl"] = config.edgeHeartbeatTTLSeconds
+        all["handoff-host"] = config.handoffHost
+        all["handoff-port"] = config.handoffPort
+        all["handoff-advertise-host"] = Edge.advertisedHost(config)
         all["drain-rate"] = config.drain.rate
         all["drain-deadline"] = config.drain.deadline.components.seconds
         all["tls-cert"] = config.tls?.certificateChain ?? NSNull()

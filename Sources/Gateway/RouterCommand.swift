@@ -15,6 +15,9 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Consumers of the downstream topic in this router, each on its own thread (env CG_ROUTER_LANES).")
     var lanes = Settings.int("CG_ROUTER_LANES", default: 1)
 
+    @Option(help: "Seconds a notice may wait for its edge's ack before the router gives up on it (the message then waits in the mailbox) (env CG_HANDOFF_TIMEOUT).")
+    var handoffTimeout = Settings.int("CG_HANDOFF_TIMEOUT", default: 10)
+
     func run() async throws {
         let logger = common.logger("router")
         var config = RouterConfig()
@@ -24,10 +27,14 @@ struct RouterCommand: AsyncParsableCommand {
         config.groupID = group
         guard lanes >= 1 && lanes <= 64 else { throw ValidationError("--lanes: 1 to 64") }
         config.lanes = lanes
+        guard (1...300).contains(handoffTimeout) else { throw ValidationError("--handoff-timeout: 1 to 300 seconds") }
+        config.handoff.giveUpAfter = .seconds(handoffTimeout)
+        config.routerID = "router-\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         if common.printConfig {
             var values = EffectiveConfig.common(common, kafka: config.kafka, redis: config.redis)
             values["group"] = config.effectiveGroupID
             values["router-lanes"] = config.lanes
+            values["handoff-timeout"] = handoffTimeout
             try EffectiveConfig.print(values)
             return
         }

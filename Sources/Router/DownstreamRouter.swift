@@ -1,16 +1,19 @@
 import ChannelProtocol
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import Shared
 
-/// Routes one batch of downstream records: stores each message in its device's mailbox, then tells the edge holding
-/// the device (if any) through that edge's inbox.
+/// Routes one batch of downstream records: stores each message in its device's mailbox and learns the device's route
+/// in the same script call, then hands a notice to the edge holding the device (docs/handoff.md).
 ///
-/// Guarantees: `route` returns only when every mailbox write and inbox notice is durable, so the caller can
-/// commit the batch (at-least-once). The mailbox is written before the route is read, and an edge reads the mailbox
-/// only after it claimed the route, so a device connecting at any moment either gets the notice or finds the message
-/// when it drains: nothing falls between. The mailbox is idempotent by message id, so a batch routed twice stores
-/// nothing twice. Order per device is kept: records are stored and noticed in batch order.
+/// Guarantees: ``store(_:)`` returns once every message is in its mailbox; ``handOff(_:completion:)`` completes once
+/// every notice has been acked by its edge or given up, and every report acknowledged by the broker or failed, so
+/// the caller may then commit the batch (at-least-once). The mailbox is written before the route is read (one atomic
+/// script), and an edge reads the mailbox only after it claimed the route, so a device connecting at any moment
+/// either gets the notice or finds the message when it drains: nothing falls between. The mailbox is idempotent by
+/// message id, so a batch routed twice stores nothing twice. Order per device is kept: records are stored in batch
+/// order, and an edge delivers a notice at once only when it is the next seq (otherwise it reads the mailbox).
 final class DownstreamRouter: @unchecked Sendable {
     struct Outcome: Equatable {
         var stored = 0
@@ -20,18 +23,30 @@ final class DownstreamRouter: @unchecked Sendable {
         var expired = 0
         var rejected = 0
         var invalid = 0
+        /// Notices not acked by their edge in time: those messages wait in the mailboxes.
+        var abandoned = 0
+    }
+
+    /// A stored batch: what to hand to which edge, and what to report.
+    struct Stored {
+        var outcome = Outcome()
+        var notices: [String: (record: EdgeRecord, notices: [HandoffNotice])] = [:]
+        var reports: [OutgoingRecord] = []
     }
 
     private let config: RouterConfig
-    private let registry: DeviceRegistry
     private let mailbox: Mailbox
+    private let edges: EdgeDirectory
+    private let handoff: HandoffClient
     private let producer: KafkaProducer
     private let logger: Logger
 
-    init(config: RouterConfig, registry: DeviceRegistry, mailbox: Mailbox, producer: KafkaProducer, logger: Logger) {
+    init(config: RouterConfig, mailbox: Mailbox, edges: EdgeDirectory, handoff: HandoffClient, producer: KafkaProducer,
+         logger: Logger) {
         self.config = config
-        self.registry = registry
         self.mailbox = mailbox
+        self.edges = edges
+        self.handoff = handoff
         self.producer = producer
         self.logger = logger
     }
@@ -54,63 +69,99 @@ final class DownstreamRouter: @unchecked Sendable {
                                      expiresAtMs: expiresAt, payload: record.value))
     }
 
-    /// Routes `records`; throws if anything failed, in which case none of the batch may be committed.
-    func route(_ records: [KafkaRecord]) throws -> Outcome {
-        var outcome = Outcome()
+    /// Stores `records` in their mailboxes (one Redis round trip, plus one for edge records not known yet) and says
+    /// what to hand to whom. Throws if any store failed: then nothing of the batch may be committed. Blocks: for the
+    /// router's lane threads.
+    func store(_ records: [KafkaRecord]) throws -> Stored {
+        var stored = Stored()
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         var items: [(device: String, entry: MailboxEntry)] = []
+        items.reserveCapacity(records.count)
         for record in records {
             guard let item = entry(for: record, nowMs: nowMs) else {
-                outcome.invalid += 1
+                stored.outcome.invalid += 1
                 logger.warning("dropping \(record.topic)/\(record.partition)@\(record.offset): needs a device key, a service header and a valid id (docs/kafka-contract.md)")
                 continue
             }
             items.append(item)
         }
-        let results = try mailbox.storeBlocking(items)
-        var toNotice: [(device: String, entry: MailboxEntry)] = []
-        var notices: [OutgoingRecord] = []
-        var reports: [OutgoingRecord] = []
+        let results = try mailbox.storeAndRouteBlocking(items)
+        var toHand: [(device: String, route: DeviceRoute, entry: MailboxEntry)] = []
         for (item, result) in zip(items, results) {
             var entry = item.entry
-            switch result {
+            switch result.result {
             case .stored(let seq):
-                outcome.stored += 1
+                stored.outcome.stored += 1
                 entry.seq = seq
-                toNotice.append((item.device, entry))
             case .duplicate(let seq):
                 // Stored by an earlier attempt whose notice may not have gone out: notice again; edges skip repeats.
-                outcome.duplicates += 1
+                stored.outcome.duplicates += 1
                 entry.seq = seq
-                toNotice.append((item.device, entry))
             case .expired:
-                outcome.expired += 1
-                reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .expired))
+                stored.outcome.expired += 1
+                stored.reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .expired))
+                continue
             case .full:
-                outcome.rejected += 1
+                stored.outcome.rejected += 1
                 logger.warning("mailbox of \(item.device) is full; message \(entry.id) from \(entry.service) rejected")
-                reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .mailboxFull))
+                stored.reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .mailboxFull))
+                continue
+            }
+            guard let route = result.route else {
+                stored.outcome.offline += 1
+                continue
+            }
+            toHand.append((item.device, route, entry))
+        }
+        let records = try edges.recordsBlocking(Set(toHand.map(\.route.edge)))
+        for (device, route, entry) in toHand {
+            guard let record = records[route.edge] else {
+                stored.outcome.offline += 1
+                logger.debug("device \(device) is on dead edge \(route.edge); message \(entry.id) waits in its mailbox")
+                continue
+            }
+            stored.outcome.noticed += 1
+            stored.notices[route.edge, default: (record, [])].notices.append(
+                .message(device: device, session: route.session, entry: entry))
+        }
+        return stored
+    }
+
+    /// Hands the stored batch's notices to their edges and produces its reports; `completion` (on another thread)
+    /// gets the outcome once every notice is acked or given up and every report acknowledged or failed. Reports are
+    /// best effort (docs/guarantees.md): one that cannot be produced is logged and holds up nothing after that.
+    func handOff(_ stored: Stored, completion: @escaping @Sendable (Outcome) -> Void) {
+        let parts = stored.notices.count + stored.reports.count
+        guard parts > 0 else { return completion(stored.outcome) }
+        let state = NIOLockedValueBox((left: parts, outcome: stored.outcome, lostReports: 0))
+        let logger = self.logger, prefix = config.topics.prefix
+        let finish: @Sendable (_ abandoned: Int, _ lostReport: Bool) -> Void = { abandoned, lostReport in
+            let done = state.withLockedValue { state -> (Outcome, Int)? in
+                state.outcome.abandoned += abandoned
+                state.outcome.noticed -= abandoned
+                if lostReport { state.lostReports += 1 }
+                state.left -= 1
+                return state.left == 0 ? (state.outcome, state.lostReports) : nil
+            }
+            guard let (outcome, lost) = done else { return }
+            if lost > 0 { logger.warning("\(lost) reports could not be produced (does \(prefix).report.<service> exist?)") }
+            completion(outcome)
+        }
+        for (edge, hand) in stored.notices {
+            let count = hand.notices.count
+            handoff.send(hand.notices, to: edge, at: hand.record) { outcome in
+                finish(outcome == .handedOff ? 0 : count, false)
             }
         }
-        let lookups = try registry.lookupBlocking(devices: toNotice.map(\.device))
-        for (item, lookup) in zip(toNotice, lookups) {
-            switch lookup {
-            case .online(let route):
-                outcome.noticed += 1
-                notices.append(InboxRecord.notice(device: item.device, entry: item.entry).outgoing(topics: config.topics, edge: route.edge))
-            case .noRoute, .edgeDead:
-                outcome.offline += 1
-                logger.debug("device \(item.device) is offline (\(lookup)); message \(item.entry.id) waits in its mailbox")
+        for report in stored.reports {
+            do {
+                try producer.send(report) { result in
+                    if case .failure = result { finish(0, true) } else { finish(0, false) }
+                }
+            } catch {
+                finish(0, true)
             }
         }
-        // Reports are best effort (docs/guarantees.md): one that cannot be produced must not hold up deliveries.
-        let produced = producer.sendAllBlocking(notices + reports)
-        for result in produced.prefix(notices.count) {
-            if case .failure(let error) = result { throw error }
-        }
-        let lostReports = produced.dropFirst(notices.count).filter { if case .failure = $0 { true } else { false } }.count
-        if lostReports > 0 { logger.warning("\(lostReports) reports could not be produced (does \(config.topics.prefix).report.<service> exist?)") }
-        return outcome
     }
 }
 
@@ -123,5 +174,6 @@ extension DownstreamRouter.Outcome {
         expired += other.expired
         rejected += other.rejected
         invalid += other.invalid
+        abandoned += other.abandoned
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Shared
 
 /// Everything a router needs to know to run. Defaults suit a local development cluster.
@@ -13,6 +14,12 @@ public struct RouterConfig: Sendable {
     public var lanes = 1
     /// The most records routed (and committed) together.
     public var batchSize = 500
+    /// Batches of one lane that may wait for their edges' acks at once, while later ones are stored.
+    public var maxBatchesInFlight = 32
+    /// How hand-offs to edges wait and give up (docs/handoff.md).
+    public var handoff = HandoffClient.Settings()
+    /// Names this router in its hand-off hellos (edges log it).
+    public var routerID = "router-\(ProcessInfo.processInfo.processIdentifier)"
     /// How long a message may wait for an offline device when its record has no `ttl` header.
     public var defaultTTLSeconds: Int64 = 24 * 3600
     /// The longest wait any message gets, whatever its `ttl` header asks.

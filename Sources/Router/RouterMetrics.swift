@@ -3,10 +3,10 @@ import Metrics
 /// The router's metrics, reported through swift-metrics (Prometheus names in docs/operations.md).
 struct RouterMetrics: Sendable {
     private let records: [String: Counter] = Dictionary(uniqueKeysWithValues:
-        ["stored", "duplicate", "noticed", "offline", "expired", "rejected", "invalid"].map {
+        ["stored", "duplicate", "noticed", "offline", "expired", "rejected", "invalid", "abandoned"].map {
             ($0, Counter(label: "cg_router_records_total", dimensions: [("outcome", $0)]))
         })
-    /// Routing one batch: mailbox writes, route lookups and notices, until they are durable.
+    /// Routing one batch: from its poll until its mailbox writes, hand-offs and reports are done.
     let batchLatency = Timer(label: "cg_router_batch_seconds")
     /// Batches that failed (Redis or the broker unreachable) and were routed again.
     let batchFailures = Counter(label: "cg_router_batch_failures_total")
@@ -26,5 +26,6 @@ struct RouterMetrics: Sendable {
         records["expired"]?.increment(by: Int64(outcome.expired))
         records["rejected"]?.increment(by: Int64(outcome.rejected))
         records["invalid"]?.increment(by: Int64(outcome.invalid))
+        records["abandoned"]?.increment(by: Int64(outcome.abandoned))
     }
 }

@@ -12,9 +12,6 @@ public struct Topics: Sendable, Equatable {
     /// What services send to devices; the router consumes it.
     public var down: String { "\(prefix).down" }
 
-    /// The inbox of one edge: what the router hands to the devices that edge holds.
-    public func edgeInbox(_ edge: String) -> String { "\(prefix).edge.\(edge)" }
-
     /// Reports to `service` about its messages that were not delivered (expired, or refused by a full mailbox).
     public func report(_ service: String) -> String { "\(prefix).report.\(service)" }
 
@@ -45,13 +42,8 @@ public enum RecordHeader {
     /// Downstream: seconds the message may wait for an offline device, decimal text (optional; the router's default
     /// applies when absent, its maximum when larger).
     public static let ttl = "ttl"
-    /// Edge inbox: the message's sequence number in the device's mailbox.
-    public static let seq = "seq"
-    /// Edge inbox: when the message expires, Unix milliseconds as decimal text.
+    /// Reports: when the message expires (or expired), Unix milliseconds as decimal text.
     public static let expiresAt = "expires-at"
-    /// Edge inbox: an instruction instead of a message; `close` asks the edge to close the connection named by
-    /// `session`, which a newer connection on another edge replaced.
-    public static let control = "control"
     /// Reports: why the message was not delivered (`expired` or `mailbox_full`).
     public static let reason = "reason"
     /// Connection events: `connect`, `disconnect` or `start` (an edge started).

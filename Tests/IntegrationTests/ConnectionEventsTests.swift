@@ -46,6 +46,6 @@ struct ConnectionEventsTests {
         #expect(epochs.count == 1, "both events name the same claim")
         let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port), logger: .init(label: "events-test"))
         defer { redis.close() }
-        #expect(try await redis.send(["GET", "cg:epoch:\(device)"]).string == epochs.first, "the route claim's epoch")
+        #expect(try await redis.send(["GET", "cg:epoch:{\(device)}"]).string == epochs.first, "the route claim's epoch")
     }
 }

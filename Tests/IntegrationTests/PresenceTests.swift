@@ -128,14 +128,14 @@ struct PresenceTests {
         }
         try await event("connect", edge: "edge-1", session: "s-old", epoch: 100)
         try await watcher.waitUntilWatched(moving, online: true)
-        _ = try await redis.send(["HSET", "cg:route:\(moving)", "edge", "edge-2", "session", "s-new", "epoch", "101", "since", "1"])
+        _ = try await redis.send(["HSET", "cg:route:{\(moving)}", "edge", "edge-2", "session", "s-new", "epoch", "101", "since", "1"])
         try await event("disconnect", edge: "edge-1", session: "s-old", epoch: 100)
         try await Task.sleep(for: .seconds(2))
         #expect(!watcher.pending.contains { $0.json["device"] as? String == moving && $0.json["online"] as? Bool == false },
                 "the older connection's disconnect does not take the device offline")
         try await event("connect", edge: "edge-2", session: "s-new", epoch: 101)
         // The newer connection ends for real: now it is offline.
-        _ = try await redis.send(["DEL", "cg:route:\(moving)"])
+        _ = try await redis.send(["DEL", "cg:route:{\(moving)}"])
         try await event("disconnect", edge: "edge-2", session: "s-new", epoch: 101)
         _ = try await watcher.change(of: moving, online: false, within: Self.changeWithin)
         await watcher.close()

@@ -18,13 +18,13 @@ struct DeviceRegistryTests {
             let (route, replaced) = try await registry.claim(device: "d1", edge: "edge-1", session: "s1")
             #expect(replaced == nil)
             #expect(route.edge == "edge-1" && route.session == "s1" && route.sinceMs > 1_700_000_000_000)
-            let hash = try #require(try await redis.send(["HGETALL", "t:route:d1"]).array).map { $0.string ?? "" }
+            let hash = try #require(try await redis.send(["HGETALL", "t:route:{d1}"]).array).map { $0.string ?? "" }
             let fields = Dictionary(uniqueKeysWithValues: stride(from: 0, to: hash.count, by: 2).map { (hash[$0], hash[$0 + 1]) })
             #expect(fields == ["edge": "edge-1", "session": "s1", "epoch": "\(route.epoch)", "since": "\(route.sinceMs)"])
-            let routeTTL = try #require(try await redis.send(["PTTL", "t:route:d1"]).int)
+            let routeTTL = try #require(try await redis.send(["PTTL", "t:route:{d1}"]).int)
             #expect(routeTTL > 3_590_000 && routeTTL <= 3_600_000)
-            #expect(try await redis.send(["GET", "t:epoch:d1"]).int == route.epoch)
-            #expect(try #require(try await redis.send(["PTTL", "t:epoch:d1"]).int) > 29 * 24 * 3_600_000)
+            #expect(try await redis.send(["GET", "t:epoch:{d1}"]).int == route.epoch)
+            #expect(try #require(try await redis.send(["PTTL", "t:epoch:{d1}"]).int) > 29 * 24 * 3_600_000)
         }
     }
 
@@ -45,7 +45,7 @@ struct DeviceRegistryTests {
         try await withRegistry { registry, redis in
             let first = try await registry.claim(device: "d", edge: "edge-1", session: "s1")
             _ = try await registry.release(device: "d", session: "s1")
-            _ = try await redis.send(["DEL", "t:epoch:d"])  // as if it expired or Redis restarted empty
+            _ = try await redis.send(["DEL", "t:epoch:{d}"])  // as if it expired or Redis restarted empty
             let second = try await registry.claim(device: "d", edge: "edge-1", session: "s2")
             #expect(second.route.epoch > first.route.epoch)
         }
@@ -65,7 +65,7 @@ struct DeviceRegistryTests {
         try await withRegistry { registry, redis in
             _ = try await registry.claim(device: "d", edge: "edge-1", session: "s1")
             #expect(try await registry.release(device: "d", session: "s1"))
-            #expect(try await redis.send(["EXISTS", "t:route:d"]) == .integer(0))
+            #expect(try await redis.send(["EXISTS", "t:route:{d}"]) == .integer(0))
             #expect(try await registry.lookup(device: "d") == .noRoute)
             #expect(try await registry.release(device: "d", session: "s1") == false)
         }
@@ -95,15 +95,15 @@ struct DeviceRegistryTests {
         try await withRegistry(routeTTL: .seconds(60)) { registry, redis in
             _ = try await registry.claim(device: "d1", edge: "edge-1", session: "s1")
             _ = try await registry.claim(device: "d2", edge: "edge-1", session: "s2")
-            _ = try await redis.send(["PEXPIRE", "t:route:d1", "5000"])
-            _ = try await redis.send(["PEXPIRE", "t:route:d2", "5000"])
+            _ = try await redis.send(["PEXPIRE", "t:route:{d1}", "5000"])
+            _ = try await redis.send(["PEXPIRE", "t:route:{d2}", "5000"])
             let refreshed = try await registry.refresh([
                 (device: "d1", session: "s1"), (device: "d2", session: "someone-else"), (device: "d3", session: "s3"),
             ])
             #expect(refreshed == 1)
-            #expect(try #require(try await redis.send(["PTTL", "t:route:d1"]).int) > 55_000)
-            #expect(try #require(try await redis.send(["PTTL", "t:route:d2"]).int) <= 5_000)
-            #expect(try await redis.send(["PTTL", "t:route:d3"]) == .integer(-2))
+            #expect(try #require(try await redis.send(["PTTL", "t:route:{d1}"]).int) > 55_000)
+            #expect(try #require(try await redis.send(["PTTL", "t:route:{d2}"]).int) <= 5_000)
+            #expect(try await redis.send(["PTTL", "t:route:{d3}"]) == .integer(-2))
             #expect(try await registry.refresh([]) == 0)
         }
     }

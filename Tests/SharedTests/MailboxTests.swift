@@ -64,13 +64,13 @@ struct MailboxTests {
 
             // The documented schema: zset of ids by seq, entries hash, meta hash, expiry index; TTL past the latest expiry.
             let client = redis.client
-            #expect(try await client.send(["ZSCORE", "t:mbox:d", "m3"]).int == seqs[2])
-            #expect(try await client.send(["HLEN", "t:mbox-e:d"]) == .integer(5))
-            #expect(try await client.send(["HGET", "t:mbox-m:d", "seq"]).int == seqs[4])
-            #expect(try await client.send(["HGET", "t:mbox-m:d", "bytes"]).int == Int64(entries.reduce(0) { $0 + $1.payload.count }))
-            #expect(try await client.send(["HGET", "t:mbox-m:d", "until"]).int == entries.map(\.expiresAtMs).max())
+            #expect(try await client.send(["ZSCORE", "t:mbox:{d}", "m3"]).int == seqs[2])
+            #expect(try await client.send(["HLEN", "t:mbox-e:{d}"]) == .integer(5))
+            #expect(try await client.send(["HGET", "t:mbox-m:{d}", "seq"]).int == seqs[4])
+            #expect(try await client.send(["HGET", "t:mbox-m:{d}", "bytes"]).int == Int64(entries.reduce(0) { $0 + $1.payload.count }))
+            #expect(try await client.send(["HGET", "t:mbox-m:{d}", "until"]).int == entries.map(\.expiresAtMs).max())
             #expect(try await client.send(["ZSCORE", "t:mbox-expiry", "1:dm2"]).int == entries[1].expiresAtMs)
-            for key in ["t:mbox:d", "t:mbox-e:d", "t:mbox-m:d"] {
+            for key in ["t:mbox:{d}", "t:mbox-e:{d}", "t:mbox-m:{d}"] {
                 let ttl = try #require(try await client.send(["PTTL", key]).int)
                 #expect(ttl > 3_600_000 + 55_000 && ttl <= 3_600_000 + 60_000)
             }
@@ -105,11 +105,11 @@ struct MailboxTests {
             #expect(try await mailbox.depth(device: "d") == (3, 10))
             #expect(try await store(mailbox, "d", [Self.entry("d", [])]) == [.full])  // count 3 + 1 > 3
             #expect(try await mailbox.depth(device: "d") == (3, 10))
-            #expect(try await redis.client.send(["HEXISTS", "t:mbox-e:d", "d"]) == .integer(0))
+            #expect(try await redis.client.send(["HEXISTS", "t:mbox-e:{d}", "d"]) == .integer(0))
             #expect(try await redis.client.send(["ZCARD", "t:mbox-expiry"]) == .integer(3))
             // A single payload over maxBytes never fits.
             #expect(try await store(mailbox, "e", [Self.entry("big", [UInt8](repeating: 0, count: 11))]) == [.full])
-            #expect(try await redis.client.send(["EXISTS", "t:mbox:e", "t:mbox-e:e", "t:mbox-m:e"]) == .integer(0))
+            #expect(try await redis.client.send(["EXISTS", "t:mbox:{e}", "t:mbox-e:{e}", "t:mbox-m:{e}"]) == .integer(0))
             // An ack makes room again.
             #expect(try await mailbox.ack(device: "d", id: "a"))
             #expect(Self.seq(try await store(mailbox, "d", [Self.entry("d", four)])[0]) != nil)
@@ -120,7 +120,7 @@ struct MailboxTests {
         try await withMailbox { mailbox, redis in
             #expect(try await store(mailbox, "d", [Self.entry("old", expiresInMs: -1), Self.entry("older", expiresInMs: -60_000)])
                 == [.expired, .expired])
-            #expect(try await redis.client.send(["EXISTS", "t:mbox:d", "t:mbox-e:d", "t:mbox-m:d", "t:mbox-expiry"]) == .integer(0))
+            #expect(try await redis.client.send(["EXISTS", "t:mbox:{d}", "t:mbox-e:{d}", "t:mbox-m:{d}", "t:mbox-expiry"]) == .integer(0))
             // Expiry past year 9999 is clamped, not an error.
             var forever = Self.entry("forever")
             forever.expiresAtMs = .max
@@ -167,8 +167,8 @@ struct MailboxTests {
             #expect(try await mailbox.ack(device: "d", id: "b"))
             #expect(try await mailbox.depth(device: "d") == (0, 0))
             // Empty: the zset and entries hash are gone, the meta hash keeps the seq counter.
-            #expect(try await redis.client.send(["EXISTS", "t:mbox:d", "t:mbox-e:d", "t:mbox-expiry"]) == .integer(0))
-            #expect(try await redis.client.send(["HGET", "t:mbox-m:d", "bytes"]).int == 0)
+            #expect(try await redis.client.send(["EXISTS", "t:mbox:{d}", "t:mbox-e:{d}", "t:mbox-expiry"]) == .integer(0))
+            #expect(try await redis.client.send(["HGET", "t:mbox-m:{d}", "bytes"]).int == 0)
             #expect(try await mailbox.depth(device: "never") == (0, 0))
         }
     }
@@ -218,7 +218,7 @@ struct MailboxTests {
             let expected = Set(zip(expiring, results).map { "\($0.device)|\(Self.stored($0.entry, $1))" })
             // A device whose keys vanished (expired) meanwhile: its index members are dropped without a result.
             _ = try await store(mailbox, "gone", [Self.entry("x", expiresInMs: 700)])
-            _ = try await redis.client.send(["DEL", "t:mbox:gone", "t:mbox-e:gone", "t:mbox-m:gone"])
+            _ = try await redis.client.send(["DEL", "t:mbox:{gone}", "t:mbox-e:{gone}", "t:mbox-m:{gone}"])
             try await Task.sleep(for: .milliseconds(900))
 
             // Two routers (two connections) sweeping at once, in small steps so their calls interleave.
@@ -251,7 +251,7 @@ struct MailboxTests {
                 #expect(try await mailbox.read(device: "dev-\(d)", after: 0, limit: 100).entries.map(\.id) == ["keep"])
                 #expect(try await mailbox.depth(device: "dev-\(d)") == (1, 1))
             }
-            #expect(try await redis.client.send(["EXISTS", "t:mbox-m:gone"]) == .integer(0))
+            #expect(try await redis.client.send(["EXISTS", "t:mbox-m:{gone}"]) == .integer(0))
             #expect(try await offload { try mailbox.sweepExpiredBlocking() }.isEmpty)
         }
     }
@@ -264,12 +264,12 @@ struct MailboxTests {
             #expect(second > first)
             _ = try await mailbox.ack(device: "d", id: "a")
             // The counter lost (as if Redis restarted empty): restarts from the clock, still above.
-            _ = try await redis.client.send(["DEL", "t:mbox-m:d"])
+            _ = try await redis.client.send(["DEL", "t:mbox-m:{d}"])
             let third = try #require(Self.seq(try await store(mailbox, "d", [Self.entry("b", expiresInMs: 400)])[0]))
             #expect(third > second)
             // Abandoned: all keys go away on their own shortly after the latest expiry (grace 100 ms here).
             try await Task.sleep(for: .milliseconds(800))
-            #expect(try await redis.client.send(["EXISTS", "t:mbox:d", "t:mbox-e:d", "t:mbox-m:d"]) == .integer(0))
+            #expect(try await redis.client.send(["EXISTS", "t:mbox:{d}", "t:mbox-e:{d}", "t:mbox-m:{d}"]) == .integer(0))
             let fourth = try #require(Self.seq(try await store(mailbox, "d", [Self.entry("c")])[0]))
             #expect(fourth > third)
             // The sweeper drops the vanished entry's index member.

@@ -196,7 +196,9 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
-    public func commit(_ records: [KafkaRecord]) throws {
+    /// With `async`, the commit is queued and this returns at once: commits of one consumer reach the broker in the
+    /// order made, and one that fails only means its records may be delivered again (at-least-once).
+    public func commit(_ records: [KafkaRecord], async: Bool = false) throws {
         try ensureOpen()
         guard !records.isEmpty else { return }
         guard groupID != nil else { throw KafkaError.invalid("commit needs a consumer group ID") }
@@ -207,7 +209,11 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
         let list = Self.partitionList(next.map { ($0.key.topic, $0.key.partition, $0.value) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_commit(handle.pointer, list, 0)
+        let err = rd_kafka_commit(handle.pointer, list, async ? 1 : 0)
+        if async {
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "offset commit failed") }
+            return
+        }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "offset commit failed") }
         for element in UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
         where element.err != RD_KAFKA_RESP_ERR_NO_ERROR {

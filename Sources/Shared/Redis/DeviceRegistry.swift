@@ -1,26 +1,25 @@
 import Foundation
 
-// Redis schema of the device registry (all keys start with a deployment prefix, e.g. "cg"):
+// Redis schema of the device registry (key names in RedisKeys; all start with a deployment prefix, e.g. "cg"):
 //
-// <prefix>:route:<device>   hash  edge     id of the edge holding the device's WebSocket
+// <prefix>:route:{<device>} hash  edge     id of the edge holding the device's WebSocket
 //                                 session  id of that connection (unique per connection)
 //                                 epoch    the claim's epoch (decimal)
 //                                 since    claim time, unix ms, Redis server clock (decimal)
 //                           TTL routeTTL (default 1 h), set by claim and extended in batches by the
 //                           holding edge (refresh) only while the route still names its session.
 //                           Deleted by release only while it still names the releasing session.
-// <prefix>:epoch:<device>   string, decimal counter: the device's last epoch; each claim adds 1.
+// <prefix>:epoch:{<device>} string, decimal counter: the device's last epoch; each claim adds 1.
 //                           TTL epochTTL (default 30 days), renewed by every claim, so devices that
 //                           are gone for good cost no memory forever. A missing counter (expired, or a
 //                           Redis without persistence restarted) restarts from the server clock in ms,
 //                           above any epoch handed out before: epochs per device never go backwards.
-// <prefix>:edge:<edgeId>    string, unix ms of the last heartbeat. TTL 15 s (default), rewritten by the
-//                           edge about every 5 s; deleted on clean shutdown. A route whose edge key is
-//                           missing is reported as edgeDead.
+// <prefix>:edge:<edgeId>    string, the edge's EdgeRecord ("<instance> <port> <host>" of its hand-off
+//                           listener). TTL 15 s (default), rewritten by the edge about every 5 s; deleted
+//                           on clean shutdown. A route whose edge has no record counts as edgeDead.
 //
-// Every operation is one Lua script per device (atomic on the server); batches are pipelined.
-// The lookup script reads the edge key it finds in the route, a key it cannot declare up front, so the
-// schema assumes a single Redis primary (with or without replicas), not Redis Cluster.
+// Every script touches the keys of one device only (one hash tag), so it runs on Redis Cluster too; batches
+// are pipelined. A lookup reads routes first and the edges' records after, in a second step.
 
 /// The device → edge registry in Redis (schema above).
 ///
@@ -41,15 +40,16 @@ public final class DeviceRegistry: Sendable {
         self.epochTTL = epochTTL
     }
 
-    func routeKey(_ device: String) -> String { Self.routeKey(prefix: prefix, device: device) }
-    func epochKey(_ device: String) -> String { "\(prefix):epoch:\(device)" }
-    func edgeKey(_ edge: String) -> String { Self.edgeKey(prefix: prefix, edge: edge) }
+    var keys: RedisKeys { RedisKeys(prefix: prefix) }
+    func routeKey(_ device: String) -> String { keys.route(device) }
+    func epochKey(_ device: String) -> String { keys.epoch(device) }
+    func edgeKey(_ edge: String) -> String { keys.edge(edge) }
 
     /// The key of a device's route, for other components' scripts that must read it (the presence service).
-    public static func routeKey(prefix: String, device: String) -> String { "\(prefix):route:\(device)" }
+    public static func routeKey(prefix: String, device: String) -> String { RedisKeys(prefix: prefix).route(device) }
 
-    /// The key of an edge's liveness (heartbeat), for other components' scripts that must read it.
-    public static func edgeKey(prefix: String, edge: String) -> String { "\(prefix):edge:\(edge)" }
+    /// The key of an edge's liveness record, for other components' scripts that must read it.
+    public static func edgeKey(prefix: String, edge: String) -> String { RedisKeys(prefix: prefix).edge(edge) }
 
     /// Atomically (one Lua script): bumps the epoch, writes the route for this session and sets its TTL.
     /// Returns the new route and the route it replaced, if any, so the caller can tell the old edge to close
@@ -82,39 +82,54 @@ public final class DeviceRegistry: Sendable {
         return try results.reduce(0) { $0 + (try $1.get().int == 1 ? 1 : 0) }
     }
 
-    /// Looks up many devices in one pipeline (one script call each): the route and whether its edge's
-    /// heartbeat key exists. Results are in `devices` order. Blocks: for the router's dedicated thread only.
+    /// Looks up many devices: their routes in one pipeline, then the records of the edges they name in a second.
+    /// Results are in `devices` order. Blocks: for dedicated threads only (tools and tests; the router learns routes
+    /// from its store script).
     public func lookupBlocking(devices: [String], timeout: Duration = .seconds(5)) throws -> [RouteLookup] {
         guard !devices.isEmpty else { return [] }
-        let edgePrefix = edgeKey("")
-        let results = try redis.runBlocking(DeviceRegistryScripts.lookup, invocations: devices.map {
-            .init(keys: [routeKey($0)], args: [edgePrefix])
-        }, timeout: timeout)
-        return try results.map { try Self.lookup(from: $0.get()) }
+        let routes = try redis.pipelineBlocking(devices.map { ["HMGET", routeKey($0), "edge", "session", "epoch", "since"] },
+                                                timeout: timeout).map { DeviceRoute(fields: try $0.get().array?[...] ?? []) }
+        let edges = Array(Set(routes.compactMap { $0?.edge }))
+        let records = try edgeRecordsBlocking(edges, timeout: timeout)
+        return routes.map { route in
+            guard let route else { return .noRoute }
+            return records[route.edge] != nil ? .online(route) : .edgeDead(route)
+        }
     }
 
-    /// Looks up one device.
+    /// Looks up one device (two round trips: its route, then its edge's record).
     public func lookup(device: String) async throws -> RouteLookup {
-        Self.lookup(from: try await redis.run(DeviceRegistryScripts.lookup, keys: [routeKey(device)], args: [edgeKey("")]))
+        let reply = try await redis.send(["HMGET", routeKey(device), "edge", "session", "epoch", "since"])
+        guard let route = DeviceRoute(fields: reply.array?[...] ?? []) else { return .noRoute }
+        return try await edgeRecord(route.edge) != nil ? .online(route) : .edgeDead(route)
     }
 
-    /// Sets or refreshes the edge's heartbeat key (value: now in unix ms) with `ttl`.
-    public func heartbeat(edge: String, ttl: Duration = .seconds(15)) async throws {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        _ = try await redis.send(["SET", edgeKey(edge), String(now), "PX", String(Self.ms(ttl))])
+    /// The liveness record of `edge`, or nil when it has none (dead, stopped, never started) or it does not parse.
+    public func edgeRecord(_ edge: String) async throws -> EdgeRecord? {
+        try await redis.send(["GET", edgeKey(edge)]).string.flatMap(EdgeRecord.init(value:))
     }
 
-    /// Deletes the edge's heartbeat key (clean shutdown): its routes read as edgeDead from then on.
+    /// The liveness records of `edges` in one pipeline; edges without a (readable) record are left out. Blocks.
+    public func edgeRecordsBlocking(_ edges: [String], timeout: Duration = .seconds(5)) throws -> [String: EdgeRecord] {
+        guard !edges.isEmpty else { return [:] }
+        let replies = try redis.pipelineBlocking(edges.map { ["GET", edgeKey($0)] }, timeout: timeout)
+        var records: [String: EdgeRecord] = [:]
+        for (edge, reply) in zip(edges, replies) {
+            if let record = try reply.get().string.flatMap(EdgeRecord.init(value:)) { records[edge] = record }
+        }
+        return records
+    }
+
+    /// Sets or refreshes the edge's liveness record with `ttl`. Without a record (tests, tools) the edge counts as
+    /// alive for lookups but cannot be handed anything.
+    public func heartbeat(edge: String, record: EdgeRecord? = nil, ttl: Duration = .seconds(15)) async throws {
+        let value = record?.value ?? "- 1 unreachable.invalid"
+        _ = try await redis.send(["SET", edgeKey(edge), value, "PX", String(Self.ms(ttl))])
+    }
+
+    /// Deletes the edge's liveness record (clean shutdown): its routes read as edgeDead from then on.
     public func removeEdge(_ edge: String) async throws {
         _ = try await redis.send(["DEL", edgeKey(edge)])
-    }
-
-    private static func lookup(from reply: RedisValue) -> RouteLookup {
-        // An unreadable route cannot be delivered to, so it counts as no route.
-        guard let fields = reply.array, fields.count == 5, let route = DeviceRoute(fields: fields[1...]) else {
-            return .noRoute
-        }
-        return fields[0].int == 1 ? .online(route) : .edgeDead(route)
     }
 
     static func ms(_ duration: Duration) -> Int64 {

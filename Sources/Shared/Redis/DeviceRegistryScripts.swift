@@ -37,13 +37,4 @@ enum DeviceRegistryScripts {
         end
         return 0
         """)
-
-    /// KEYS: route. ARGV: edge key prefix ("<prefix>:edge:"). Returns nil without a route, else
-    /// {edge alive 1/0, edge, session, epoch, since}. The edge key is read undeclared (it is only known after
-    /// reading the route), which ties this schema to a single Redis primary rather than Redis Cluster.
-    static let lookup = RedisScript("""
-        local r = redis.call('HMGET', KEYS[1], 'edge', 'session', 'epoch', 'since')
-        if not r[1] then return false end
-        return {redis.call('EXISTS', ARGV[1] .. r[1]), r[1], r[2], r[3], r[4]}
-        """)
 }

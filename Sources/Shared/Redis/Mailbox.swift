@@ -1,10 +1,9 @@
-// Redis schema of the store-and-forward mailbox (all keys start with the deployment prefix, e.g. "cg"; full text in
-// docs/redis-schema.md, "Mailbox"):
+// Redis schema of the store-and-forward mailbox (key names in RedisKeys; full text in docs/redis-schema.md, "Mailbox"):
 //
-// <prefix>:mbox:<device>     zset  member = message id, score = seq: the device's entries in store order.
-// <prefix>:mbox-e:<device>   hash  message id → stored value, "<expiresAtMs> <service bytes> <content type bytes>\n"
+// <prefix>:mbox:{<device>}   zset  member = message id, score = seq: the device's entries in store order.
+// <prefix>:mbox-e:{<device>} hash  message id → stored value, "<expiresAtMs> <service bytes> <content type bytes>\n"
 //                                  followed by service, content type and payload (raw bytes).
-// <prefix>:mbox-m:<device>   hash  seq    the last seq handed out (decimal)
+// <prefix>:mbox-m:{<device>} hash  seq    the last seq handed out (decimal)
 //                                  bytes  payload bytes of the entries now stored (decimal)
 //                                  until  the latest expiry of any entry stored so far, unix ms (decimal)
 //                            The three device keys expire together at `until` + key grace (default 1 h), reset by
@@ -13,9 +12,9 @@
 //                                  every device, for the sweeper. No TTL; members whose entry vanished are dropped
 //                                  when swept.
 //
-// Suffixes go before the device (mbox-e:, mbox-m:) because device ids may contain ':'. Every operation is one Lua
-// script; batches are pipelined. The sweep script derives device keys from index members, so like the registry the
-// schema assumes a single Redis primary, not Redis Cluster.
+// A device's keys share its hash tag, so the store (with the route lookup) and ack scripts touch one slot; the
+// expiry index is written by a command of its own in the same pipeline. The read and sweep scripts still touch the
+// index and (sweep) keys derived from index members, so they assume a single Redis primary.
 
 /// Bounds of one device's mailbox. `maxBytes` counts payload bytes only; the per-entry overhead (id, service,
 /// content type, a short header) is bounded through `maxCount`.
@@ -61,10 +60,11 @@ public final class Mailbox: Sendable {
         self.keyGrace = keyGrace
     }
 
-    func zsetKey(_ device: String) -> String { "\(prefix):mbox:\(device)" }
-    func entriesKey(_ device: String) -> String { "\(prefix):mbox-e:\(device)" }
-    func metaKey(_ device: String) -> String { "\(prefix):mbox-m:\(device)" }
-    var indexKey: String { "\(prefix):mbox-expiry" }
+    var names: RedisKeys { RedisKeys(prefix: prefix) }
+    func zsetKey(_ device: String) -> String { names.mailbox(device) }
+    func entriesKey(_ device: String) -> String { names.mailboxEntries(device) }
+    func metaKey(_ device: String) -> String { names.mailboxMeta(device) }
+    var indexKey: String { names.expiryIndex }
 
     /// How many messages wait in all mailboxes together (stored, not yet acked or expired): the size of the expiry
     /// index, which holds one member per entry.
@@ -80,26 +80,75 @@ public final class Mailbox: Sendable {
     static func indexMember(device: String, id: String) -> String { memberPrefix(device) + id }
     static func memberPrefix(_ device: String) -> String { "\(device.utf8.count):\(device)" }
 
+    /// The read script's keys: the device's three and the expiry index.
     private func keys(_ device: String) -> [String] { [zsetKey(device), entriesKey(device), metaKey(device), indexKey] }
 
-    /// Stores many entries (their `seq` is ignored and assigned) in one pipeline, one Lua call each, in order; for the
-    /// router's own thread. Order per device is the order given. Results are in `items` order; throws the first
-    /// failure if any call failed (storing again is safe: it is idempotent by id). Expiries past
-    /// `MailboxEntry.maxExpiresAtMs` are stored as that.
-    public func storeBlocking(_ items: [(device: String, entry: MailboxEntry)], timeout: Duration = .seconds(5)) throws -> [StoreResult] {
+    /// What storing one message did, and the device's route as it was at that moment (nil: no route).
+    public struct Stored: Sendable, Equatable {
+        public var result: StoreResult
+        public var route: DeviceRoute?
+    }
+
+    /// Stores many entries (their `seq` is ignored and assigned) and reads each device's route in the same script
+    /// call, in one pipeline, in order; for the router's own thread. Each call touches one device's keys; the expiry
+    /// index gets its member by a command of its own right behind it. Order per device is the order given. Results
+    /// are in `items` order; throws the first failure if any call failed (storing again is safe: it is idempotent by
+    /// id). Expiries past `MailboxEntry.maxExpiresAtMs` are stored as that.
+    public func storeAndRouteBlocking(_ items: [(device: String, entry: MailboxEntry)],
+                                      timeout: Duration = .seconds(5)) throws -> [Stored] {
         guard !items.isEmpty else { return [] }
         let maxCount = Array(String(limits.maxCount).utf8), maxBytes = Array(String(limits.maxBytes).utf8)
         let grace = Array(String(DeviceRegistry.ms(keyGrace)).utf8)
-        let results = try redis.runBlocking(MailboxScripts.store, byteInvocations: items.map { device, entry in
-            var entry = entry
-            entry.expiresAtMs = min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)
-            return RedisScript.ByteInvocation(
-                keys: keys(device).map { Array($0.utf8) },
-                args: [Array(entry.id.utf8), Array(String(entry.expiresAtMs).utf8), entry.storedValue,
-                       Array(String(entry.payload.count).utf8), maxCount, maxBytes, grace,
-                       Array(Self.indexMember(device: device, id: entry.id).utf8)])
-        }, timeout: timeout)
-        return try results.map { try Self.storeResult(from: $0.get()) }
+        let script = MailboxScripts.store
+        var calls: [RedisScript.ByteInvocation] = []
+        var commands: [[[UInt8]]] = []
+        calls.reserveCapacity(items.count)
+        commands.reserveCapacity(items.count * 2)
+        let index = Array(indexKey.utf8)
+        for (device, entry) in items {
+            let expires = Array(String(min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)).utf8)
+            var stored = entry
+            stored.expiresAtMs = min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)
+            let call = RedisScript.ByteInvocation(
+                keys: [zsetKey(device), entriesKey(device), metaKey(device), names.route(device)].map { Array($0.utf8) },
+                args: [Array(entry.id.utf8), expires, stored.storedValue, Array(String(entry.payload.count).utf8),
+                       maxCount, maxBytes, grace])
+            calls.append(call)
+            commands.append(script.evalsha(call))
+            // Added before the script's answer is known, to keep the store to one round trip: a duplicate's member is
+            // already there, and a refused entry's is taken back below.
+            commands.append([Array("ZADD".utf8), index, expires, Array(Self.indexMember(device: device, id: entry.id).utf8)])
+        }
+        var replies = try redis.pipelineBlocking(bytes: commands, timeout: timeout)
+        // After a Redis restart or SCRIPT FLUSH the script is unknown: run those calls again with EVAL.
+        let missing = items.indices.filter { RedisScript.isNoScript(replies[2 * $0]) }
+        if !missing.isEmpty {
+            let retried = try redis.pipelineBlocking(bytes: missing.map { script.eval(calls[$0]) }, timeout: timeout)
+            for (i, result) in zip(missing, retried) { replies[2 * i] = result }
+        }
+        let stored = try items.indices.map { i in
+            _ = try replies[2 * i + 1].get()
+            return try Self.stored(from: replies[2 * i].get())
+        }
+        // Refused entries (expired, full: rare) take back the index member added for them, in a second round trip.
+        let refused = items.indices.filter { stored[$0].result == .full || stored[$0].result == .expired }
+        if !refused.isEmpty {
+            for reply in try redis.pipelineBlocking(bytes: refused.map {
+                [Array("ZREM".utf8), index, Array(Self.indexMember(device: items[$0].device, id: items[$0].entry.id).utf8)]
+            }, timeout: timeout) { _ = try reply.get() }
+        }
+        return stored
+    }
+
+    /// `storeAndRouteBlocking` without the routes.
+    public func storeBlocking(_ items: [(device: String, entry: MailboxEntry)], timeout: Duration = .seconds(5)) throws -> [StoreResult] {
+        try storeAndRouteBlocking(items, timeout: timeout).map(\.result)
+    }
+
+    private static func stored(from reply: RedisValue) throws -> Stored {
+        let fields = reply.array ?? []
+        let route = fields.count >= 6 ? DeviceRoute(fields: fields[2...]) : nil
+        return Stored(result: try storeResult(from: reply), route: route)
     }
 
     private static func storeResult(from reply: RedisValue) throws -> StoreResult {
@@ -137,19 +186,60 @@ public final class Mailbox: Sendable {
 
     /// Deletes the entry with this id (the device acked it). Returns whether it was there. Idempotent.
     public func ack(device: String, id: String) async throws -> Bool {
-        try await redis.run(MailboxScripts.ack, keys: keys(device),
-                            args: [id, Self.indexMember(device: device, id: id)]).int == 1
+        try await ack([(device, id)]) == 1
     }
 
-    /// Deletes many acked entries at once (one pipeline of script calls), for batching acks. Returns how many were
-    /// there; throws the first failure if any call failed.
+    /// Deletes many acked entries at once, for batching acks. Returns how many were there; throws the first failure
+    /// if any call failed.
     public func ack(device: String, ids: [String]) async throws -> Int {
-        guard !ids.isEmpty else { return 0 }
-        let keys = keys(device)
-        let results = await redis.run(MailboxScripts.ack, invocations: ids.map {
-            .init(keys: keys, args: [$0, Self.indexMember(device: device, id: $0)])
-        })
-        return try results.reduce(0) { $0 + (try $1.get().int == 1 ? 1 : 0) }
+        try await ack(ids.map { (device, $0) })
+    }
+
+    /// Deletes acked entries of any devices in one pipeline: per entry one script call on its device's keys and the
+    /// removal of its expiry index member. Returns how many were there; throws the first failure.
+    public func ack(_ acks: [(device: String, id: String)]) async throws -> Int {
+        guard !acks.isEmpty else { return 0 }
+        let results = await withCheckedContinuation { continuation in
+            ack(acks) { continuation.resume(returning: $0) }
+        }
+        return try results.get()
+    }
+
+    /// Completion form of `ack(_:)`, for callers on event loops; `completion` runs on the Redis client's thread.
+    public func ack(_ acks: [(device: String, id: String)],
+                    completion: @escaping @Sendable (Result<Int, RedisError>) -> Void) {
+        guard !acks.isEmpty else { return completion(.success(0)) }
+        let index = Array(indexKey.utf8)
+        var commands: [[[UInt8]]] = []
+        commands.reserveCapacity(acks.count * 2)
+        var calls: [RedisScript.ByteInvocation] = []
+        for (device, id) in acks {
+            let call = RedisScript.ByteInvocation(
+                keys: [zsetKey(device), entriesKey(device), metaKey(device)].map { Array($0.utf8) }, args: [Array(id.utf8)])
+            calls.append(call)
+            commands.append(MailboxScripts.ack.evalsha(call))
+            commands.append([Array("ZREM".utf8), index, Array(Self.indexMember(device: device, id: id).utf8)])
+        }
+        redis.pipeline(commands) { [redis, calls] replies in
+            let missing = calls.indices.filter { RedisScript.isNoScript(replies[2 * $0]) }
+            let finish: @Sendable ([Result<RedisValue, RedisError>]) -> Void = { scriptReplies in
+                var deleted = 0
+                for reply in scriptReplies {
+                    switch reply {
+                    case .success(let value): deleted += value.int == 1 ? 1 : 0
+                    case .failure(let error): return completion(.failure(error))
+                    }
+                }
+                completion(.success(deleted))
+            }
+            let first = calls.indices.map { replies[2 * $0] }
+            guard !missing.isEmpty else { return finish(first) }
+            redis.pipeline(missing.map { MailboxScripts.ack.eval(calls[$0]) }) { retried in
+                var all = first
+                for (i, result) in zip(missing, retried) { all[i] = result }
+                finish(all)
+            }
+        }
     }
 
     /// How many entries the device's mailbox holds and their payload bytes (expired ones not yet removed included).
@@ -169,7 +259,8 @@ public final class Mailbox: Sendable {
     public func sweepExpiredBlocking(limit: Int = 500, timeout: Duration = .seconds(5)) throws -> [(device: String, entry: MailboxEntry)] {
         guard limit > 0 else { return [] }
         let reply = try redis.runBlocking(MailboxScripts.sweep, keys: [indexKey],
-                                          args: [zsetKey(""), entriesKey(""), metaKey(""), String(limit)], timeout: timeout)
+                                          args: [names.mailboxPrefix, names.mailboxEntriesPrefix, names.mailboxMetaPrefix, String(limit)],
+                                          timeout: timeout)
         guard let flat = reply.array else {
             throw RedisError.reply("unexpected reply to the mailbox sweep script: \(reply)")
         }

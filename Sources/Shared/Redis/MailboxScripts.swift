@@ -4,8 +4,10 @@
 /// written with `%d` because Lua 5.1 would print large numbers in exponent form. Every seq (about 1.7e15) and
 /// every time in ms fits a double exactly.
 ///
-/// Per device the scripts get KEYS zset (`<prefix>:mbox:<device>`), entries (`<prefix>:mbox-e:<device>`),
-/// meta (`<prefix>:mbox-m:<device>`) and the expiry index (`<prefix>:mbox-expiry`), in that order.
+/// Per device the scripts get KEYS zset (`<prefix>:mbox:{<device>}`), entries (`<prefix>:mbox-e:{<device>}`) and
+/// meta (`<prefix>:mbox-m:{<device>}`), in that order; store adds the route, read the expiry index
+/// (`<prefix>:mbox-expiry`). Store and ack touch one device's slot only, so they run on Redis Cluster as they are;
+/// read (the index) and sweep (keys derived from index members) still assume one primary.
 enum MailboxScripts {
     /// Shared helpers, put in front of each script.
     private static let prelude = """
@@ -32,12 +34,23 @@ enum MailboxScripts {
 
         """
 
-    /// KEYS: zset, entries, meta, index. ARGV: id, expiresAtMs, stored value, payload bytes, max count, max bytes,
-    /// key grace ms, index member. Returns {'stored', seq}, {'duplicate', seq}, {'full'} or {'expired'}.
+    /// Stores a message and reads its device's route in the same step, so the router learns where to hand it off
+    /// without a second script. KEYS: zset, entries, meta, route (all of one device: one hash tag). ARGV: id,
+    /// expiresAtMs, stored value, payload bytes, max count, max bytes, key grace ms. Returns {'stored', seq, route…},
+    /// {'duplicate', seq, route…}, {'full'} or {'expired'}, where route… is edge, session, epoch, since (absent
+    /// without a route). The expiry index lives in another slot, so the caller adds the entry to it with a command
+    /// of its own in the same pipeline.
     static let store = RedisScript(prelude + """
+        local function withRoute(result)
+          local r = redis.call('HMGET', KEYS[4], 'edge', 'session', 'epoch', 'since')
+          if r[1] then
+            for i = 1, 4 do result[#result + 1] = r[i] end
+          end
+          return result
+        end
         local now = clock()
         local existing = redis.call('ZSCORE', KEYS[1], ARGV[1])
-        if existing then return {'duplicate', tonumber(existing)} end
+        if existing then return withRoute({'duplicate', tonumber(existing)}) end
         local expires = tonumber(ARGV[2])
         if expires <= now then return {'expired'} end
         local size = tonumber(ARGV[4])
@@ -58,10 +71,9 @@ enum MailboxScripts {
         redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
         redis.call('HSET', KEYS[3], 'seq', s, 'bytes', string.format('%d', bytes + size),
                    'until', string.format('%d', untilMs))
-        redis.call('ZADD', KEYS[4], ARGV[2], ARGV[8])
         local at = string.format('%d', untilMs + tonumber(ARGV[7]))
         for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], at) end
-        return {'stored', seq}
+        return withRoute({'stored', seq})
         """)
 
     /// KEYS: zset, entries, meta, index. ARGV: after seq, limit, index member prefix (`<device bytes>:<device>`).
@@ -102,16 +114,16 @@ enum MailboxScripts {
         return {live, expired}
         """)
 
-    /// KEYS: zset, entries, meta, index. ARGV: id, index member. Deletes the entry; returns 1, or 0 if it was not there.
+    /// KEYS: zset, entries, meta (one device). ARGV: id. Deletes the entry; returns 1, or 0 if it was not there. The
+    /// caller removes the entry's expiry index member with a command of its own (another slot).
     static let ack = RedisScript(prelude + """
         local value = redis.call('HGET', KEYS[2], ARGV[1])
-        if not value then
-          redis.call('ZREM', KEYS[1], ARGV[1])
-          redis.call('ZREM', KEYS[4], ARGV[2])
-          return 0
-        end
+        redis.call('ZREM', KEYS[1], ARGV[1])
+        if not value then return 0 end
+        redis.call('HDEL', KEYS[2], ARGV[1])
         local _, size = parse(value)
-        remove(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[1], size)
+        local bytes = tonumber(redis.call('HGET', KEYS[3], 'bytes'))
+        if bytes then redis.call('HSET', KEYS[3], 'bytes', string.format('%d', math.max(0, bytes - size))) end
         return 1
         """)
 
@@ -120,7 +132,8 @@ enum MailboxScripts {
         return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[2], 'bytes')) or 0}
         """)
 
-    /// KEYS: index. ARGV: zset key prefix, entries key prefix, meta key prefix, limit.
+    /// KEYS: index. ARGV: zset key prefix, entries key prefix, meta key prefix (each up to the device's opening
+    /// brace), limit.
     /// Takes index members due by now out of the index, oldest expiry first, and deletes their entries, until it has
     /// deleted `limit` entries, nothing more is due, or it has looked at 4 × `limit` members. Returns a flat list of
     /// device, id, seq, stored value for the entries it deleted; members whose entry is gone (acked meanwhile, or
@@ -140,7 +153,7 @@ enum MailboxScripts {
             if length then
               local device = string.sub(member, start, start + tonumber(length) - 1)
               local id = string.sub(member, start + tonumber(length))
-              local zset, entries, meta = ARGV[1] .. device, ARGV[2] .. device, ARGV[3] .. device
+              local zset, entries, meta = ARGV[1] .. device .. '}', ARGV[2] .. device .. '}', ARGV[3] .. device .. '}'
               local value = redis.call('HGET', entries, id)
               if value then
                 local expires, size = parse(value)

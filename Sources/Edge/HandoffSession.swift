@@ -1,0 +1,82 @@
+import Logging
+import NIOCore
+import Shared
+
+/// One sender's hand-off connection to this edge (a router, or an edge closing a replaced connection): checks the
+/// hello, hands each notice to the connection it names, and acks every batch once all of its notices are on their
+/// connections' event loops (docs/handoff.md).
+///
+/// A notice whose device is not here, or is here under another session (it reconnected, or the notice was meant for
+/// an earlier process of this edge id), is dropped: its message waits in the mailbox, which the device reads when it
+/// (re)connects. A broken frame, a hello for another edge or a notice before the hello is answered with an error
+/// frame and the connection is closed; nothing else is affected.
+final class HandoffSession: ChannelInboundHandler {
+    typealias InboundIn = HandoffFrame
+    typealias OutboundOut = HandoffFrame
+
+    private let edgeID: String
+    private let instance: String
+    private let devices: ConnectedDevices
+    private let logger: Logger
+    private var sender: String?
+
+    init(edgeID: String, instance: String, devices: ConnectedDevices, logger: Logger) {
+        self.edgeID = edgeID
+        self.instance = instance
+        self.devices = devices
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .hello(let version, let edge, let from):
+            guard sender == nil else { return refuse("a second hello", context: context) }
+            guard version == HandoffFrame.version else {
+                return refuse("hand-off version \(version) is not spoken here (\(HandoffFrame.version) is)", context: context)
+            }
+            guard edge == edgeID else { return refuse("this is edge \(edgeID), not \(edge)", context: context) }
+            sender = from
+            context.writeAndFlush(wrapOutboundOut(.welcome(edge: edgeID, instance: instance)), promise: nil)
+        case .notices(let batch, let notices):
+            guard sender != nil else { return refuse("notices before a hello", context: context) }
+            for notice in notices { hand(notice) }
+            context.write(wrapOutboundOut(.ack(batch: batch)), promise: nil)
+        case .error(let message):
+            logger.warning("hand-off from \(sender ?? "a sender before its hello"): \(message)")
+            context.close(promise: nil)
+        case .welcome, .ack:
+            refuse("a frame only edges send", context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HandoffError {
+            refuse(error.description, context: context)
+        } else {
+            logger.debug("hand-off connection from \(sender ?? "?"): \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    private func hand(_ notice: HandoffNotice) {
+        switch notice {
+        case .message(let device, let session, let entry):
+            guard let connection = devices.find(device), connection.session == session else { return }
+            connection.channel.eventLoop.execute { connection.handler.value.notice(entry) }
+        case .close(let device, let session):
+            guard let connection = devices.find(device), connection.session == session else { return }
+            connection.channel.eventLoop.execute { connection.handler.value.replaced(session: session) }
+        }
+    }
+
+    private func refuse(_ why: String, context: ChannelHandlerContext) {
+        logger.warning("hand-off connection from \(sender ?? "a sender before its hello") refused: \(why)")
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.error(why))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

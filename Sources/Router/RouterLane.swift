@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import Shared
+
+/// One consumer of the router's group on a thread of its own, pipelined: while earlier batches wait for their edges'
+/// acks, the next batch is polled and stored.
+///
+/// Guarantees:
+/// - Batches are stored in Redis strictly one after another, in poll order; a batch that fails to store is retried
+///   (after a backoff and a rewind) before anything behind it is stored, so per-device order holds across failures.
+/// - Offsets are committed in poll order, and only up to the last batch whose every earlier batch is done (stored,
+///   handed off or given up, reports produced or failed): nothing is committed before it is durable.
+/// - At most `maxInFlight` batches wait for hand-offs at once; past that the lane waits before polling more.
+final class RouterLane: @unchecked Sendable {
+    private final class Batch: @unchecked Sendable {
+        let records: [KafkaRecord]
+        let started = ContinuousClock.now
+        /// Set once, under the lane's condition.
+        var outcome: DownstreamRouter.Outcome?
+        init(records: [KafkaRecord]) { self.records = records }
+    }
+
+    private let number: Int
+    private let consumer: KafkaConsumer
+    private let router: DownstreamRouter
+    private let batchSize: Int
+    private let maxInFlight: Int
+    private let logger: Logger
+    private let metrics: RouterMetrics
+    private let finished: @Sendable (DownstreamRouter.Outcome, Duration) -> Void
+    private let condition = NSCondition()
+    // Under `condition`.
+    private var stopping = false
+    private var stopped = false
+    // Lane thread only.
+    private var inFlight: [Batch] = []
+    private var failures = 0
+
+    /// - Parameter finished: told of each batch's outcome and how long it took, on the lane's thread, in order.
+    init(number: Int, consumer: KafkaConsumer, router: DownstreamRouter, batchSize: Int, maxInFlight: Int,
+         logger: Logger, metrics: RouterMetrics, finished: @escaping @Sendable (DownstreamRouter.Outcome, Duration) -> Void) {
+        self.number = number
+        self.consumer = consumer
+        self.router = router
+        self.batchSize = batchSize
+        self.maxInFlight = max(1, maxInFlight)
+        self.logger = logger
+        self.metrics = metrics
+        self.finished = finished
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "router-lane-\(number)"
+        thread.start()
+    }
+
+    /// Stops polling, waits (at most `timeout`) for the batches in flight and commits what they finished.
+    func stop(timeout: Duration = .seconds(15)) {
+        condition.lock()
+        defer { condition.unlock() }
+        stopping = true
+        condition.broadcast()
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+        while !stopped { if !condition.wait(until: deadline) { break } }
+    }
+
+    private func run() {
+        while !condition.withLock({ stopping }) {
+            commitFinished()
+            if waitingForRoom() { continue }
+            do {
+                let batch = try consumer.poll(maxRecords: batchSize, timeout: .milliseconds(inFlight.isEmpty ? 100 : 2))
+                if !batch.isEmpty { route(batch) }
+            } catch {
+                logger.warning("router-lane-\(number): \(error)")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        // Let what is in flight finish (each batch gives up within the hand-off's limit), then commit it.
+        let deadline = ContinuousClock.now + .seconds(12)
+        while !inFlight.isEmpty && ContinuousClock.now < deadline {
+            condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(0.05)) }
+            commitFinished(async: false)
+        }
+        commitFinished(async: false)
+        condition.withLock {
+            stopped = true
+            condition.broadcast()
+        }
+    }
+
+    /// With `maxInFlight` batches waiting, waits a little for one to finish; returns whether it waited.
+    private func waitingForRoom() -> Bool {
+        guard inFlight.count >= maxInFlight else { return false }
+        condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(0.01)) }
+        return true
+    }
+
+    private func route(_ records: [KafkaRecord]) {
+        let stored: DownstreamRouter.Stored
+        do {
+            stored = try router.store(records)
+            failures = 0
+        } catch {
+            // Polling again (rather than retrying in place) keeps this lane in its consumer group through a long
+            // outage; rewinding makes the next poll return the same batch, so nothing is skipped, and nothing behind
+            // it is stored first.
+            failures += 1
+            let backoff = min(0.05 * Double(1 << min(failures, 6)), 2)
+            logger.warning("routing a batch of \(records.count) failed (\(failures) in a row), retrying in \(backoff) s: \(error)")
+            metrics.batchFailures.increment()
+            Thread.sleep(forTimeInterval: backoff)
+            Self.rewind(consumer, to: records, logger: logger)
+            return
+        }
+        let batch = Batch(records: records)
+        inFlight.append(batch)
+        router.handOff(stored) { [condition] outcome in
+            condition.withLock {
+                batch.outcome = outcome
+                condition.broadcast()
+            }
+        }
+    }
+
+    /// Commits the batches at the front that are done, in one commit.
+    private func commitFinished(async: Bool = true) {
+        let done: [Batch] = condition.withLock {
+            let count = inFlight.prefix { $0.outcome != nil }.count
+            defer { inFlight.removeFirst(count) }
+            return Array(inFlight.prefix(count))
+        }
+        guard !done.isEmpty else { return }
+        do {
+            try consumer.commit(done.flatMap(\.records), async: async)
+        } catch {
+            // The batches are durable; a lost commit only means they may be routed again (the mailbox stores each
+            // id once).
+            logger.warning("router-lane-\(number): committing \(done.count) batches failed: \(error)")
+        }
+        for batch in done { finished(batch.outcome!, .now - batch.started) }
+    }
+
+    /// Rewinds until it works: polling on past a batch that was not routed would let a later commit skip it.
+    static func rewind(_ consumer: KafkaConsumer, to batch: [KafkaRecord], logger: Logger) {
+        while true {
+            do {
+                try consumer.rewind(to: batch)
+                return
+            } catch {
+                logger.error("cannot rewind to a failed batch, trying again: \(error)")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// How a batch of notices ended.
+public enum HandoffOutcome: Sendable, Equatable {
+    /// The edge acked it: it has taken responsibility for every notice.
+    case handedOff
+    /// Not acked within the give-up time (the edge is down, stuck or unreachable). Nothing is lost: the messages
+    /// wait in their mailboxes, and a device reads its mailbox when it next connects or gets a later notice.
+    case abandoned(String)
+}
+
+/// Sends notices to edges over one persistent connection per edge (docs/handoff.md). For routers, and for an edge
+/// asking another edge to close a replaced connection.
+///
+/// Guarantees:
+/// - Batches to one edge are written in the order given, and each completes exactly once: `.handedOff` when the edge
+///   acks it, or `.abandoned` once it has waited `giveUpAfter` (counted from the first `send`).
+/// - A broken connection, or an edge that does not ack within `ackTimeout` (paused, overloaded), is closed and
+///   reconnected with backoff (50 ms doubling to 1 s), and every unacked batch is sent again, in order; the edge
+///   skips repeats, since each notice carries the message's seq.
+/// - Connects only to an edge that answers the hello with the id asked for, so an address reused by another edge is
+///   never handed a notice.
+/// - Completions run on the client's own event loop thread: keep them short.
+public final class HandoffClient: Sendable {
+    public struct Settings: Sendable {
+        public var ackTimeout: Duration = .seconds(2)
+        public var giveUpAfter: Duration = .seconds(10)
+        public var connectTimeout: Duration = .seconds(1)
+        public init() {}
+    }
+
+    let sender: String
+    let settings: Settings
+    let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let links = NIOLockedValueBox<[String: HandoffLink]>([:])
+    private let ticker: NIOLockedValueBox<RepeatedTask?> = .init(nil)
+
+    /// - Parameter sender: who is sending, named in the hello for the edge's logs (a router or edge id).
+    public init(sender: String, settings: Settings = Settings(), logger: Logger) {
+        self.sender = sender
+        self.settings = settings
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let links = self.links
+        let task = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            for link in links.withLockedValue({ Array($0.values) }) { link.tick() }
+        }
+        ticker.withLockedValue { $0 = task }
+    }
+
+    /// Sends `notices` to `edge`, reached at `record`'s address, as one batch (split into frames of about
+    /// ``HandoffCodec/maxBatchBytes``); `completion` says how it ended. Never blocks.
+    public func send(_ notices: [HandoffNotice], to edge: String, at record: EdgeRecord,
+                     completion: @escaping @Sendable (HandoffOutcome) -> Void) {
+        guard !notices.isEmpty else { return completion(.handedOff) }
+        let link = links.withLockedValue { links in
+            if let link = links[edge] { return link }
+            let link = HandoffLink(edge: edge, client: self, eventLoop: group.next())
+            links[edge] = link
+            return link
+        }
+        let frames = Self.split(notices)
+        let parts = NIOLockedValueBox((left: frames.count, outcome: HandoffOutcome.handedOff))
+        for frame in frames {
+            link.enqueue(frame, target: record) { outcome in
+                let done: HandoffOutcome? = parts.withLockedValue { parts in
+                    if case .abandoned = outcome { parts.outcome = outcome }
+                    parts.left -= 1
+                    return parts.left == 0 ? parts.outcome : nil
+                }
+                if let done { completion(done) }
+            }
+        }
+    }
+
+    /// Closes every connection; batches not yet acked complete as abandoned.
+    public func close() {
+        ticker.withLockedValue { $0?.cancel(); $0 = nil }
+        let all = links.withLockedValue { links -> [HandoffLink] in defer { links = [:] }; return Array(links.values) }
+        for link in all { link.shutdown() }
+        try? group.syncShutdownGracefully()
+    }
+
+    func forget(_ link: HandoffLink) {
+        links.withLockedValue { links in if links[link.edge] === link { links[link.edge] = nil } }
+    }
+
+    static func split(_ notices: [HandoffNotice]) -> [[HandoffNotice]] {
+        var frames: [[HandoffNotice]] = [[]]
+        var bytes = 0
+        for notice in notices {
+            let size = HandoffCodec.size(of: notice)
+            if bytes + size > HandoffCodec.maxBatchBytes && !frames[frames.count - 1].isEmpty {
+                frames.append([])
+                bytes = 0
+            }
+            frames[frames.count - 1].append(notice)
+            bytes += size
+        }
+        return frames
+    }
+}
+
+extension Duration {
+    /// The same span as NIO's `TimeAmount`.
+    public var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

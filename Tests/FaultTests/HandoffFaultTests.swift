@@ -1,0 +1,76 @@
+import ChannelClient
+import DevCluster
+import Foundation
+import Shared
+import Testing
+
+/// The router → edge hand-off fails while messages flow (docs/handoff.md): nothing stored may be lost, and each
+/// device gets its messages in order.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct HandoffFaultTests {
+    /// An edge that stops answering mid-stream (SIGSTOP for 5 s): the router's hand-offs time out, it reconnects and
+    /// sends the unacked batches again once the edge runs, and the edge skips what it already had.
+    @Test func anEdgePausedMidStreamLosesNothingAndKeepsOrder() async throws {
+        let f = try await FaultCluster.start("handoff-pause")
+        defer { f.stop() }
+        let receivers = try await f.devices(1_000, name: "hp", firstEdge: 0)
+        let edge = f.cluster.edges[0].process
+        let rounds = 12
+        for round in 0..<rounds {
+            if round == 3 { edge.signal(SIGSTOP) }
+            if round == 8 { edge.signal(SIGCONT) }
+            try await f.publish(round: round, to: receivers)
+            try await Task.sleep(for: .milliseconds(round >= 3 && round < 8 ? 1_000 : 200))
+        }
+        edge.signal(SIGCONT)
+        try await expectAllDelivered(receivers, rounds: rounds, scenario: "SIGSTOP edge-1 for 5 s (1000 devices)")
+        for r in receivers { await r.stop() }
+    }
+
+    /// An edge killed and restarted at once under the same id, while notices for its devices are on their way: the
+    /// notices meant for the old process name sessions the new one never had, so they are dropped there, and every
+    /// device gets everything from its mailbox when it reconnects (to either edge).
+    @Test func anEdgeKilledAndRestartedUnderItsIdLosesNothing() async throws {
+        let f = try await FaultCluster.start("handoff-restart")
+        defer { f.stop() }
+        let receivers = try await f.devices(500, name: "hr", firstEdge: 0)
+        let rounds = 10
+        for round in 0..<rounds {
+            try await f.publish(round: round, to: receivers)
+            if round == 4 {
+                f.cluster.edges[0].process.crash()
+                let (id, port, _) = f.cluster.edges[0]
+                try await offload { try f.cluster.startEdge(id: id, port: port, wait: true) }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await expectAllDelivered(receivers, rounds: rounds, scenario: "kill -9 edge-1 and restart it under its id (500 devices)")
+        #expect(receivers.allSatisfy { $0.device.connections >= 2 }, "every device reconnected")
+        for r in receivers { await r.stop() }
+    }
+
+    /// A router killed after it stored a batch and before the edge acked its notices (the edge is paused, so the
+    /// hand-off cannot finish): the batch was never committed, the other router routes it again, finds the messages
+    /// already stored (same seqs) and hands them off once the edge runs again.
+    @Test func aRouterKilledBetweenTheMailboxWriteAndTheHandoffLosesNothing() async throws {
+        let f = try await FaultCluster.start("handoff-router-kill", routers: 2)
+        defer { f.stop() }
+        let receivers = try await f.devices(200, name: "hk", firstEdge: 0)
+        let edge = f.cluster.edges[0].process
+        let rounds = 8
+        for round in 0..<rounds {
+            if round == 3 { edge.signal(SIGSTOP) }
+            try await f.publish(round: round, to: receivers)
+            if round == 4 {
+                // Both routers have stored what they got by now and wait for the paused edge's acks.
+                try await Task.sleep(for: .milliseconds(1_000))
+                f.cluster.routers[0].crash()
+                edge.signal(SIGCONT)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        edge.signal(SIGCONT)
+        try await expectAllDelivered(receivers, rounds: rounds, scenario: "kill -9 router-1 while edge-1 is paused (200 devices)")
+        for r in receivers { await r.stop() }
+    }
+}
