@@ -39,7 +39,7 @@ final class HandoffSession: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(.welcome(edge: edgeID, instance: instance)), promise: nil)
         case .notices(let batch, let notices):
             guard sender != nil else { return refuse("notices before a hello", context: context) }
-            for notice in notices { hand(notice) }
+            hand(notices, on: context.eventLoop)
             context.write(wrapOutboundOut(.ack(batch: batch)), promise: nil)
         case .error(let message):
             logger.warning("hand-off from \(sender ?? "a sender before its hello"): \(message)")
@@ -63,14 +63,34 @@ final class HandoffSession: ChannelInboundHandler {
         }
     }
 
-    private func hand(_ notice: HandoffNotice) {
+    /// Hands each notice to its connection: on this event loop at once, on another loop in one hop per loop for the
+    /// whole batch (not one per notice), in batch order per connection either way.
+    private func hand(_ notices: [HandoffNotice], on here: any EventLoop) {
+        var elsewhere: [ObjectIdentifier: (loop: any EventLoop, work: [(ConnectedDevices.Connection, HandoffNotice)])] = [:]
+        for notice in notices {
+            let (device, session): (String, String)
+            switch notice {
+            case .message(let d, let s, _), .close(let d, let s): (device, session) = (d, s)
+            }
+            guard let connection = devices.find(device), connection.session == session else { continue }
+            let loop = connection.channel.eventLoop
+            if loop === here {
+                Self.apply(notice, to: connection)
+            } else {
+                elsewhere[ObjectIdentifier(loop), default: (loop, [])].work.append((connection, notice))
+            }
+        }
+        for (_, batch) in elsewhere {
+            let work = batch.work
+            batch.loop.execute { for (connection, notice) in work { Self.apply(notice, to: connection) } }
+        }
+    }
+
+    /// On the connection's event loop.
+    private static func apply(_ notice: HandoffNotice, to connection: ConnectedDevices.Connection) {
         switch notice {
-        case .message(let device, let session, let entry):
-            guard let connection = devices.find(device), connection.session == session else { return }
-            connection.channel.eventLoop.execute { connection.handler.value.notice(entry) }
-        case .close(let device, let session):
-            guard let connection = devices.find(device), connection.session == session else { return }
-            connection.channel.eventLoop.execute { connection.handler.value.replaced(session: session) }
+        case .message(_, _, let entry): connection.handler.value.notice(entry)
+        case .close(_, let session): connection.handler.value.replaced(session: session)
         }
     }
 

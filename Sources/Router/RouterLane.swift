@@ -10,7 +10,8 @@ import Shared
 ///   (after a backoff and a rewind) before anything behind it is stored, so per-device order holds across failures.
 /// - Offsets are committed in poll order, and only up to the last batch whose every earlier batch is done (stored,
 ///   handed off or given up, reports produced or failed): nothing is committed before it is durable.
-/// - At most `maxInFlight` batches wait for hand-offs at once; past that the lane waits before polling more.
+/// - At most `maxInFlight` batches wait for hand-offs at once; past that the lane routes nothing more until one is
+///   done, but keeps polling (and rewinding), so it stays in its consumer group.
 final class RouterLane: @unchecked Sendable {
     private final class Batch: @unchecked Sendable {
         let records: [KafkaRecord]
@@ -90,10 +91,15 @@ final class RouterLane: @unchecked Sendable {
         }
     }
 
-    /// With `maxInFlight` batches waiting, waits a little for one to finish; returns whether it waited.
+    /// With `maxInFlight` batches waiting, waits a little for one to finish; returns whether it waited. It still
+    /// polls, so that the lane stays in its group however long its edges take, and rewinds to what it got, which is
+    /// fetched again later.
     private func waitingForRoom() -> Bool {
         guard inFlight.count >= maxInFlight else { return false }
         condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(0.01)) }
+        if let held = try? consumer.poll(maxRecords: batchSize, timeout: .milliseconds(0)), !held.isEmpty {
+            Self.rewind(consumer, to: held, logger: logger)
+        }
         return true
     }
 

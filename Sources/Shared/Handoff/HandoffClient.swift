@@ -89,6 +89,15 @@ public final class HandoffClient: Sendable {
         links.withLockedValue { links in if links[link.edge] === link { links[link.edge] = nil } }
     }
 
+    /// Puts a forgotten link back; returns the link that took its place meanwhile, if one did.
+    func remember(_ link: HandoffLink) -> HandoffLink? {
+        links.withLockedValue { links in
+            if let other = links[link.edge], other !== link { return other }
+            links[link.edge] = link
+            return nil
+        }
+    }
+
     static func split(_ notices: [HandoffNotice]) -> [[HandoffNotice]] {
         var frames: [[HandoffNotice]] = [[]]
         var bytes = 0

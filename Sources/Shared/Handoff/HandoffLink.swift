@@ -33,6 +33,8 @@ final class HandoffLink: @unchecked Sendable {
     private var helloSentAt: NIODeadline?
     private var lastUsed: NIODeadline = .now()
     private var connectFailures = 0
+    /// Taken out of the client's table after a minute unused; a later batch puts it back (or goes to its successor).
+    private var forgotten = false
 
     init(edge: String, client: HandoffClient, eventLoop: any EventLoop) {
         self.edge = edge
@@ -43,6 +45,12 @@ final class HandoffLink: @unchecked Sendable {
     func enqueue(_ notices: [HandoffNotice], target record: EdgeRecord,
                  completion: @escaping @Sendable (HandoffOutcome) -> Void) {
         eventLoop.execute { [self] in
+            if forgotten {
+                forgotten = false
+                if let successor = client.remember(self) {
+                    return successor.enqueue(notices, target: record, completion: completion)
+                }
+            }
             lastUsed = .now()
             if target != record {
                 // The edge moved or restarted: what is open goes to its old address or process.
@@ -84,7 +92,12 @@ final class HandoffLink: @unchecked Sendable {
                     dropConnection()
                 }
             case .idle:
-                if !pending.isEmpty { connectIfDue() } else if now - lastUsed > .seconds(60) { client.forget(self) }
+                if !pending.isEmpty {
+                    connectIfDue()
+                } else if !forgotten && now - lastUsed > .seconds(60) {
+                    forgotten = true
+                    client.forget(self)
+                }
             }
         }
     }

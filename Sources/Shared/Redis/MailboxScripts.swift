@@ -54,25 +54,43 @@ enum MailboxScripts {
         local expires = tonumber(ARGV[2])
         if expires <= now then return {'expired'} end
         local size = tonumber(ARGV[4])
-        local meta = redis.call('HMGET', KEYS[3], 'seq', 'bytes', 'until')
+        local meta = redis.call('HMGET', KEYS[3], 'seq', 'bytes', 'until', 'ttl-at')
         local bytes = tonumber(meta[2]) or 0
-        if redis.call('ZCARD', KEYS[1]) + 1 > tonumber(ARGV[5]) or bytes + size > tonumber(ARGV[6]) then
+        local count = redis.call('ZCARD', KEYS[1])
+        if count + 1 > tonumber(ARGV[5]) or bytes + size > tonumber(ARGV[6]) then
           return {'full'}
         end
         -- A missing counter (the mailbox expired, or Redis lost its data) restarts from the clock in ms × 1000,
         -- above any seq handed out before; nor may it fall to or below an entry still in the zset.
         local last = tonumber(meta[1])
-        local seq = last and last + 1 or now * 1000
-        local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-        if top[2] and seq <= tonumber(top[2]) then seq = tonumber(top[2]) + 1 end
+        local seq
+        if last then
+          seq = last + 1
+        else
+          seq = now * 1000
+          local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+          if top[2] and seq <= tonumber(top[2]) then seq = tonumber(top[2]) + 1 end
+        end
         local untilMs = math.max(tonumber(meta[3]) or 0, expires)
         local s = string.format('%d', seq)
         redis.call('ZADD', KEYS[1], s, ARGV[1])
         redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+        -- The keys' expiry moves in steps of a minute (or of the grace, if shorter), so most stores leave it alone;
+        -- an empty mailbox's zset and entries hash (and a missing meta hash) are new keys and always get it.
+        local ttlAt = tonumber(meta[4]) or 0
+        local grace = tonumber(ARGV[7])
+        local due = untilMs + grace
+        local refresh = count == 0 or not last or due > ttlAt
+        if refresh then
+          local step = math.min(60000, grace)
+          ttlAt = math.ceil(due / step) * step
+        end
         redis.call('HSET', KEYS[3], 'seq', s, 'bytes', string.format('%d', bytes + size),
-                   'until', string.format('%d', untilMs))
-        local at = string.format('%d', untilMs + tonumber(ARGV[7]))
-        for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], at) end
+                   'until', string.format('%d', untilMs), 'ttl-at', string.format('%d', ttlAt))
+        if refresh then
+          local at = string.format('%d', ttlAt)
+          for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], at) end
+        end
         return withRoute({'stored', seq})
         """)
 
