@@ -59,7 +59,7 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Port of the hand-off listener; 0 takes any free port (the liveness record publishes it) (env CG_HANDOFF_PORT).")
     var handoffPort = Settings.int("CG_HANDOFF_PORT", default: 0)
 
-    @Option(help: "Host routers reach the hand-off listener at, e.g. the pod's IP (default: --handoff-host, or 127.0.0.1 when that is 0.0.0.0) (env CG_HANDOFF_ADVERTISE_HOST).")
+    @Option(help: "Host routers reach the hand-off listener at, e.g. the pod's IP (default: --handoff-host, or 127.0.0.1 when that is 0.0.0.0 or ::) (env CG_HANDOFF_ADVERTISE_HOST).")
     var handoffAdvertiseHost: String? = env("CG_HANDOFF_ADVERTISE_HOST")
 
     @OptionGroup var security: EdgeSecurityOptions

@@ -64,7 +64,7 @@ enum PresenceScripts {
         return notify(device, KEYS[1])
         """)
 
-    /// KEYS: dev, the device's route in the registry (`<prefix>:route:<device>`). ARGV: P, device, epoch, entry TTL ms.
+    /// KEYS: dev, the device's route in the registry (`<prefix>:route:{<device>}`). ARGV: P, device, epoch, entry TTL ms.
     /// Only the connection the entry names (same epoch) can take the device offline; a repeat re-announces it. A route
     /// with a higher epoch means a newer connection already took over (its `connect` may still be on its way from
     /// another edge), so the device stays online.

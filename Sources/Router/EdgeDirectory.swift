@@ -6,11 +6,12 @@ import Shared
 ///
 /// An edge without a record is dead (crashed past its heartbeat TTL, or stopped): its devices count as offline and
 /// their messages wait in the mailboxes. A record at most `maxAge` old is used as it is; an edge that died within
-/// that time is found out by the hand-off itself (it cannot connect, or gives up).
+/// that time is found out by the hand-off itself (it cannot connect, or gives up). A missing record is never kept:
+/// an edge that has just (re)started is found at the next batch, so none of its devices misses a notice.
 final class EdgeDirectory: Sendable {
     private let registry: DeviceRegistry
     private let maxAge: Duration
-    private let known = NIOLockedValueBox<[String: (record: EdgeRecord?, readAt: ContinuousClock.Instant)]>([:])
+    private let known = NIOLockedValueBox<[String: (record: EdgeRecord, readAt: ContinuousClock.Instant)]>([:])
 
     init(registry: DeviceRegistry, maxAge: Duration = .seconds(1)) {
         self.registry = registry
@@ -26,7 +27,7 @@ final class EdgeDirectory: Sendable {
         known.withLockedValue { known in
             for edge in edges {
                 if let entry = known[edge], now - entry.readAt < maxAge {
-                    if let record = entry.record { found[edge] = record }
+                    found[edge] = entry.record
                 } else {
                     stale.append(edge)
                 }
@@ -35,7 +36,7 @@ final class EdgeDirectory: Sendable {
         guard !stale.isEmpty else { return found }
         let read = try registry.edgeRecordsBlocking(stale)
         known.withLockedValue { known in
-            for edge in stale { known[edge] = (read[edge], now) }
+            for edge in stale { known[edge] = read[edge].map { ($0, now) } }
             // Edges not asked about for a while are forgotten, so a fleet that comes and goes costs no memory.
             if known.count > 4 * max(edges.count, 64) { known = known.filter { now - $0.value.readAt < maxAge * 60 } }
         }

@@ -62,7 +62,8 @@ public final class Router: @unchecked Sendable {
             try consumer.subscribe(topics: [config.topics.down])
             let lagGauge = metrics.consumerLag(lane: number)
             let lane = RouterLane(number: number, consumer: consumer, router: router, batchSize: config.batchSize,
-                                  maxInFlight: config.maxBatchesInFlight, logger: logger, metrics: metrics) {
+                                  maxInFlight: config.maxBatchesInFlight, drainLimit: config.handoff.giveUpAfter + .seconds(1),
+                                  logger: logger, metrics: metrics) {
                 [self] outcome, took in
                 self.metrics.batchLatency.record(duration: took)
                 self.metrics.count(outcome)
@@ -96,7 +97,9 @@ public final class Router: @unchecked Sendable {
     public func stop() {
         sweeper?.stop()
         depthSampler?.cancel()
-        lanes.forEach { $0.lane.stop() }
+        // All lanes at once: each may wait for its hand-offs to finish or give up.
+        lanes.forEach { $0.lane.requestStop() }
+        lanes.forEach { $0.lane.waitUntilStopped(timeout: config.handoff.giveUpAfter + .seconds(2)) }
         lanes.forEach { $0.consumer.close() }
         handoff?.close()
         producer?.shutdown()

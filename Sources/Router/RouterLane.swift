@@ -15,10 +15,14 @@ import Shared
 final class RouterLane: @unchecked Sendable {
     private final class Batch: @unchecked Sendable {
         let records: [KafkaRecord]
-        let started = ContinuousClock.now
+        /// When it was polled.
+        let started: ContinuousClock.Instant
         /// Set once, under the lane's condition.
         var outcome: DownstreamRouter.Outcome?
-        init(records: [KafkaRecord]) { self.records = records }
+        init(records: [KafkaRecord], started: ContinuousClock.Instant) {
+            self.records = records
+            self.started = started
+        }
     }
 
     private let number: Int
@@ -26,6 +30,8 @@ final class RouterLane: @unchecked Sendable {
     private let router: DownstreamRouter
     private let batchSize: Int
     private let maxInFlight: Int
+    /// How long a stopping lane waits for its batches in flight: their hand-offs give up within it.
+    private let drainLimit: Duration
     private let logger: Logger
     private let metrics: RouterMetrics
     private let finished: @Sendable (DownstreamRouter.Outcome, Duration) -> Void
@@ -39,12 +45,13 @@ final class RouterLane: @unchecked Sendable {
 
     /// - Parameter finished: told of each batch's outcome and how long it took, on the lane's thread, in order.
     init(number: Int, consumer: KafkaConsumer, router: DownstreamRouter, batchSize: Int, maxInFlight: Int,
-         logger: Logger, metrics: RouterMetrics, finished: @escaping @Sendable (DownstreamRouter.Outcome, Duration) -> Void) {
+         drainLimit: Duration, logger: Logger, metrics: RouterMetrics, finished: @escaping @Sendable (DownstreamRouter.Outcome, Duration) -> Void) {
         self.number = number
         self.consumer = consumer
         self.router = router
         self.batchSize = batchSize
         self.maxInFlight = max(1, maxInFlight)
+        self.drainLimit = drainLimit
         self.logger = logger
         self.metrics = metrics
         self.finished = finished
@@ -56,13 +63,20 @@ final class RouterLane: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops polling, waits (at most `timeout`) for the batches in flight and commits what they finished.
-    func stop(timeout: Duration = .seconds(15)) {
+    /// Asks the lane to stop polling; it then waits (at most its drain limit) for the batches in flight and commits
+    /// what they finished. Does not wait.
+    func requestStop() {
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+        }
+    }
+
+    /// Waits until the lane has stopped, at most `timeout`.
+    func waitUntilStopped(timeout: Duration) {
         condition.lock()
         defer { condition.unlock() }
-        stopping = true
-        condition.broadcast()
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + 1)
         while !stopped { if !condition.wait(until: deadline) { break } }
     }
 
@@ -72,14 +86,14 @@ final class RouterLane: @unchecked Sendable {
             if waitingForRoom() { continue }
             do {
                 let batch = try consumer.poll(maxRecords: batchSize, timeout: .milliseconds(inFlight.isEmpty ? 100 : 2))
-                if !batch.isEmpty { route(batch) }
+                if !batch.isEmpty { route(batch, polledAt: .now) }
             } catch {
                 logger.warning("router-lane-\(number): \(error)")
                 Thread.sleep(forTimeInterval: 0.5)
             }
         }
         // Let what is in flight finish (each batch gives up within the hand-off's limit), then commit it.
-        let deadline = ContinuousClock.now + .seconds(12)
+        let deadline = ContinuousClock.now + drainLimit
         while !inFlight.isEmpty && ContinuousClock.now < deadline {
             condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(0.05)) }
             commitFinished(async: false)
@@ -103,7 +117,7 @@ final class RouterLane: @unchecked Sendable {
         return true
     }
 
-    private func route(_ records: [KafkaRecord]) {
+    private func route(_ records: [KafkaRecord], polledAt: ContinuousClock.Instant) {
         let stored: DownstreamRouter.Stored
         do {
             stored = try router.store(records)
@@ -120,7 +134,7 @@ final class RouterLane: @unchecked Sendable {
             Self.rewind(consumer, to: records, logger: logger)
             return
         }
-        let batch = Batch(records: records)
+        let batch = Batch(records: records, started: polledAt)
         inFlight.append(batch)
         router.handOff(stored) { [condition] outcome in
             condition.withLock {

@@ -83,13 +83,11 @@ final class HandoffLink: @unchecked Sendable {
             switch state {
             case .ready:
                 if let oldest = pending.first?.sentAt, now - oldest > ackTimeout {
-                    client.logger.warning("hand-off to \(edge): no ack for \(client.settings.ackTimeout); reconnecting")
-                    dropConnection()
+                    failed("no ack for \(client.settings.ackTimeout)")
                 }
             case .connecting:
                 if let helloSentAt, now - helloSentAt > ackTimeout {
-                    client.logger.warning("hand-off to \(edge): no welcome for \(client.settings.ackTimeout); reconnecting")
-                    dropConnection()
+                    failed("no welcome for \(client.settings.ackTimeout)")
                 }
             case .idle:
                 if !pending.isEmpty {

@@ -18,8 +18,9 @@ import Foundation
 //                           listener). TTL 15 s (default), rewritten by the edge about every 5 s; deleted
 //                           on clean shutdown. A route whose edge has no record counts as edgeDead.
 //
-// Every script touches the keys of one device only (one hash tag), so it runs on Redis Cluster too; batches
-// are pipelined. A lookup reads routes first and the edges' records after, in a second step.
+// Every script touches the keys of one device only (one hash tag, one Redis Cluster slot); batches are
+// pipelined. A lookup reads routes first and the edges' records after, in a second step. The client speaks to
+// one server, so the registry still runs on a single Redis primary.
 
 /// The device → edge registry in Redis (schema above).
 ///

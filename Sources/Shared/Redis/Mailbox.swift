@@ -6,15 +6,18 @@
 // <prefix>:mbox-m:{<device>} hash  seq    the last seq handed out (decimal)
 //                                  bytes  payload bytes of the entries now stored (decimal)
 //                                  until  the latest expiry of any entry stored so far, unix ms (decimal)
-//                            The three device keys expire together at `until` + key grace (default 1 h), reset by
-//                            every store, so an abandoned mailbox disappears on its own.
+//                                  ttl-at when the three device keys expire, unix ms (decimal)
+//                            The three device keys expire together at `until` + key grace (default 1 h), rounded up
+//                            to a whole minute and moved only when a store passes it, so an abandoned mailbox
+//                            disappears on its own.
 // <prefix>:mbox-expiry       zset  member = "<device byte count>:<device><id>", score = expiresAtMs: every entry of
 //                                  every device, for the sweeper. No TTL; members whose entry vanished are dropped
 //                                  when swept.
 //
-// A device's keys share its hash tag, so the store (with the route lookup) and ack scripts touch one slot; the
-// expiry index is written by a command of its own in the same pipeline. The read and sweep scripts still touch the
-// index and (sweep) keys derived from index members, so they assume a single Redis primary.
+// A device's keys share its hash tag, so the store (with the route lookup) and ack scripts touch one slot, as Redis
+// Cluster requires; the expiry index is written by a command of its own in the same pipeline. The read and sweep
+// scripts still touch the index and (sweep) keys derived from index members, and the client speaks to one server,
+// so the mailbox still assumes a single Redis primary.
 
 /// Bounds of one device's mailbox. `maxBytes` counts payload bytes only; the per-entry overhead (id, service,
 /// content type, a short header) is bounded through `maxCount`.

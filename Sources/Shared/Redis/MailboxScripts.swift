@@ -6,8 +6,8 @@
 ///
 /// Per device the scripts get KEYS zset (`<prefix>:mbox:{<device>}`), entries (`<prefix>:mbox-e:{<device>}`) and
 /// meta (`<prefix>:mbox-m:{<device>}`), in that order; store adds the route, read the expiry index
-/// (`<prefix>:mbox-expiry`). Store and ack touch one device's slot only, so they run on Redis Cluster as they are;
-/// read (the index) and sweep (keys derived from index members) still assume one primary.
+/// (`<prefix>:mbox-expiry`). Store and ack touch one device's slot only, as Redis Cluster requires; read (the index)
+/// and sweep (keys derived from index members) still assume one primary.
 enum MailboxScripts {
     /// Shared helpers, put in front of each script.
     private static let prelude = """
