@@ -1,18 +1,19 @@
+import ChannelProtocol
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import Shared
 
 /// The downstream scenario's backend: produces records to `<prefix>.down` for the devices in turn, as a backend of
-/// any language would (key = device, headers `service` and `id`), each payload starting with its publish time, to
-/// the devices in turn or to a device drawn at random each time.
+/// any language would (key = device, the headers of ``DownstreamRecord`` with a ttl of 600 s), each payload starting
+/// with its publish time, to the devices in turn or to a device drawn at random each time.
 final class DownstreamPublisher: @unchecked Sendable {
     private let producer: KafkaProducer
     private let devices: [String]
     private let payloadBytes: Int
     /// Each message to a device drawn at random, rather than to the devices in turn.
     private let randomTargets: Bool
-    private let topic = Topics(prefix: "cg").down
+    private let topics = Topics(prefix: "cg")
     private let state = NIOLockedValueBox((published: 0, errors: 0, stopped: false))
 
     init(bootstrap: String, devices: [String], payloadBytes: Int, randomTargets: Bool = false) throws {
@@ -56,12 +57,8 @@ final class DownstreamPublisher: @unchecked Sendable {
         var value = withUnsafeBytes(of: monotonicNanoseconds().bigEndian) { Array($0) }
         value += Array(repeating: 0x2E, count: payloadBytes - 8)
         let device = randomTargets ? devices.randomElement()! : devices[n % devices.count]
-        let record = OutgoingRecord(topic: topic, key: Array(device.utf8), value: value, headers: [
-            KafkaHeader(RecordHeader.service, "bench"),
-            KafkaHeader(RecordHeader.messageID, "bench-\(n)"),
-            KafkaHeader(RecordHeader.contentType, "application/octet-stream"),
-            KafkaHeader(RecordHeader.ttl, "600"),
-        ])
+        let record = DownstreamRecord(device: device, service: "bench", id: "bench-\(n)", contentType: ContentType.binary,
+                                      ttlSeconds: 600, payload: value).record(topics: topics)
         let state = self.state
         do {
             try producer.send(record) { result in

@@ -12,12 +12,8 @@ import Shared
 /// report said no) or `refused` (the producer did not take it, for example because it is shutting down). Records are
 /// keyed by device id, so the events of one device from this edge stay in order.
 final class ConnectionEventPublisher: Sendable {
-    enum Kind: String, Sendable {
-        case connect, disconnect
-    }
-
     private let producer: KafkaProducer
-    private let topic: String
+    private let topics: Topics
     private let edgeID: String
     private let delivered = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "delivered")])
     private let failed = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "failed")])
@@ -25,7 +21,7 @@ final class ConnectionEventPublisher: Sendable {
 
     init(producer: KafkaProducer, topics: Topics, edgeID: String) {
         self.producer = producer
-        topic = topics.connections
+        self.topics = topics
         self.edgeID = edgeID
     }
 
@@ -36,11 +32,7 @@ final class ConnectionEventPublisher: Sendable {
     /// Unlike the other events it waits until the broker has it (three tries): without it, an earlier process's devices
     /// that never come back would read online for as long as this edge keeps its liveness key fresh.
     func publishStart(logger: Logger) async {
-        let record = OutgoingRecord(topic: topic, key: Array(edgeID.utf8), value: [], headers: [
-            KafkaHeader(RecordHeader.event, "start"),
-            KafkaHeader(RecordHeader.edge, edgeID),
-            KafkaHeader(RecordHeader.at, String(Int64(Date().timeIntervalSince1970 * 1000))),
-        ])
+        let record = ConnectionEventRecord.started(edge: edgeID, atMs: Self.nowMs).record(topics: topics)
         for attempt in 1...3 {
             do {
                 _ = try await producer.send(record)
@@ -56,17 +48,14 @@ final class ConnectionEventPublisher: Sendable {
     }
 
     /// Publishes one event for the connection `session` of `device`, whose route claim had `epoch`.
-    func publish(_ kind: Kind, device: String, session: String, epoch: Int64) {
-        let record = OutgoingRecord(topic: topic, key: Array(device.utf8), value: [], headers: [
-            KafkaHeader(RecordHeader.event, kind.rawValue),
-            KafkaHeader(RecordHeader.device, device),
-            KafkaHeader(RecordHeader.edge, edgeID),
-            KafkaHeader(RecordHeader.session, session),
-            KafkaHeader(RecordHeader.epoch, String(epoch)),
-            KafkaHeader(RecordHeader.at, String(Int64(Date().timeIntervalSince1970 * 1000))),
-        ])
-        send(record)
+    func publish(_ kind: ConnectionEvent.Kind, device: String, session: String, epoch: Int64) {
+        let event = ConnectionEvent(kind: kind, device: device, edge: edgeID, session: session, epoch: epoch,
+                                    atMs: Self.nowMs)
+        send(ConnectionEventRecord.connection(event).record(topics: topics))
     }
+
+    /// The edge clock of `at`: Unix milliseconds.
+    private static var nowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     private func send(_ record: OutgoingRecord) {
         let (delivered, failed) = (self.delivered, self.failed)

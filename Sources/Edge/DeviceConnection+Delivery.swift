@@ -63,7 +63,7 @@ extension DeviceConnection {
 
     private func report(_ expired: [MailboxEntry], device: String) {
         for entry in expired {
-            let record = Report.record(topics: edge.config.topics, device: device, entry: entry, reason: .expired)
+            let record = ReportRecord(device: device, entry: entry, reason: .expired).record(topics: edge.config.topics)
             try? edge.producer.send(record) { _ in }
         }
     }

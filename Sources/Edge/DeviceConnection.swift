@@ -240,18 +240,10 @@ final class DeviceConnection: ChannelInboundHandler {
 
     private func publish(_ message: Message, device: String, session: String, channel: any Channel) {
         let config = edge.config
-        let record = OutgoingRecord(
-            topic: config.services.service(message.service)?.topic ?? config.topics.up(message.service),
-            key: Array(device.utf8), value: message.payload.bytes,
-            headers: [
-                KafkaHeader(RecordHeader.device, device),
-                KafkaHeader(RecordHeader.service, message.service),
-                KafkaHeader(RecordHeader.messageID, message.id),
-                KafkaHeader(RecordHeader.contentType, message.payload.contentType),
-                KafkaHeader(RecordHeader.edge, config.edgeID),
-                KafkaHeader(RecordHeader.session, session),
-                KafkaHeader(RecordHeader.receivedAt, String(Int64(Date().timeIntervalSince1970 * 1000))),
-            ])
+        let record = UpstreamRecord(
+            device: device, service: message.service, id: message.id, payload: message.payload, edge: config.edgeID,
+            session: session, receivedAtMs: Int64(Date().timeIntervalSince1970 * 1000)
+        ).record(topic: config.services.service(message.service)?.topic ?? config.topics.up(message.service))
         let id = message.id
         let encoding = self.encoding
         let this = NIOLoopBound(self, eventLoop: channel.eventLoop)

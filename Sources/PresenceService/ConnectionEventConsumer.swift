@@ -37,7 +37,7 @@ final class ConnectionEventConsumer: Sendable {
                 pending = []
             }
             for record in batch {
-                switch Result(catching: { () throws(ConnectionEvent.Invalid) in try EdgeEvent(record: record) }) {
+                switch Result(catching: { () throws(ConnectionEvent.Invalid) in try ConnectionEventRecord(record: record) }) {
                 case .failure(let error):
                     counted.invalid.increment()
                     logger.warning("skipping \(record.topic)/\(record.partition)@\(record.offset): \(error) (docs/kafka-contract.md)")

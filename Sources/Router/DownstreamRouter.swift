@@ -1,4 +1,3 @@
-import ChannelProtocol
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -51,22 +50,16 @@ final class DownstreamRouter: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// The mailbox entry for a downstream record, or nil when it breaks the contract.
+    /// The mailbox entry for a downstream record, or nil when it breaks the contract (``DownstreamRecord``). Its ttl
+    /// is the router's default when the record has none, at most the router's maximum, and 0 or less means expired.
     func entry(for record: KafkaRecord, nowMs: Int64) -> (device: String, entry: MailboxEntry)? {
-        guard let key = record.key, case let device = String(decoding: key, as: UTF8.self), FieldRules.isDeviceID(device),
-              let service = record.headerString(RecordHeader.service), FieldRules.isServiceName(service) else {
-            return nil
-        }
-        let id = record.headerString(RecordHeader.messageID) ?? "\(record.partition)-\(record.offset)"
-        guard (try? FieldRules.checkMessageID(id)) != nil else { return nil }
-        let requested = record.headerString(RecordHeader.ttl).flatMap(Int64.init) ?? config.defaultTTLSeconds
-        let ttl = max(0, min(requested, config.maxTTLSeconds))
+        guard let message = DownstreamRecord(record: record) else { return nil }
+        let ttl = max(0, min(message.ttlSeconds ?? config.defaultTTLSeconds, config.maxTTLSeconds))
         // The record's own timestamp anchors the expiry, so routing it again later does not extend its life.
         let expiresAt = (record.timestampMs ?? nowMs) + ttl * 1000
-        let contentType = record.headerString(RecordHeader.contentType)
-            ?? (JSONScanner.isValidValue(record.value) ? ContentType.json : ContentType.binary)
-        return (device, MailboxEntry(seq: 0, id: id, service: service, contentType: contentType,
-                                     expiresAtMs: expiresAt, payload: record.value))
+        return (message.device, MailboxEntry(seq: 0, id: message.id, service: message.service,
+                                             contentType: message.contentType, expiresAtMs: expiresAt,
+                                             payload: message.payload))
     }
 
     /// Stores `records` in their mailboxes (one Redis round trip, plus one for edge records not known yet) and says
@@ -99,12 +92,12 @@ final class DownstreamRouter: @unchecked Sendable {
                 entry.seq = seq
             case .expired:
                 stored.outcome.expired += 1
-                stored.reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .expired))
+                stored.reports.append(ReportRecord(device: item.device, entry: entry, reason: .expired).record(topics: config.topics))
                 continue
             case .full:
                 stored.outcome.rejected += 1
                 logger.warning("mailbox of \(item.device) is full; message \(entry.id) from \(entry.service) rejected")
-                stored.reports.append(Report.record(topics: config.topics, device: item.device, entry: entry, reason: .mailboxFull))
+                stored.reports.append(ReportRecord(device: item.device, entry: entry, reason: .mailboxFull).record(topics: config.topics))
                 continue
             }
             guard let route = result.route else {

@@ -40,7 +40,7 @@ final class ExpirySweeper: @unchecked Sendable {
                 repeat {
                     swept = try mailbox.sweepExpiredBlocking()
                     guard !swept.isEmpty else { break }
-                    let reports = swept.map { Report.record(topics: topics, device: $0.device, entry: $0.entry, reason: .expired) }
+                    let reports = swept.map { ReportRecord(device: $0.device, entry: $0.entry, reason: .expired).record(topics: topics) }
                     let failed = producer.sendAllBlocking(reports).filter { if case .failure = $0 { true } else { false } }
                     if !failed.isEmpty { logger.warning("\(failed.count) expiry reports could not be produced") }
                     counted(swept.count)

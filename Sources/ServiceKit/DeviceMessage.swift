@@ -7,41 +7,35 @@ import Shared
 ///
 /// Guarantees: `device` is the sender as proven by its token (the edge sets it, never the device), and `id` is the
 /// device's own id for the message, the same on every redelivery, so a service can drop duplicates by (device, id).
+@dynamicMemberLookup
 public struct DeviceMessage: Sendable, Equatable {
-    public var device: String
-    public var service: String
-    public var id: String
-    public var payload: Payload
-    /// The edge and connection it arrived on, and when (edge clock, Unix milliseconds); nil if a header is missing.
-    public var edge: String?
-    public var session: String?
-    public var receivedAtMs: Int64?
+    /// The message as the edge published it; its fields (`device`, `service`, `id`, `payload`, `edge`, `session`,
+    /// `receivedAtMs`) read and write as the message's own, as in `message.device`.
+    public var upstream: UpstreamRecord
     /// Where it was in Kafka.
     public var partition: Int32
     public var offset: Int64
 
     public init(device: String, service: String, id: String, payload: Payload, edge: String? = nil, session: String? = nil,
                 receivedAtMs: Int64? = nil, partition: Int32 = 0, offset: Int64 = 0) {
-        self.device = device
-        self.service = service
-        self.id = id
-        self.payload = payload
-        self.edge = edge
-        self.session = session
-        self.receivedAtMs = receivedAtMs
+        upstream = UpstreamRecord(device: device, service: service, id: id, payload: payload, edge: edge, session: session,
+                                  receivedAtMs: receivedAtMs)
         self.partition = partition
         self.offset = offset
     }
 
-    /// The message in an upstream record, or nil when the record lacks the `device` or `id` header.
+    /// The message in an upstream record, or nil when the record lacks the `device` or `id` header
+    /// (``UpstreamRecord/init(record:service:)``).
     public init?(record: KafkaRecord, service: String) {
-        guard let device = record.headerString(RecordHeader.device), let id = record.headerString(RecordHeader.messageID) else {
-            return nil
-        }
-        self.init(device: device, service: record.headerString(RecordHeader.service) ?? service, id: id,
-                  payload: Payload.from(bytes: record.value, contentType: record.headerString(RecordHeader.contentType)),
-                  edge: record.headerString(RecordHeader.edge), session: record.headerString(RecordHeader.session),
-                  receivedAtMs: record.headerString(RecordHeader.receivedAt).flatMap { Int64($0) },
-                  partition: record.partition, offset: record.offset)
+        guard let upstream = UpstreamRecord(record: record, service: service) else { return nil }
+        self.upstream = upstream
+        partition = record.partition
+        offset = record.offset
+    }
+
+    /// A field of ``upstream``.
+    public subscript<Value>(dynamicMember field: WritableKeyPath<UpstreamRecord, Value>) -> Value {
+        get { upstream[keyPath: field] }
+        set { upstream[keyPath: field] = newValue }
     }
 }

@@ -32,18 +32,11 @@ public struct Outbox: Sendable {
                                    inReplyTo: nil))
     }
 
-    /// A downstream record by the contract: key = device; headers device, service, id, content-type, and ttl and
-    /// in-reply-to when given.
+    /// A downstream record by the contract (``DownstreamRecord``); a negative `ttl` is sent as 0 (already expired).
     static func record(topics: Topics, service: String, device: String, id: String, payload: Payload, ttl: Duration?,
                        inReplyTo: String?) -> OutgoingRecord {
-        var headers = [
-            KafkaHeader(RecordHeader.device, device),
-            KafkaHeader(RecordHeader.service, service),
-            KafkaHeader(RecordHeader.messageID, id),
-            KafkaHeader(RecordHeader.contentType, payload.contentType),
-        ]
-        if let ttl { headers.append(KafkaHeader(RecordHeader.ttl, String(max(0, ttl.components.seconds)))) }
-        if let inReplyTo { headers.append(KafkaHeader(RecordHeader.inReplyTo, inReplyTo)) }
-        return OutgoingRecord(topic: topics.down, key: Array(device.utf8), value: payload.bytes, headers: headers)
+        DownstreamRecord(device: device, service: service, id: id, contentType: payload.contentType,
+                         ttlSeconds: ttl.map { max(0, $0.components.seconds) }, inReplyTo: inReplyTo,
+                         payload: payload.bytes).record(topics: topics)
     }
 }

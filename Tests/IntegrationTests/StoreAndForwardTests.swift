@@ -74,6 +74,7 @@ struct StoreAndForwardTests {
         #expect(report.headerString(RecordHeader.messageID) == "short")
         #expect(report.headerString(RecordHeader.reason) == "expired")
         #expect(report.value == Array(#""gone""#.utf8))
+        #expect(ReportRecord(record: report)?.reason == .expired, "the contract's decoder reads what the router wrote")
         try await Task.sleep(for: .milliseconds(500))
         let reported = report.headerString(RecordHeader.messageID) == "short" ? 1 : 0
         let got = client.receivedMessages

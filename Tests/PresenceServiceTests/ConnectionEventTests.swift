@@ -24,19 +24,19 @@ struct ConnectionEventTests {
 
     @Test func anEdgesStartIsItsOwnKindOfEvent() throws {
         let start = ["event": "start", "edge": "edge-7", "at": "1700000000456"]
-        #expect(try EdgeEvent(record: record(start, key: "edge-7")) == .started(edge: "edge-7", atMs: 1_700_000_000_456))
-        #expect(try EdgeEvent(record: record(valid)) == .connection(try ConnectionEvent(record: record(valid))))
+        #expect(try ConnectionEventRecord(record: record(start, key: "edge-7")) == .started(edge: "edge-7", atMs: 1_700_000_000_456))
+        #expect(try ConnectionEventRecord(record: record(valid)) == .connection(try ConnectionEvent(record: record(valid))))
         for (header, value) in [("edge", "edge 7"), ("edge", ""), ("at", "soon"), ("at", "-5")] {
             var broken = start
             broken[header] = value
-            #expect(throws: ConnectionEvent.Invalid.self, "\(header)=\(value)") { try EdgeEvent(record: record(broken, key: "edge-7")) }
+            #expect(throws: ConnectionEvent.Invalid.self, "\(header)=\(value)") { try ConnectionEventRecord(record: record(broken, key: "edge-7")) }
         }
         var noAt = start
         noAt["at"] = nil
-        #expect(throws: ConnectionEvent.Invalid.self) { try EdgeEvent(record: record(noAt, key: "edge-7")) }
+        #expect(throws: ConnectionEvent.Invalid.self) { try ConnectionEventRecord(record: record(noAt, key: "edge-7")) }
         var unknown = valid
         unknown["event"] = "reboot"
-        #expect(throws: ConnectionEvent.Invalid.self) { try EdgeEvent(record: record(unknown)) }
+        #expect(throws: ConnectionEvent.Invalid.self) { try ConnectionEventRecord(record: record(unknown)) }
     }
 
     @Test func theLastOfARepeatedHeaderCounts() throws {
