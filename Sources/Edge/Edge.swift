@@ -105,8 +105,11 @@ public final class Edge: Sendable {
         // record tells routers that this is a new process.
         let instance = DeviceConnection.newSessionID()
         let handoffServer = try await HandoffServer.bind(host: config.handoffHost, port: config.handoffPort, group: group,
-                                                         edgeID: config.edgeID, instance: instance, devices: devices,
-                                                         logger: logger)
+                                                         edgeID: config.edgeID, instance: instance,
+                                                         secret: config.handoff.secret, devices: devices, logger: logger)
+        if config.handoff.secret.isEmpty && !["127.0.0.1", "::1", "localhost"].contains(config.handoffHost) {
+            logger.warning("the hand-off listener on \(config.handoffHost) takes notices from anyone who reaches it: set --handoff-secret (docs/handoff.md)")
+        }
         let record = EdgeRecord(instance: instance, host: Self.advertisedHost(config),
                                 port: handoffServer.localAddress?.port ?? config.handoffPort)
         try await registry.heartbeat(edge: config.edgeID, record: record, ttl: .seconds(config.edgeHeartbeatTTLSeconds))

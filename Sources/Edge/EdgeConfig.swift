@@ -32,7 +32,8 @@ public struct EdgeConfig: Sendable {
     public var handoffHost: String = "127.0.0.1"
     public var handoffPort: Int = 0
     public var handoffAdvertisedHost: String?
-    /// How the edge's own hand-offs (asking another edge to close a replaced connection) wait and give up.
+    /// How the edge's own hand-offs (asking another edge to close a replaced connection) wait and give up, and the
+    /// installation's hand-off secret, which the edge's listener also asks of every sender.
     public var handoff = HandoffClient.Settings()
     /// Device acks collected before their mailbox entries are deleted in one pipeline, and the longest an ack waits.
     public var ackBatch = 256

@@ -9,28 +9,32 @@ import Shared
 /// A notice whose device is not here, or is here under another session (it reconnected, or the notice was meant for
 /// an earlier process of this edge id), is dropped: its message waits in the mailbox, which the device reads when it
 /// (re)connects. A broken frame, a hello for another edge or a notice before the hello is answered with an error
-/// frame and the connection is closed; nothing else is affected.
+/// frame and the connection is closed; nothing else is affected. With a secret configured, a hello without it is
+/// refused the same way (compared in constant time).
 final class HandoffSession: ChannelInboundHandler {
     typealias InboundIn = HandoffFrame
     typealias OutboundOut = HandoffFrame
 
     private let edgeID: String
     private let instance: String
+    private let secret: String
     private let devices: ConnectedDevices
     private let logger: Logger
     private var sender: String?
 
-    init(edgeID: String, instance: String, devices: ConnectedDevices, logger: Logger) {
+    init(edgeID: String, instance: String, secret: String, devices: ConnectedDevices, logger: Logger) {
         self.edgeID = edgeID
         self.instance = instance
+        self.secret = secret
         self.devices = devices
         self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .hello(let version, let edge, let from):
+        case .hello(let version, let edge, let from, let offered):
             guard sender == nil else { return refuse("a second hello", context: context) }
+            guard Self.same(offered, secret) else { return refuse("wrong hand-off secret", context: context) }
             guard version == HandoffFrame.version else {
                 return refuse("hand-off version \(version) is not spoken here (\(HandoffFrame.version) is)", context: context)
             }
@@ -92,6 +96,14 @@ final class HandoffSession: ChannelInboundHandler {
         case .message(_, _, let entry): connection.handler.value.notice(entry)
         case .close(_, let session): connection.handler.value.replaced(session: session)
         }
+    }
+
+    /// Compares without stopping at the first difference, so the time taken tells nothing about the secret.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) { difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
+        return difference == 0
     }
 
     private func refuse(_ why: String, context: ChannelHandlerContext) {

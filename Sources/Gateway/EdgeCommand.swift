@@ -62,6 +62,9 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Host routers reach the hand-off listener at, e.g. the pod's IP (default: --handoff-host, or 127.0.0.1 when that is 0.0.0.0 or ::) (env CG_HANDOFF_ADVERTISE_HOST).")
     var handoffAdvertiseHost: String? = env("CG_HANDOFF_ADVERTISE_HOST")
 
+    @Option(help: "Secret every hand-off sender (routers, other edges) must present; the same on all edges and routers (env CG_HANDOFF_SECRET). Without it the listener takes notices from anyone who reaches it.")
+    var handoffSecret: String?
+
     @OptionGroup var security: EdgeSecurityOptions
 
     func validate() throws {
@@ -107,6 +110,7 @@ struct EdgeCommand: AsyncParsableCommand {
         config.handoffHost = handoffHost
         config.handoffPort = handoffPort
         config.handoffAdvertisedHost = handoffAdvertiseHost
+        config.handoff.secret = handoffSecret ?? env("CG_HANDOFF_SECRET") ?? ""
         config.drain.rate = drainRate
         config.drain.deadline = .seconds(drainDeadline)
         // A short deadline keeps a proportionate margin for the last devices and the routes.

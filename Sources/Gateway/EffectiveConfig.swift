@@ -53,6 +53,7 @@ enum EffectiveConfig {
         all["handoff-host"] = config.handoffHost
         all["handoff-port"] = config.handoffPort
         all["handoff-advertise-host"] = Edge.advertisedHost(config)
+        all["handoff-secret"] = config.handoff.secret.isEmpty ? NSNull() : redacted
         all["drain-rate"] = config.drain.rate
         all["drain-deadline"] = config.drain.deadline.components.seconds
         all["tls-cert"] = config.tls?.certificateChain ?? NSNull()

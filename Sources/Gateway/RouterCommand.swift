@@ -18,6 +18,9 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Seconds a notice may wait for its edge's ack before the router gives up on it (the message then waits in the mailbox) (env CG_HANDOFF_TIMEOUT).")
     var handoffTimeout = Settings.int("CG_HANDOFF_TIMEOUT", default: 10)
 
+    @Option(help: "Secret to present to the edges' hand-off listeners, as configured on them (env CG_HANDOFF_SECRET).")
+    var handoffSecret: String?
+
     func run() async throws {
         let logger = common.logger("router")
         var config = RouterConfig()
@@ -29,12 +32,14 @@ struct RouterCommand: AsyncParsableCommand {
         config.lanes = lanes
         guard (1...300).contains(handoffTimeout) else { throw ValidationError("--handoff-timeout: 1 to 300 seconds") }
         config.handoff.giveUpAfter = .seconds(handoffTimeout)
+        config.handoff.secret = handoffSecret ?? env("CG_HANDOFF_SECRET") ?? ""
         config.routerID = "router-\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         if common.printConfig {
             var values = EffectiveConfig.common(common, kafka: config.kafka, redis: config.redis)
             values["group"] = config.effectiveGroupID
             values["router-lanes"] = config.lanes
             values["handoff-timeout"] = handoffTimeout
+            values["handoff-secret"] = config.handoff.secret.isEmpty ? NSNull() : EffectiveConfig.redacted
             try EffectiveConfig.print(values)
             return
         }

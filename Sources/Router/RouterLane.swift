@@ -42,6 +42,12 @@ final class RouterLane: @unchecked Sendable {
     // Lane thread only.
     private var inFlight: [Batch] = []
     private var failures = 0
+    /// Batches done but not committed yet, and when the last commit went out.
+    private var uncommitted: [Batch] = []
+    private var lastCommit = ContinuousClock.now
+    /// Commits go out at most this often: each is a request the broker must serve, and at a few records per poll a
+    /// commit per batch would cost the broker more than the records. A crash only routes the uncommitted part again.
+    static let commitInterval: Duration = .milliseconds(100)
 
     /// - Parameter finished: told of each batch's outcome and how long it took, on the lane's thread, in order.
     init(number: Int, consumer: KafkaConsumer, router: DownstreamRouter, batchSize: Int, maxInFlight: Int,
@@ -96,9 +102,9 @@ final class RouterLane: @unchecked Sendable {
         let deadline = ContinuousClock.now + drainLimit
         while !inFlight.isEmpty && ContinuousClock.now < deadline {
             condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(0.05)) }
-            commitFinished(async: false)
+            commitFinished(now: true)
         }
-        commitFinished(async: false)
+        commitFinished(now: true)
         condition.withLock {
             stopped = true
             condition.broadcast()
@@ -144,22 +150,27 @@ final class RouterLane: @unchecked Sendable {
         }
     }
 
-    /// Commits the batches at the front that are done, in one commit.
-    private func commitFinished(async: Bool = true) {
+    /// Takes the batches at the front that are done and commits them, in one commit (asynchronous) at most every
+    /// ``commitInterval``, or at once (synchronous) with `now`.
+    private func commitFinished(now: Bool = false) {
         let done: [Batch] = condition.withLock {
             let count = inFlight.prefix { $0.outcome != nil }.count
             defer { inFlight.removeFirst(count) }
             return Array(inFlight.prefix(count))
         }
-        guard !done.isEmpty else { return }
+        for batch in done { finished(batch.outcome!, .now - batch.started) }
+        uncommitted += done
+        guard !uncommitted.isEmpty, now || ContinuousClock.now - lastCommit >= Self.commitInterval else { return }
+        let committing = uncommitted
+        uncommitted = []
+        lastCommit = .now
         do {
-            try consumer.commit(done.flatMap(\.records), async: async)
+            try consumer.commit(committing.flatMap(\.records), async: !now)
         } catch {
             // The batches are durable; a lost commit only means they may be routed again (the mailbox stores each
             // id once).
-            logger.warning("router-lane-\(number): committing \(done.count) batches failed: \(error)")
+            logger.warning("router-lane-\(number): committing \(committing.count) batches failed: \(error)")
         }
-        for batch in done { finished(batch.outcome!, .now - batch.started) }
     }
 
     /// Rewinds until it works: polling on past a batch that was not routed would let a later commit skip it.

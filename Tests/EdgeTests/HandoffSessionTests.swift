@@ -13,7 +13,7 @@ import Testing
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(HandoffFrameDecoder(maxFrameBytes: 4096)),
             MessageToByteHandler(HandoffFrameEncoder()),
-            HandoffSession(edgeID: "edge-1", instance: "inst-1", devices: ConnectedDevices(),
+            HandoffSession(edgeID: "edge-1", instance: "inst-1", secret: "k", devices: ConnectedDevices(),
                            logger: Logger(label: "test")),
         ])
         // Embedded channels start inactive; connected, a close by the session shows as inactive.
@@ -39,7 +39,7 @@ import Testing
     @Test func aHelloForThisEdgeIsWelcomedAndEveryBatchAcked() throws {
         let channel = try channel()
         let entry = MailboxEntry(seq: 5, id: "m", service: "echo", contentType: "application/json", expiresAtMs: .max, payload: [0x31])
-        try send([.hello(version: HandoffFrame.version, edge: "edge-1", sender: "router"),
+        try send([.hello(version: HandoffFrame.version, edge: "edge-1", sender: "router", secret: "k"),
                   // Devices that are not here: dropped (their messages wait in the mailbox), still acked.
                   .notices(batch: 1, [.message(device: "nobody", session: "s", entry: entry)]),
                   .notices(batch: 2, [.close(device: "nobody", session: "s")])], to: channel)
@@ -48,11 +48,13 @@ import Testing
     }
 
     @Test(arguments: [
-        [HandoffFrame.hello(version: HandoffFrame.version, edge: "edge-2", sender: "router")],
-        [.hello(version: 99, edge: "edge-1", sender: "router")],
+        [HandoffFrame.hello(version: HandoffFrame.version, edge: "edge-2", sender: "router", secret: "k")],
+        [.hello(version: 99, edge: "edge-1", sender: "router", secret: "k")],
         [.notices(batch: 1, [])],
-        [.hello(version: HandoffFrame.version, edge: "edge-1", sender: "r"), .hello(version: HandoffFrame.version, edge: "edge-1", sender: "r")],
+        [.hello(version: HandoffFrame.version, edge: "edge-1", sender: "r", secret: "k"), .hello(version: HandoffFrame.version, edge: "edge-1", sender: "r", secret: "k")],
         [.ack(batch: 1)],
+        [.hello(version: HandoffFrame.version, edge: "edge-1", sender: "r", secret: "wrong")],
+        [.hello(version: HandoffFrame.version, edge: "edge-1", sender: "r", secret: "")],
     ])
     func aWrongOrEarlyFrameIsRefusedWithAnErrorAndAClose(frames: [HandoffFrame]) throws {
         let channel = try channel()
@@ -65,6 +67,11 @@ import Testing
         #expect(!channel.isActive)
     }
 
+    @Test func secretsCompareWholly() {
+        #expect(HandoffSession.same("abc", "abc") && HandoffSession.same("", ""))
+        #expect(!HandoffSession.same("abc", "abd") && !HandoffSession.same("abc", "ab") && !HandoffSession.same("", "a"))
+    }
+
     @Test(arguments: [
         [0, 0, 0, 1, 77] as [UInt8],                 // unknown frame type
         [0, 0, 0, 0],                                 // empty frame
@@ -73,7 +80,7 @@ import Testing
     ])
     func brokenBytesAreRefusedWithAnErrorAndAClose(bytes: [UInt8]) throws {
         let channel = try channel()
-        try send([.hello(version: HandoffFrame.version, edge: "edge-1", sender: "router")], to: channel)
+        try send([.hello(version: HandoffFrame.version, edge: "edge-1", sender: "router", secret: "k")], to: channel)
         _ = try written(channel)
         // The decoder throws into the pipeline; the session answers and closes instead of crashing.
         _ = try? channel.writeInbound(channel.allocator.buffer(bytes: bytes))

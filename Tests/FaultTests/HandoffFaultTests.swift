@@ -74,3 +74,27 @@ struct HandoffFaultTests {
         for r in receivers { await r.stop() }
     }
 }
+
+/// Edges come and go without leaving Kafka topics behind: the number of topics does not depend on the edges.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct EdgeFleetTopicTests {
+    @Test func twentyEdgesStartedAndStoppedCreateNoTopic() async throws {
+        let f = try await FaultCluster.start("edge-fleet")
+        defer { f.stop() }
+        let admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: f.cluster.broker.bootstrap), logger: .init(label: "topics"))
+        defer { admin.close() }
+        let before = Set(try admin.topicNames())
+        let ports = try FreePort.consecutive(20, from: 20_000 + Int.random(in: 0..<20_000))
+        for i in 0..<20 {
+            let id = "edge-fleet-\(i)"
+            let process = try await offload { try f.cluster.startEdge(id: id, port: ports + i, wait: true) }
+            // Not its exit status: a SIGTERM in the moment between "ready" and the lifecycle's signal handlers ends
+            // the process by the signal (issue 13's one-lifecycle work).
+            process.stop()
+        }
+        let after = Set(try admin.topicNames())
+        print("fault edge fleet: topics before \(before.sorted()), after 20 edges \(after.sorted())")
+        #expect(after == before, "topics created by edges that came and went: \(after.subtracting(before).sorted())")
+        #expect(!after.contains { $0.contains(".edge.") })
+    }
+}

@@ -9,7 +9,7 @@ struct HandoffCodecTests {
                                     contentType: "application/octet-stream", expiresAtMs: 253_402_300_799_999,
                                     payload: [0, 13, 10, 255] + Array(repeating: 7, count: 300))
     static let frames: [HandoffFrame] = [
-        .hello(version: HandoffFrame.version, edge: "edge-1", sender: "router-a"),
+        .hello(version: HandoffFrame.version, edge: "edge-1", sender: "router-a", secret: "s3cret"),
         .welcome(edge: "edge-1", instance: "abc123"),
         .notices(batch: 42, [
             .message(device: "dév:1", session: "s1", entry: entry),

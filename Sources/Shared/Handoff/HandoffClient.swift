@@ -29,6 +29,8 @@ public final class HandoffClient: Sendable {
         public var ackTimeout: Duration = .seconds(2)
         public var giveUpAfter: Duration = .seconds(10)
         public var connectTimeout: Duration = .seconds(1)
+        /// Sent in every hello; edges configured with a secret refuse a hello without it.
+        public var secret = ""
         public init() {}
     }
 

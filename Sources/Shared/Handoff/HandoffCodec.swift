@@ -26,11 +26,12 @@ public enum HandoffCodec {
         let start = buffer.writerIndex
         buffer.writeInteger(UInt32(0))
         switch frame {
-        case .hello(let version, let edge, let sender):
+        case .hello(let version, let edge, let sender, let secret):
             buffer.writeInteger(Kind.hello.rawValue)
             buffer.writeInteger(version)
             writeString(edge, into: &buffer)
             writeString(sender, into: &buffer)
+            writeString(secret, into: &buffer)
         case .welcome(let edge, let instance):
             buffer.writeInteger(Kind.welcome.rawValue)
             writeString(edge, into: &buffer)
@@ -107,7 +108,7 @@ public enum HandoffCodec {
         switch Kind(rawValue: type) {
         case .hello:
             return .hello(version: try integer(&body, UInt8.self, "version"), edge: try string(&body, "edge"),
-                          sender: try string(&body, "sender"))
+                          sender: try string(&body, "sender"), secret: try string(&body, "secret"))
         case .welcome:
             return .welcome(edge: try string(&body, "edge"), instance: try string(&body, "instance"))
         case .notices:

@@ -5,8 +5,9 @@
 /// for an earlier process of the same edge id, or for a connection that has ended, finds nobody and is dropped. A
 /// notice is never taken for a delivery: the message waits in the device's mailbox until the device acks it.
 public enum HandoffFrame: Sendable, Equatable {
-    /// Sender → edge, first: the protocol version, the edge the sender wants, and who the sender is (for logs).
-    case hello(version: UInt8, edge: String, sender: String)
+    /// Sender → edge, first: the protocol version, the edge the sender wants, who the sender is (for logs), and the
+    /// installation's hand-off secret ("" when it has none).
+    case hello(version: UInt8, edge: String, sender: String, secret: String)
     /// Edge → sender, the answer to a hello naming this edge: its id and its process instance.
     case welcome(edge: String, instance: String)
     /// Sender → edge: notices in order, under a batch number that the edge acks.

@@ -134,7 +134,8 @@ final class HandoffLink: @unchecked Sendable {
                     guard case .connecting(nil) = state else { return channel.close(promise: nil) }
                     state = .connecting(channel)
                     helloSentAt = .now()
-                    channel.writeAndFlush(HandoffFrame.hello(version: HandoffFrame.version, edge: edge, sender: client.sender),
+                    channel.writeAndFlush(HandoffFrame.hello(version: HandoffFrame.version, edge: edge, sender: client.sender,
+                                                            secret: client.settings.secret),
                                           promise: nil)
                 case .failure(let error):
                     guard case .connecting(nil) = state else { return }

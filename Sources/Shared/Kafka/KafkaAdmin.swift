@@ -85,6 +85,18 @@ public final class KafkaAdmin: Sendable {
         rd_kafka_poll(rk, 0)  // serve error events, which would otherwise pile up on the unpolled main queue
     }
 
+    /// The names of every topic the cluster has, from a fresh metadata request.
+    public func topicNames(timeout: Duration = .seconds(5)) throws -> [String] {
+        try ensureOpen()
+        defer { rd_kafka_poll(handle.pointer, 0) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(handle.pointer, 1, nil, &metadata, timeout.kafkaMilliseconds)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err, context: "listing topics failed") }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        return UnsafeBufferPointer(start: metadata.pointee.topics, count: Int(metadata.pointee.topic_cnt))
+            .compactMap { $0.topic.map { String(cString: $0) } }
+    }
+
     /// The number of partitions of `topic` from a fresh metadata request, nil if the broker does not know it.
     public func partitionCount(topic: String, timeout: Duration = .seconds(5)) throws -> Int32? {
         try ensureOpen()
