@@ -23,5 +23,7 @@ fi
 "$bench" upstream --devices 100
 "$bench" roundtrip --devices 1000 --rate 2000
 "$bench" downstream --devices 1000
+"$bench" downstream --targets random --devices 10000 --backlog 1
+"$bench" downstream --targets random --devices 10000 --backlog 1 --rate 2000
 "$bench" reconnect --devices 15000 --edges 3
 echo "[bench] results in bench/results/"

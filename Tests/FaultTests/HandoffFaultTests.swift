@@ -5,9 +5,8 @@ import Shared
 import Testing
 
 /// The router → edge hand-off fails while messages flow (docs/handoff.md): nothing stored may be lost, and each
-/// device gets its messages in order.
-@Suite(.serialized, .timeLimit(.minutes(5)))
-struct HandoffFaultTests {
+/// device gets its messages in order. In the serialized `FaultTests` suite: these load the machine too.
+extension FaultTests {
     /// An edge that stops answering mid-stream (SIGSTOP for 5 s): the router's hand-offs time out, it reconnects and
     /// sends the unacked batches again once the edge runs, and the edge skips what it already had.
     @Test func anEdgePausedMidStreamLosesNothingAndKeepsOrder() async throws {
@@ -76,18 +75,18 @@ struct HandoffFaultTests {
 }
 
 /// Edges come and go without leaving Kafka topics behind: the number of topics does not depend on the edges.
-@Suite(.serialized, .timeLimit(.minutes(5)))
-struct EdgeFleetTopicTests {
+extension FaultTests {
     @Test func twentyEdgesStartedAndStoppedCreateNoTopic() async throws {
         let f = try await FaultCluster.start("edge-fleet")
         defer { f.stop() }
         let admin = try KafkaAdmin(config: KafkaConfig(bootstrapServers: f.cluster.broker.bootstrap), logger: .init(label: "topics"))
         defer { admin.close() }
         let before = Set(try admin.topicNames())
-        let ports = try FreePort.consecutive(20, from: 20_000 + Int.random(in: 0..<20_000))
         for i in 0..<20 {
             let id = "edge-fleet-\(i)"
-            let process = try await offload { try f.cluster.startEdge(id: id, port: ports + i, wait: true) }
+            // Below the kernel's ephemeral range, chosen just before use, like the cluster's own ports.
+            let port = try FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
+            let process = try await offload { try f.cluster.startEdge(id: id, port: port, wait: true) }
             // Not its exit status: a SIGTERM in the moment between "ready" and the lifecycle's signal handlers ends
             // the process by the signal (issue 13's one-lifecycle work).
             process.stop()
