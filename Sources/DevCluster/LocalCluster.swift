@@ -47,6 +47,8 @@ public final class LocalCluster: @unchecked Sendable {
         public var connectsPerIPPerSecond = 100_000
         /// More flags for every edge, after the ones above (a repeated flag's last value wins).
         public var edgeArguments: [String] = []
+        /// Extra arguments for every router.
+        public var routerArguments: [String] = []
 
         public init(gatewayExecutable: String) {
             self.gatewayExecutable = gatewayExecutable
@@ -98,7 +100,7 @@ public final class LocalCluster: @unchecked Sendable {
         broker = try TansuProcess.start(port: options.brokerPort, logDirectory: options.logDirectory)
         report("broker \(broker.bootstrap)")
         for i in 1...max(options.routers, 1) {
-            let router = try startComponent(name: "router-\(i)", ["router"])
+            let router = try startComponent(name: "router-\(i)", ["router"] + options.routerArguments)
             routers.append(router)
         }
         // Below the kernel's ephemeral range (32768 and up), where outgoing connections could take them meanwhile.

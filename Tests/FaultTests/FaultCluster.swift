@@ -11,7 +11,7 @@ final class FaultCluster: @unchecked Sendable {
     let producer: KafkaProducer
 
     static func start(_ name: String, routers: Int = 1, persistentRedis: Bool = false, presence: Bool = false,
-                      edgeArguments: [String] = []) async throws -> FaultCluster {
+                      edgeArguments: [String] = [], routerArguments: [String] = []) async throws -> FaultCluster {
         var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
         options.edges = 2
         options.routers = routers
@@ -19,6 +19,7 @@ final class FaultCluster: @unchecked Sendable {
         options.presence = presence
         // The stalled-device scenario floods on purpose, to test backpressure rather than the rate limit.
         options.edgeArguments = ["--max-messages-per-second", "100000", "--message-burst", "100000"] + edgeArguments
+        options.routerArguments = routerArguments
         options.logDirectory = NSTemporaryDirectory() + "channel-gateway-fault-\(name)-\(getpid())"
         let cluster = LocalCluster(options: options)
         do {

@@ -26,6 +26,30 @@ extension FaultTests {
         for r in receivers { await r.stop() }
     }
 
+    /// An edge paused for longer than the router's give-up time, with messages for its devices published only during
+    /// the pause: the router gives up on those notices (and commits), then sends them once more when the same edge
+    /// process answers again, so devices that stayed connected get them without a later notice or a reconnect.
+    @Test func noticesGivenUpOnAreSentAgainWhenTheSameEdgeAnswers() async throws {
+        let f = try await FaultCluster.start("handoff-overdue", routerArguments: ["--handoff-timeout", "2"])
+        defer { f.stop() }
+        let receivers = try await f.devices(300, name: "ho", firstEdge: 0)
+        let edge = f.cluster.edges[0].process
+        try await f.publish(round: 0, to: receivers)
+        try await expectAllDelivered(receivers, rounds: 1, scenario: "before the pause")
+        edge.signal(SIGSTOP)
+        // Round 1's notices reach the paused edge's socket buffer, and it reads them when it runs again. After 2 s
+        // without an ack the router drops that connection, and a new one gets no welcome: rounds 2 and 3 are never
+        // written to the edge, are given up 2 s later, and can only come again from the router.
+        try await f.publish(round: 1, to: receivers)
+        try await Task.sleep(for: .milliseconds(2_500))
+        for round in 2..<4 { try await f.publish(round: round, to: receivers) }
+        try await Task.sleep(for: .seconds(4))
+        edge.signal(SIGCONT)
+        try await expectAllDelivered(receivers, rounds: 4, scenario: "SIGSTOP edge-1 past the give-up time (300 devices)", within: 30)
+        #expect(receivers.allSatisfy { $0.device.connections == 1 }, "the devices stayed connected: the notices came again")
+        for r in receivers { await r.stop() }
+    }
+
     /// An edge killed and restarted at once under the same id, while notices for its devices are on their way: the
     /// notices meant for the old process name sessions the new one never had, so they are dropped there, and every
     /// device gets everything from its mailbox when it reconnects (to either edge).

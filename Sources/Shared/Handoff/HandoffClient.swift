@@ -18,6 +18,9 @@ public enum HandoffOutcome: Sendable, Equatable {
 /// Guarantees:
 /// - Batches to one edge are written in the order given, and each completes exactly once: `.handedOff` when the edge
 ///   acks it, or `.abandoned` once it has waited `giveUpAfter` (counted from the first `send`).
+/// - The notices of an abandoned batch are sent once more, first, when the same edge process (its record's instance)
+///   answers again within 5 minutes (at most 100,000 per edge), so a device that stayed connected gets them without
+///   waiting for a later notice; that second try has no completion, since the mailbox already holds the messages.
 /// - A broken connection, or an edge that does not ack within `ackTimeout` (paused, overloaded), is closed and
 ///   reconnected with backoff (50 ms doubling to 1 s), and every unacked batch is sent again, in order; the edge
 ///   skips repeats, since each notice carries the message's seq.

@@ -35,6 +35,14 @@ final class HandoffLink: @unchecked Sendable {
     private var connectFailures = 0
     /// Taken out of the client's table after a minute unused; a later batch puts it back (or goes to its successor).
     private var forgotten = false
+    /// Notices of batches given up, for the edge process `overdueInstance`: sent once more, without a completion,
+    /// when that process answers again, so a device that stayed connected to it gets them without waiting for a later
+    /// notice. Bounded in count and age; dropped when the edge turns out to be another process.
+    private var overdue: [HandoffNotice] = []
+    private var overdueInstance: String?
+    private var overdueSince: NIODeadline = .now()
+    static let maxOverdue = 100_000
+    static let overdueLifetime: TimeAmount = .minutes(5)
 
     init(edge: String, client: HandoffClient, eventLoop: any EventLoop) {
         self.edge = edge
@@ -53,6 +61,7 @@ final class HandoffLink: @unchecked Sendable {
             }
             lastUsed = .now()
             if target != record {
+                if record.instance != overdueInstance { dropOverdue() }
                 // The edge moved or restarted: what is open goes to its old address or process.
                 let moved = target.map { $0.host != record.host || $0.port != record.port } ?? false
                 target = record
@@ -73,12 +82,16 @@ final class HandoffLink: @unchecked Sendable {
     func tick() {
         eventLoop.execute { [self] in
             let now = NIODeadline.now()
-            let expired = pending.prefix { $0.giveUpAt <= now }
+            let expired = pending.filter { $0.giveUpAt <= now }
             if !expired.isEmpty {
-                pending.removeFirst(expired.count)
-                client.logger.warning("hand-off to \(edge) gave up \(expired.count) batches: not acked in \(client.settings.giveUpAfter); their messages wait in the mailboxes")
+                pending.removeAll { $0.giveUpAt <= now }
+                client.logger.warning("hand-off to \(edge) gave up \(expired.count) batches: not acked in \(client.settings.giveUpAfter); their messages wait in the mailboxes, and go again if this edge process answers")
+                keepOverdue(expired.flatMap(\.notices))
                 for batch in expired { batch.completion(.abandoned("edge \(edge) did not ack in \(client.settings.giveUpAfter)")) }
+                // A connection that left batches unacked that long is stuck: later batches must not go into it.
+                if case .ready = state { failed("gave up on \(expired.count) batches") }
             }
+            if !overdue.isEmpty && now - overdueSince > Self.overdueLifetime { dropOverdue() }
             let ackTimeout = client.settings.ackTimeout.timeAmount
             switch state {
             case .ready:
@@ -90,7 +103,7 @@ final class HandoffLink: @unchecked Sendable {
                     failed("no welcome for \(client.settings.ackTimeout)")
                 }
             case .idle:
-                if !pending.isEmpty {
+                if !pending.isEmpty || !overdue.isEmpty {
                     connectIfDue()
                 } else if !forgotten && now - lastUsed > .seconds(60) {
                     forgotten = true
@@ -156,6 +169,19 @@ final class HandoffLink: @unchecked Sendable {
         backoff = .milliseconds(50)
         helloSentAt = nil
         state = .ready(channel)
+        if !overdue.isEmpty {
+            if instance == overdueInstance {
+                // First, so that each device's overdue notices come before its newer ones.
+                let giveUp = NIODeadline.now() + client.settings.giveUpAfter.timeAmount
+                let again = HandoffClient.split(overdue).map { notices in
+                    defer { nextBatch += 1 }
+                    return Batch(number: nextBatch, notices: notices, completion: { _ in }, giveUpAt: giveUp)
+                }
+                client.logger.info("hand-off to \(edge): sending \(overdue.count) notices it missed again")
+                pending.insert(contentsOf: again, at: 0)
+            }
+            dropOverdue()
+        }
         if !pending.isEmpty { write(from: 0, on: channel) }
     }
 
@@ -174,6 +200,20 @@ final class HandoffLink: @unchecked Sendable {
         default:
             break
         }
+    }
+
+    private func keepOverdue(_ notices: [HandoffNotice]) {
+        guard let instance = target?.instance else { return }
+        if overdueInstance != instance { dropOverdue() }
+        if overdue.isEmpty { overdueSince = .now() }
+        overdueInstance = instance
+        overdue += notices
+        if overdue.count > Self.maxOverdue { overdue.removeFirst(overdue.count - Self.maxOverdue) }
+    }
+
+    private func dropOverdue() {
+        overdue = []
+        overdueInstance = nil
     }
 
     private func write(from start: Int, on channel: any Channel) {
