@@ -72,11 +72,7 @@ final class HandoffSession: ChannelInboundHandler {
     private func hand(_ notices: [HandoffNotice], on here: any EventLoop) {
         var elsewhere: [ObjectIdentifier: (loop: any EventLoop, work: [(ConnectedDevices.Connection, HandoffNotice)])] = [:]
         for notice in notices {
-            let (device, session): (String, String)
-            switch notice {
-            case .message(let d, let s, _), .close(let d, let s): (device, session) = (d, s)
-            }
-            guard let connection = devices.find(device), connection.session == session else { continue }
+            guard let connection = devices.find(notice.device), connection.session == notice.session else { continue }
             let loop = connection.channel.eventLoop
             if loop === here {
                 Self.apply(notice, to: connection)

@@ -34,4 +34,11 @@ public enum HandoffNotice: Sendable, Equatable {
         case .message(let device, _, _), .close(let device, _): device
         }
     }
+
+    /// The connection the notice is for.
+    public var session: String {
+        switch self {
+        case .message(_, let session, _), .close(_, let session): session
+        }
+    }
 }

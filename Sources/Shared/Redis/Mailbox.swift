@@ -102,36 +102,28 @@ public final class Mailbox: Sendable {
         guard !items.isEmpty else { return [] }
         let maxCount = Array(String(limits.maxCount).utf8), maxBytes = Array(String(limits.maxBytes).utf8)
         let grace = Array(String(DeviceRegistry.ms(keyGrace)).utf8)
-        let script = MailboxScripts.store
         var calls: [RedisScript.ByteInvocation] = []
-        var commands: [[[UInt8]]] = []
+        var indexAdds: [[[[UInt8]]]] = []
         calls.reserveCapacity(items.count)
-        commands.reserveCapacity(items.count * 2)
+        indexAdds.reserveCapacity(items.count)
         let index = Array(indexKey.utf8)
         for (device, entry) in items {
-            let expires = Array(String(min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)).utf8)
             var stored = entry
             stored.expiresAtMs = min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)
-            let call = RedisScript.ByteInvocation(
+            let expires = Array(String(stored.expiresAtMs).utf8)
+            calls.append(RedisScript.ByteInvocation(
                 keys: [zsetKey(device), entriesKey(device), metaKey(device), names.route(device)].map { Array($0.utf8) },
                 args: [Array(entry.id.utf8), expires, stored.storedValue, Array(String(entry.payload.count).utf8),
-                       maxCount, maxBytes, grace])
-            calls.append(call)
-            commands.append(script.evalsha(call))
+                       maxCount, maxBytes, grace]))
             // Added before the script's answer is known, to keep the store to one round trip: a duplicate's member is
             // already there, and a refused entry's is taken back below.
-            commands.append([Array("ZADD".utf8), index, expires, Array(Self.indexMember(device: device, id: entry.id).utf8)])
+            indexAdds.append([[Array("ZADD".utf8), index, expires, Array(Self.indexMember(device: device, id: entry.id).utf8)]])
         }
-        var replies = try redis.pipelineBlocking(bytes: commands, timeout: timeout)
-        // After a Redis restart or SCRIPT FLUSH the script is unknown: run those calls again with EVAL.
-        let missing = items.indices.filter { RedisScript.isNoScript(replies[2 * $0]) }
-        if !missing.isEmpty {
-            let retried = try redis.pipelineBlocking(bytes: missing.map { script.eval(calls[$0]) }, timeout: timeout)
-            for (i, result) in zip(missing, retried) { replies[2 * i] = result }
-        }
-        let stored = try items.indices.map { i in
-            _ = try replies[2 * i + 1].get()
-            return try Self.stored(from: replies[2 * i].get())
+        let replies = try redis.runBlocking(MailboxScripts.store, byteInvocations: calls, alongside: indexAdds,
+                                            timeout: timeout)
+        let stored = try replies.map { reply in
+            for added in reply.alongside { _ = try added.get() }
+            return try Self.stored(from: reply.script.get())
         }
         // Refused entries (expired, full: rare) take back the index member added for them, in a second round trip.
         let refused = items.indices.filter { stored[$0].result == .full || stored[$0].result == .expired }
@@ -213,35 +205,22 @@ public final class Mailbox: Sendable {
                     completion: @escaping @Sendable (Result<Int, RedisError>) -> Void) {
         guard !acks.isEmpty else { return completion(.success(0)) }
         let index = Array(indexKey.utf8)
-        var commands: [[[UInt8]]] = []
-        commands.reserveCapacity(acks.count * 2)
-        var calls: [RedisScript.ByteInvocation] = []
-        for (device, id) in acks {
-            let call = RedisScript.ByteInvocation(
-                keys: [zsetKey(device), entriesKey(device), metaKey(device)].map { Array($0.utf8) }, args: [Array(id.utf8)])
-            calls.append(call)
-            commands.append(MailboxScripts.ack.evalsha(call))
-            commands.append([Array("ZREM".utf8), index, Array(Self.indexMember(device: device, id: id).utf8)])
+        let calls = acks.map { device, id in
+            RedisScript.ByteInvocation(keys: [zsetKey(device), entriesKey(device), metaKey(device)].map { Array($0.utf8) },
+                                       args: [Array(id.utf8)])
         }
-        redis.pipeline(commands) { [redis, calls] replies in
-            let missing = calls.indices.filter { RedisScript.isNoScript(replies[2 * $0]) }
-            let finish: @Sendable ([Result<RedisValue, RedisError>]) -> Void = { scriptReplies in
-                var deleted = 0
-                for reply in scriptReplies {
-                    switch reply {
-                    case .success(let value): deleted += value.int == 1 ? 1 : 0
-                    case .failure(let error): return completion(.failure(error))
-                    }
+        let indexRemovals = acks.map { device, id in
+            [[Array("ZREM".utf8), index, Array(Self.indexMember(device: device, id: id).utf8)]]
+        }
+        redis.run(MailboxScripts.ack, byteInvocations: calls, alongside: indexRemovals) { replies in
+            var deleted = 0
+            for reply in replies {
+                switch reply.script {
+                case .success(let value): deleted += value.int == 1 ? 1 : 0
+                case .failure(let error): return completion(.failure(error))
                 }
-                completion(.success(deleted))
             }
-            let first = calls.indices.map { replies[2 * $0] }
-            guard !missing.isEmpty else { return finish(first) }
-            redis.pipeline(missing.map { MailboxScripts.ack.eval(calls[$0]) }) { retried in
-                var all = first
-                for (i, result) in zip(missing, retried) { all[i] = result }
-                finish(all)
-            }
+            completion(.success(deleted))
         }
     }
 

@@ -15,15 +15,25 @@ extension RedisScript {
 }
 
 extension RedisClient {
+    /// What one script call answered, and the commands sent right behind it.
+    typealias ScriptReply = (script: Result<RedisValue, RedisError>, alongside: [Result<RedisValue, RedisError>])
+
     /// Blocking, pipelined runs of `script` with binary arguments, for dedicated threads only; results in
     /// invocation order. Throws only if the results do not all arrive within `timeout`.
     func runBlocking(_ script: RedisScript, byteInvocations invocations: [RedisScript.ByteInvocation],
                      timeout: Duration = .seconds(5)) throws -> [Result<RedisValue, RedisError>] {
+        try runBlocking(script, byteInvocations: invocations, alongside: [], timeout: timeout).map(\.script)
+    }
+
+    /// Blocking form of `run(_:byteInvocations:alongside:completion:)`, for dedicated threads only. Throws only if
+    /// the results do not all arrive within `timeout`.
+    func runBlocking(_ script: RedisScript, byteInvocations invocations: [RedisScript.ByteInvocation],
+                     alongside: [[[[UInt8]]]], timeout: Duration = .seconds(5)) throws -> [ScriptReply] {
         if worker.isWorkerThread {
             throw RedisError(message: "blocking Redis call from a Redis completion would deadlock", isConnectionError: false)
         }
-        let waiter = RedisWaiter<[Result<RedisValue, RedisError>]>()
-        run(script, byteInvocations: invocations, completion: waiter.put)
+        let waiter = RedisWaiter<[ScriptReply]>()
+        run(script, byteInvocations: invocations, alongside: alongside, completion: waiter.put)
         guard let results = waiter.wait(timeout: timeout) else {
             throw RedisError.connection("no reply from Redis at \(endpoint) within \(timeout)")
         }
@@ -33,13 +43,32 @@ extension RedisClient {
     /// EVALSHA for all, then EVAL (one pipeline) for those that got NOSCRIPT.
     func run(_ script: RedisScript, byteInvocations invocations: [RedisScript.ByteInvocation],
              completion: @escaping @Sendable ([Result<RedisValue, RedisError>]) -> Void) {
-        pipeline(invocations.map { script.evalsha($0) }) { [self] first in
-            let missing = first.indices.filter { RedisScript.isNoScript(first[$0]) }
-            guard !missing.isEmpty else { return completion(first) }
+        run(script, byteInvocations: invocations, alongside: []) { completion($0.map(\.script)) }
+    }
+
+    /// Runs `script` once per invocation, each call followed in the same pipeline by its plain commands in
+    /// `alongside` (none when `alongside` is shorter), for keys the script may not touch (another cluster slot). The
+    /// calls that got NOSCRIPT run again with EVAL in a second pipeline, after their commands. Results in invocation
+    /// order.
+    func run(_ script: RedisScript, byteInvocations invocations: [RedisScript.ByteInvocation], alongside: [[[[UInt8]]]],
+             completion: @escaping @Sendable ([ScriptReply]) -> Void) {
+        var commands: [[[UInt8]]] = []
+        var scriptAt: [Int] = []
+        commands.reserveCapacity(invocations.count + alongside.reduce(0) { $0 + $1.count })
+        for (i, call) in invocations.enumerated() {
+            scriptAt.append(commands.count)
+            commands.append(script.evalsha(call))
+            if i < alongside.count { commands += alongside[i] }
+        }
+        let ends = Array(scriptAt.dropFirst()) + [commands.count]
+        pipeline(commands) { [self, scriptAt] replies in
+            let results: [ScriptReply] = zip(scriptAt, ends).map { at, end in (replies[at], Array(replies[(at + 1)..<end])) }
+            let missing = results.indices.filter { RedisScript.isNoScript(results[$0].script) }
+            guard !missing.isEmpty else { return completion(results) }
             pipeline(missing.map { script.eval(invocations[$0]) }) { retried in
-                var results = first
-                for (index, result) in zip(missing, retried) { results[index] = result }
-                completion(results)
+                var all = results
+                for (index, result) in zip(missing, retried) { all[index].script = result }
+                completion(all)
             }
         }
     }
