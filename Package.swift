@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // C libraries, wrapped once: librdkafka in Shared/Kafka, hiredis in Shared/Redis.
@@ -36,23 +37,53 @@ let package = Package(
         // The device protocol: frames and their encodings. Pure Swift, so device clients link no Kafka or Redis.
         .target(name: "ChannelProtocol", swiftSettings: strict),
 
-        // What edges, routers and services share: Kafka and Redis clients, the device registry, tokens, topic names.
+        // How long-lived loops run: threads owned by blocking loops, recurring work, offloading blocking calls, all as
+        // swift-service-lifecycle services. Pure Swift, so tools link no Kafka or Redis to use it.
+        .target(
+            name: "Lifecycle",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The Kafka and Redis clients: librdkafka and hiredis wrapped once, behind Swift types (the C modules are imported
+        // internally, so no other module reaches them). Async and blocking API families, no domain knowledge.
+        .target(
+            name: "Infrastructure",
+            dependencies: [
+                "CRdKafka", "CHiredis", "Lifecycle",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Shared/Infrastructure",
+            swiftSettings: strict
+        ),
+
+        // The domain every part shares: the device registry, mailboxes, tokens, the service catalog, topic names, the
+        // Kafka contract's records and the router-to-edge hand-off.
         .target(
             name: "Shared",
             dependencies: [
-                "CRdKafka", "CHiredis", "ChannelProtocol",
+                "Infrastructure", "ChannelProtocol", "Lifecycle",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            exclude: ["Infrastructure"],
             swiftSettings: strict
         ),
         .target(
             name: "Edge",
             dependencies: [
-                "Shared", "ChannelProtocol",
+                "Shared", "Infrastructure", "ChannelProtocol", "Lifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -67,27 +98,36 @@ let package = Package(
         .target(
             name: "Router",
             dependencies: [
-                "Shared", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                "Shared", "Infrastructure", "Lifecycle", "ChannelProtocol",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
         // The service SDK: consume a service's upstream topic, reply to devices, send to any device (at least once).
         .target(
             name: "ServiceKit",
-            dependencies: ["Shared", "ChannelProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Shared", "Infrastructure", "ChannelProtocol", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "EchoService",
-            dependencies: ["ServiceKit", "Shared", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ServiceKit", "Shared", "Infrastructure", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         // The presence service: devices set and watch presence; edges' connection events keep `online` true.
         .target(
             name: "PresenceService",
             dependencies: [
-                "ServiceKit", "Shared", "ChannelProtocol",
+                "ServiceKit", "Shared", "Infrastructure", "ChannelProtocol", "Lifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -97,7 +137,8 @@ let package = Package(
         .target(
             name: "PushService",
             dependencies: [
-                "ServiceKit", "Shared", "ChannelProtocol",
+                "ServiceKit", "Shared", "Infrastructure", "ChannelProtocol", "Lifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -111,11 +152,14 @@ let package = Package(
         .target(
             name: "Admin",
             dependencies: [
+                "Lifecycle",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -137,7 +181,7 @@ let package = Package(
         .target(
             name: "DevCluster",
             dependencies: [
-                "Shared",
+                "Lifecycle",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -146,7 +190,9 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "Shared", "Edge", "Router", "EchoService", "PushService", "PresenceService", "DevCluster", "ChannelProtocol", "Admin",
+                "Shared", "Infrastructure", "Edge", "Router", "EchoService", "PushService", "PresenceService", "DevCluster", "ChannelProtocol", "Admin",
+                "Lifecycle", "ServiceKit",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -164,7 +210,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "Shared", "ChannelClient", "ChannelProtocol", "DevCluster",
+                "Shared", "Infrastructure", "ChannelClient", "ChannelProtocol", "DevCluster", "Lifecycle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,28 +223,29 @@ let package = Package(
         .testTarget(
             name: "SharedTests",
             dependencies: [
-                "Shared", "DevCluster", .product(name: "JWTKit", package: "jwt-kit"),
+                "Shared", "Infrastructure", "DevCluster", "Lifecycle", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "FaultTests",
-            dependencies: ["Shared", "ChannelClient", "ChannelProtocol", "DevCluster"],
+            dependencies: ["Shared", "Infrastructure", "ChannelClient", "ChannelProtocol", "DevCluster", "Lifecycle"],
             swiftSettings: strict
         ),
-        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "ChannelProtocol"], swiftSettings: strict),
-        .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "ChannelProtocol"], swiftSettings: strict),
-        .testTarget(name: "PushServiceTests", dependencies: ["PushService", "ServiceKit"], swiftSettings: strict),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
+        .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
+        .testTarget(name: "PushServiceTests", dependencies: ["PushService", "ServiceKit", "Shared", "Infrastructure"], swiftSettings: strict),
         .testTarget(
             name: "EdgeTests",
-            dependencies: ["Edge", "Shared", "ChannelProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["Edge", "Shared", "Infrastructure", "ChannelProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Shared", "ChannelClient", "ChannelProtocol", "DevCluster", "ServiceKit",
+                "Shared", "Infrastructure", "ChannelClient", "ChannelProtocol", "DevCluster", "ServiceKit", "Lifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import ChannelProtocol
 import Foundation
+import Infrastructure
 import Logging
 import NIOConcurrencyHelpers
 import Shared
@@ -19,7 +20,7 @@ final class DownstreamPublisher: @unchecked Sendable {
     init(bootstrap: String, devices: [String], payloadBytes: Int, randomTargets: Bool = false) throws {
         var logger = Logger(label: "bench-publisher")
         logger.logLevel = .warning
-        producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: bootstrap), logger: logger)
+        producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: bootstrap), messageTimeout: .seconds(30), logger: logger)
         self.devices = devices
         self.payloadBytes = max(payloadBytes, 8)
         self.randomTargets = randomTargets
@@ -50,7 +51,7 @@ final class DownstreamPublisher: @unchecked Sendable {
     /// Stops publishing and closes the producer (before the cluster stops, so it does not retry a dead broker).
     func stop() {
         state.withLockedValue { $0.stopped = true }
-        producer.shutdown(timeout: .seconds(2))
+        producer.shutdownBlocking(timeout: .seconds(2))
     }
 
     private func publish(_ n: Int) -> Bool {

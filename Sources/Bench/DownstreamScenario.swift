@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Lifecycle
 import Logging
 import Shared
 
@@ -40,9 +41,9 @@ struct DownstreamScenario: AsyncParsableCommand {
                                                 payloadBytes: options.payloadBytes, randomTargets: targets == "random")
         let limit = backlog * devices
         // A thread of its own: the publisher blocks, and must not hold a thread of the cooperative pool.
-        Thread.detachNewThread { [rate] in
+        DedicatedThread(name: "downstream-publisher") { [rate] _ in
             publisher.run(rate: rate) { published in published - fleet.total().receivedSinceStart < limit }
-        }
+        }.start()
         defer { publisher.stop() }
         let m = try await run.measure(warmup: warmup, duration: duration)
         var result = run.result(["devices": "\(connected.connected)", "rate": "\(rate)", "backlog_per_device": "\(backlog)",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Lifecycle
 
 /// `gateway-bench worker --plan <json>`: one device process, started and commanded by a scenario.
 ///
@@ -17,10 +18,11 @@ struct WorkerCommand: AsyncParsableCommand {
         let plan = try JSONDecoder().decode(WorkerPlan.self, from: Data(plan.utf8))
         let crowd = DeviceCrowd(plan: plan)
         let commands = AsyncStream<String> { continuation in
-            Thread.detachNewThread {
+            // readLine blocks: a thread of its own, which ends with standard input.
+            DedicatedThread(name: "worker-commands") { _ in
                 while let line = readLine() { continuation.yield(line) }
                 continuation.finish()
-            }
+            }.start()
         }
         let progress = Task {
             while !Task.isCancelled {

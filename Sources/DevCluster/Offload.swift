@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import Lifecycle
 
 extension LocalProcess {
     /// ``waitForLine(containing:timeout:)`` without blocking the caller's thread.

@@ -1,5 +1,7 @@
+import Infrastructure
 import Logging
 import ServiceKit
+import ServiceLifecycle
 import Shared
 
 /// The example backend: every message a device sends to service `echo` comes back to that device, written on the
@@ -8,7 +10,7 @@ import Shared
 /// Each reply has the same payload and content type, the id `echo-<original id>` and an `in-reply-to` header; it is
 /// durable in Kafka before the device message's offset is committed, so a crash repeats replies (same ids) rather than
 /// losing them.
-public final class EchoService: @unchecked Sendable {
+public final class EchoService: Service, @unchecked Sendable {
     public static let service = "echo"
 
     private let channel: ChannelService
@@ -25,5 +27,6 @@ public final class EchoService: @unchecked Sendable {
         }
     }
 
-    public func stop() { channel.stop() }
+    /// Runs until the group's graceful shutdown; then finishes the batch in hand and leaves the group.
+    public func run() async throws { try await channel.run() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Infrastructure
 import Logging
 import Metrics
 import Shared

@@ -1,3 +1,6 @@
+import Lifecycle
+import Shared
+
 /// How a stopping edge hands its devices to the other edges (see ``DrainPlan``).
 public struct DrainSettings: Sendable, Equatable {
     /// Devices told per second (flag --drain-rate, env CG_DRAIN_RATE).
@@ -30,14 +33,14 @@ struct DrainPlan: Equatable {
     init(devices: Int, settings: DrainSettings) {
         self.devices = devices
         let available = max(settings.deadline - settings.finalMargin, .milliseconds(100))
-        let seconds = Double(available.components.seconds) + Double(available.components.attoseconds) / 1e18
+        let seconds = available.inSeconds
         let needed = Int((Double(devices) / seconds).rounded(.up))
         rate = max(settings.rate, needed, 1)
     }
 
     /// How many devices each wave tells (the last wave may tell fewer).
     var perWave: Int {
-        let waveSeconds = Double(Self.waveInterval.components.attoseconds) / 1e18 + Double(Self.waveInterval.components.seconds)
+        let waveSeconds = Self.waveInterval.inSeconds
         return max(1, Int((Double(rate) * waveSeconds).rounded(.up)))
     }
 

@@ -1,8 +1,11 @@
 import Foundation
+import Infrastructure
+import Lifecycle
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Shared
 
 /// An edge: holds device connections, publishes what devices send, delivers what the router hands it.
@@ -23,7 +26,7 @@ public final class Edge: Sendable {
         let context: EdgeContext
         let handoffServer: any Channel
         let redis: RedisClient
-        let housekeeping: Task<Void, Never>
+        let record: EdgeRecord
         let limiter: ConnectionLimiter
         let tls: TLSContextSource?
         let reloadOnHangup: TLSReloadOnHangup?
@@ -56,16 +59,19 @@ public final class Edge: Sendable {
     public func start() async throws {
         try config.limits.validate()
         try Librdkafka.requireSupportedVersion()
-        let admin = try KafkaAdmin(config: config.kafka, logger: logger)
-        try admin.checkReachable()
-        try admin.createTopics(
-            config.services.services.values.map { TopicSpec(name: $0.topic, partitions: config.upPartitions) }
-                + config.services.names.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
-                + (config.connectionEvents ? [TopicSpec(name: config.topics.connections, partitions: Defaults.topicPartitions)] : []))
-        admin.close()
-
+        let topics = config.services.services.values.map { TopicSpec(name: $0.topic, partitions: config.upPartitions) }
+            + config.services.names.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
+            + (config.connectionEvents ? [TopicSpec(name: config.topics.connections, partitions: Defaults.topicPartitions)] : [])
+        let (kafka, logger) = (config.kafka, self.logger)
         let redis = RedisClient(endpoint: config.redis, logger: logger)
-        try redis.checkReachable()
+        // The checks block on the network: a thread of their own, not the cooperative pool.
+        try await offload("edge-start") {
+            let admin = try KafkaAdmin(config: kafka, logger: logger)
+            defer { admin.close() }
+            try admin.checkReachable()
+            try admin.createTopics(topics)
+            try redis.checkReachable()
+        }
         // Checked after the broker and Redis, so that a missing dependency is reported first.
         let tls: TLSContextSource?
         do {
@@ -78,13 +84,11 @@ public final class Edge: Sendable {
                                       routeTTL: .seconds(config.routeTTLSeconds))
 
         var producerConfig = config.kafka
-        if config.kafka.properties["message.timeout.ms"] == nil && config.kafka.producerProperties["message.timeout.ms"] == nil {
-            producerConfig.producerProperties["message.timeout.ms"] = String(config.publishTimeoutSeconds * 1000)
-        }
         if config.kafka.properties["queue.buffering.max.kbytes"] == nil && config.kafka.producerProperties["queue.buffering.max.kbytes"] == nil {
             producerConfig.producerProperties["queue.buffering.max.kbytes"] = String(config.producerBufferKiB)
         }
-        let producer = try KafkaProducer(config: producerConfig, logger: logger)
+        let producer = try KafkaProducer(config: producerConfig, messageTimeout: .seconds(config.publishTimeoutSeconds),
+                                         logger: logger)
         let metrics = EdgeMetrics(services: config.services.names)
         let devices = ConnectedDevices(gauge: metrics.connections)
         let events = config.connectionEvents
@@ -93,8 +97,7 @@ public final class Edge: Sendable {
         await events?.publishStart(logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix)
-        let acks = MailboxAcks(mailbox: mailbox, batch: config.ackBatch, delay: config.ackDelay.timeAmount,
-                               eventLoop: group.next(), logger: logger)
+        let acks = MailboxAcks(mailbox: mailbox, batch: config.ackBatch, delay: config.ackDelay, logger: logger)
         let context = EdgeContext(config: config, producer: producer, registry: registry, mailbox: mailbox, acks: acks,
                                   handoff: HandoffClient(sender: config.edgeID, settings: config.handoff, logger: logger),
                                   tokens: try await TokenAuthority(keys: config.tokenKeys),
@@ -118,12 +121,9 @@ public final class Edge: Sendable {
         let server = try await EdgeServer.bind(host: config.host, port: config.port, group: group, edge: context,
                                                limiter: limiter, tls: tls)
         let reloadOnHangup = tls.map(TLSReloadOnHangup.init)
-        let housekeeping = Task { [config, logger] in
-            await Self.keepAlive(config: config, record: record, registry: registry, devices: devices, logger: logger)
-        }
         state.withLockedValue {
             $0 = Running(group: group, server: server, context: context, handoffServer: handoffServer, redis: redis,
-                         housekeeping: housekeeping, limiter: limiter, tls: tls, reloadOnHangup: reloadOnHangup)
+                         record: record, limiter: limiter, tls: tls, reloadOnHangup: reloadOnHangup)
         }
     }
 
@@ -142,7 +142,7 @@ public final class Edge: Sendable {
         let plan = DrainPlan(devices: connections.count, settings: settings)
         guard plan.devices > 0 else { return }
         logger.info("draining \(plan.devices) devices at \(plan.rate)/s")
-        let jitterMs = max(1, Int(settings.jitter.components.seconds * 1000 + settings.jitter.components.attoseconds / 1_000_000_000_000_000))
+        let jitterMs = max(1, Int(settings.jitter.inMilliseconds))
         for wave in 0..<plan.waves {
             for connection in connections[plan.wave(wave)] {
                 let delay = Int.random(in: 0..<jitterMs)
@@ -155,42 +155,34 @@ public final class Edge: Sendable {
         logger.info("drained: \(plan.devices - devices.count) of \(plan.devices) devices gone")
     }
 
-    /// Refreshes the edge's liveness key every third of its TTL and the device routes every third of theirs.
-    private static func keepAlive(config: EdgeConfig, record: EdgeRecord, registry: DeviceRegistry,
-                                  devices: ConnectedDevices, logger: Logger) async {
-        let beat = Duration.milliseconds(config.edgeHeartbeatTTLSeconds * 1000 / 3)
-        let refreshEvery = config.routeTTLSeconds * 1000 / 3
-        var sinceRefresh = 0
-        while !Task.isCancelled {
-            try? await Task.sleep(for: beat)
-            if Task.isCancelled { break }
-            do {
-                try await registry.heartbeat(edge: config.edgeID, record: record, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
-            } catch {
-                logger.warning("cannot refresh the edge's liveness key: \(error)")
-            }
-            sinceRefresh += Int(beat.components.seconds * 1000 + beat.components.attoseconds / 1_000_000_000_000_000)
-            if sinceRefresh >= refreshEvery {
-                sinceRefresh = 0
-                let routes = devices.routes()
-                for start in stride(from: 0, to: routes.count, by: 1000) {
-                    do { _ = try await registry.refresh(Array(routes[start..<min(start + 1000, routes.count)])) } catch {
-                        logger.warning("cannot refresh device routes: \(error)")
-                    }
-                }
-            }
-        }
+    /// The running edge's parts as services, in start order, for the process's one service group (empty before
+    /// ``start()``). The group stops them in reverse, which drains and stops the edge: stop accepting, ask the connected
+    /// devices in waves to reconnect elsewhere (``DrainPlan``: a `reconnect` frame with a random delay, then close 4005),
+    /// wait for them to go until the drain deadline, close any left with 1001 (going away), release their routes, remove
+    /// the edge's liveness key and flush what is in flight to the broker, including a `disconnect` event for every device
+    /// it held: each connection publishes its own as it ends, and the edge publishes one for any still open 2 s after it
+    /// closed them (one closing at that very moment may then be reported twice; consumers drop the repeat by its epoch).
+    public var services: [(name: String, service: any Service)] {
+        guard let running = state.withLockedValue({ $0 }) else { return [] }
+        let context = running.context
+        let liveness = EdgeLiveness(config: config, record: running.record, registry: context.registry,
+                                    devices: context.devices, logger: logger)
+        return [
+            ("redis", running.redis),
+            ("event loops", ShutdownStep("event loops") { try? await running.group.shutdownGracefully() }),
+            ("kafka producer", context.producer),
+            ("hand-off client", ShutdownStep("hand-off client") { _ = try? await offload { context.handoff.close() } }),
+            ("mailbox acks", context.acks),
+            ("hand-off listener", ShutdownStep("hand-off listener") { try? await running.handoffServer.close() }),
+            ("liveness", liveness),
+            ("devices", ShutdownStep("devices") { await self.drainAndClose(running) }),
+        ]
     }
 
-    /// Drains and stops: stops accepting, asks its devices in waves to reconnect elsewhere (``DrainPlan``: a
-    /// `reconnect` frame with a random delay, then close 4005), waits for them to go until the drain deadline, closes
-    /// any left with 1001 (going away), releases their routes, removes the edge's liveness key and flushes what is in
-    /// flight to the broker, including a `disconnect` event for every device it held: each connection publishes its own
-    /// as it ends, and the edge publishes one for any still open 2 s after it closed them (one closing at that very
-    /// moment may then be reported twice; consumers drop the repeat by its epoch).
-    public func stop() async {
-        guard let running = state.withLockedValue({ r -> Running? in defer { r = nil }; return r }) else { return }
+    /// Stops accepting, drains the devices, closes those left and speaks for any still open 2 s later.
+    private func drainAndClose(_ running: Running) async {
         running.reloadOnHangup?.cancel()
+        state.withLockedValue { $0 = nil }
         try? await running.server.close()
         await drain(running.context.devices)
         for connection in running.context.devices.all() {
@@ -206,16 +198,5 @@ public final class Edge: Sendable {
             running.context.connectionEvents?.publish(.disconnect, device: connection.device, session: connection.session,
                                                       epoch: connection.epoch)
         }
-        running.housekeeping.cancel()
-        for route in running.context.devices.routes() {
-            _ = try? await running.context.registry.release(device: route.device, session: route.session)
-        }
-        try? await running.context.registry.removeEdge(config.edgeID)
-        try? await running.handoffServer.close()
-        running.context.acks.flush()
-        _ = try? await offload { running.context.handoff.close() }
-        running.context.producer.shutdown()
-        try? await running.group.shutdownGracefully()
-        running.redis.close()
     }
 }

@@ -1,3 +1,4 @@
+import Infrastructure
 import Shared
 
 /// Everything an edge needs to know to run. Defaults suit a local development cluster.

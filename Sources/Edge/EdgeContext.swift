@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Infrastructure
 import Logging
 import NIOCore
 import NIOWebSocket

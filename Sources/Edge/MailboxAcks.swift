@@ -1,51 +1,58 @@
 import Logging
 import NIOConcurrencyHelpers
-import NIOCore
+import ServiceLifecycle
 import Shared
 
 /// Device acks waiting to be deleted from their mailboxes: collected from every connection of the edge and deleted
-/// in one Redis pipeline once `batch` have come or the oldest has waited `delay`.
+/// in one Redis pipeline once `batch` have come or the oldest has waited `delay`, by one loop that runs as a `Service`.
 ///
 /// A delete that fails is logged and not retried: the message then comes back on the device's next connection, and
-/// the device drops it by id (docs/guarantees.md).
-final class MailboxAcks: Sendable {
+/// the device drops it by id (docs/guarantees.md). On the group's graceful shutdown the loop deletes what is still
+/// waiting, then ends.
+final class MailboxAcks: Service, Sendable {
     private let mailbox: Mailbox
     private let batch: Int
-    private let delay: TimeAmount
-    private let eventLoop: any EventLoop
+    private let delay: Duration
     private let logger: Logger
     private let waiting = NIOLockedValueBox<[(device: String, id: String)]>([])
+    /// One wake-up stands for any number: the loop takes everything waiting when it wakes.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
 
-    init(mailbox: Mailbox, batch: Int, delay: TimeAmount, eventLoop: any EventLoop, logger: Logger) {
+    init(mailbox: Mailbox, batch: Int, delay: Duration, logger: Logger) {
         self.mailbox = mailbox
         self.batch = max(1, batch)
         self.delay = delay
-        self.eventLoop = eventLoop
         self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Safe from any thread; never blocks.
+    /// Safe from any thread, an event loop included; never blocks.
     func add(device: String, id: String) {
         let (first, full) = waiting.withLockedValue { waiting in
             waiting.append((device, id))
-            return (waiting.count == 1, waiting.count >= batch)
+            return (waiting.count == 1, waiting.count == batch)
         }
-        if full {
-            flush()
-        } else if first {
-            eventLoop.scheduleTask(in: delay) { self.flush() }
+        if first || full { wake.yield() }
+    }
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            for await _ in wakeups {
+                if waiting.withLockedValue({ $0.count }) < batch { try? await Task.sleep(for: delay) }
+                await deleteWaiting()
+            }
+            await deleteWaiting()
+        } onGracefulShutdown: { [wake] in
+            wake.finish()
         }
     }
 
-    /// Deletes what is waiting now.
-    func flush() {
+    private func deleteWaiting() async {
         let acks = waiting.withLockedValue { waiting -> [(device: String, id: String)] in defer { waiting = [] }; return waiting }
         guard !acks.isEmpty else { return }
-        let logger = self.logger
-        mailbox.ack(acks) { result in
-            if case .failure(let error) = result {
-                logger.warning("cannot delete \(acks.count) acked messages from their mailboxes: \(error)")
-            }
+        do { _ = try await mailbox.ack(acks) } catch {
+            logger.warning("cannot delete \(acks.count) acked messages from their mailboxes: \(error)")
         }
     }
 }

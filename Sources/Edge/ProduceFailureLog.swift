@@ -1,3 +1,4 @@
+import Infrastructure
 import Logging
 import NIOConcurrencyHelpers
 import Shared

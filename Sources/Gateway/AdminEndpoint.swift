@@ -1,9 +1,12 @@
 import Admin
 import Foundation
+import Infrastructure
+import Lifecycle
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
 import Prometheus
+import ServiceLifecycle
 import Shared
 
 /// Starts a component's admin endpoint (when `--admin-port` is set) and the readiness checks behind `/readyz`.
@@ -42,7 +45,14 @@ enum AdminEndpoint {
         readiness.start()
         guard let port = common.adminPort else { return nil }
         let server = try await AdminServer.start(host: common.adminHost, port: port, registry: registry, readiness: readiness)
-        Lifecycle.say("admin \(name) http://\(common.adminHost):\(server.port)")
+        Console.say("admin \(name) http://\(common.adminHost):\(server.port)")
         return server
+    }
+
+    /// The endpoint as the first service of its process's group, so that it closes last and `/readyz` answers
+    /// "draining" for as long as the component stops.
+    static func service(_ server: AdminServer?) -> [(name: String, service: any Service)] {
+        guard let server else { return [] }
+        return [("admin", ShutdownStep("admin") { await server.close() })]
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Infrastructure
 import Logging
 import Shared
 

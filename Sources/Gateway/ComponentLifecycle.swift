@@ -1,4 +1,5 @@
 import Foundation
+import Lifecycle
 import Logging
 import ServiceLifecycle
 
@@ -6,44 +7,37 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// Runs a started component until it is asked to stop, on swift-service-lifecycle: SIGTERM or SIGINT (or, with
-/// `--exit-with-stdin`, its standard input closing) starts a graceful shutdown, which runs `stop` once; if that takes
-/// longer than `shutdownLimit`, the group is cancelled and the process ends anyway.
+/// Runs a process's services in one swift-service-lifecycle group until the process is asked to stop: SIGTERM or
+/// SIGINT (or, with `--exit-with-stdin`, its standard input closing) starts a graceful shutdown, which stops the
+/// services one at a time, last listed first; if that takes longer than `shutdownLimit`, the group is cancelled and the
+/// process ends anyway. Every command that runs until stopped (`edge`, `router`, `echo`, `push`, `presence`, `dev`)
+/// ends this way.
 enum ComponentLifecycle {
-    static func run(name: String, logger: Logger, watchStdin: Bool, shutdownLimit: Duration,
-                    stop: @escaping @Sendable () async -> Void) async throws {
+    /// - Parameter services: in start order (admin endpoint first, readiness last), so they stop in reverse.
+    static func run(_ services: [(name: String, service: any Service)], logger: Logger, watchStdin: Bool,
+                    shutdownLimit: Duration) async throws {
         signal(SIGPIPE, SIG_IGN)
-        var services = [ServiceGroupConfiguration.ServiceConfiguration(service: Component(stop: stop), serviceName: name)]
+        var configurations = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0.service, serviceName: $0.name) }
         if watchStdin {
-            services.append(.init(service: StandardInputWatch(), successTerminationBehavior: .gracefullyShutdownGroup,
-                                  serviceName: "stdin"))
+            configurations.append(.init(service: StandardInputWatch(), successTerminationBehavior: .gracefullyShutdownGroup,
+                                        serviceName: "stdin"))
         }
-        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+        var configuration = ServiceGroupConfiguration(services: configurations, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       cancellationSignals: [], logger: logger)
         configuration.maximumGracefulShutdownDuration = shutdownLimit
         try await ServiceGroup(configuration: configuration).run()
-    }
-
-    /// A running component: it waits for the graceful shutdown, then stops.
-    struct Component: Service {
-        let stop: @Sendable () async -> Void
-
-        func run() async throws {
-            try? await gracefulShutdown()
-            await stop()
-        }
     }
 
     /// Ends when standard input closes (the parent process is gone), which shuts the group down gracefully.
     struct StandardInputWatch: Service {
         func run() async throws {
             let closed = AsyncStream<Void> { continuation in
-                let thread = Thread {
+                // Reading standard input blocks, so it gets a thread; it ends with the process.
+                DedicatedThread(name: "stdin-watch") { _ in
                     while FileHandle.standardInput.availableData.count > 0 {}
                     continuation.yield()
                     continuation.finish()
-                }
-                thread.start()
+                }.start()
             }
             try await cancelWhenGracefulShutdown {
                 for await _ in closed { return }

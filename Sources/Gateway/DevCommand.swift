@@ -2,6 +2,9 @@ import Admin
 import ArgumentParser
 import DevCluster
 import Foundation
+import Lifecycle
+import Logging
+import ServiceLifecycle
 
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,13 +58,13 @@ struct DevCommand: AsyncParsableCommand {
         do {
             site = noDemo ? nil : try DemoSite.load(directory: demoDir)
         } catch {
-            Lifecycle.say("failed: \(error)")
+            Console.say("failed: \(error)")
             throw ExitCode.failure
         }
         let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push ? [pushPort] : [])
         let busy = wanted.filter { !FreePort.isFree($0) }
         guard busy.isEmpty else {
-            Lifecycle.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port or --push-port")
+            Console.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port or --push-port")
             throw ExitCode.failure
         }
         var options = LocalCluster.Options(gatewayExecutable: CommandLine.executablePath)
@@ -75,33 +78,38 @@ struct DevCommand: AsyncParsableCommand {
         options.presence = presence
         options.push = push
         options.pushPort = pushPort
-        if verbose { options.echoOutput = { Lifecycle.say($0) } }
+        if verbose { options.echoOutput = { Console.say($0) } }
         let cluster = LocalCluster(options: options)
         do {
-            try cluster.start(report: Lifecycle.say)
+            // Starting waits for every process's ready line: a thread of its own, not the cooperative pool.
+            try await offload("dev-start") { try cluster.start(report: Console.say) }
         } catch {
-            Lifecycle.say("failed: \(error)")
-            cluster.stop()
+            Console.say("failed: \(error)")
+            _ = try? await offload { cluster.stop() }
             throw ExitCode.failure
         }
-        Lifecycle.say("logs \(logDir)")
+        Console.say("logs \(logDir)")
         var demo: SimpleHTTPServer?
         if let site {
             let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL, services: cluster.edgeServices)
             do {
                 demo = try await DemoServer.start(host: "127.0.0.1", port: demoPort, site: site, config: config)
             } catch {
-                Lifecycle.say("failed: cannot serve the demo page on port \(demoPort): \(error)")
-                cluster.stop()
+                Console.say("failed: cannot serve the demo page on port \(demoPort): \(error)")
+                _ = try? await offload { cluster.stop() }
                 throw ExitCode.failure
             }
-            Lifecycle.say("demo http://127.0.0.1:\(demoPort)/ (open it in two browser tabs)")
+            Console.say("demo http://127.0.0.1:\(demoPort)/ (open it in two browser tabs)")
         }
-        Lifecycle.say("ready: \(edges) edges, \(max(1, routers)) routers; try `gateway token --device d-1` and connect to an edge above")
-        await Lifecycle.waitForStop(watchStdin: false)
-        Lifecycle.say("stopping")
-        await demo?.close()
-        cluster.stop()
+        Console.say("ready: \(edges) edges, \(max(1, routers)) routers; try `gateway token --device d-1` and connect to an edge above")
+        var services: [(name: String, service: any Service)] = [
+            ("cluster", ShutdownStep("cluster") { _ = try? await offload { cluster.stop() } }),
+        ]
+        if let demo { services.append(("demo", ShutdownStep("demo") { await demo.close() })) }
+        services.append(("announce", ShutdownStep("announce") { Console.say("stopping") }))
+        var logger = Logger(label: "dev")
+        logger.logLevel = .warning
+        try await ComponentLifecycle.run(services, logger: logger, watchStdin: false, shutdownLimit: .seconds(60))
     }
 }
 

@@ -1,6 +1,7 @@
 import Admin
 import ArgumentParser
 import EchoService
+import Lifecycle
 import Shared
 
 struct EchoCommand: AsyncParsableCommand {
@@ -19,6 +20,6 @@ struct EchoCommand: AsyncParsableCommand {
         try await BackendRun.run("echo", common: common, logger: logger, redis: false,
                                  start: { try await offload { try echo.start() } }, isAssigned: { echo.isAssigned },
                                  readyLine: { "(consumes \(common.topics.up(EchoService.service)))" },
-                                 stop: { _ = try? await offload { echo.stop() } })
+                                 services: { [("echo", echo)] })
     }
 }

@@ -122,24 +122,20 @@ struct EdgeCommand: AsyncParsableCommand {
         }
         AdminEndpoint.bootstrapMetrics()
         let edge = Edge(config: config, logger: logger)
-        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger))
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger), logger: logger)
         let admin: AdminServer?
         do {
             try await edge.start()
             admin = try await AdminEndpoint.start(common: common, name: id, readiness: readiness)
         } catch {
-            Lifecycle.say("edge \(id) failed to start: \(error)")
+            Console.say("edge \(id) failed to start: \(error)")
             throw ExitCode.failure
         }
-        Lifecycle.say("edge ready \(id) \(security.scheme)://\(host):\(edge.port ?? port)/v1/channel")
-        try await ComponentLifecycle.run(name: "edge", logger: logger, watchStdin: common.exitWithStdin,
-                                         shutdownLimit: config.drain.deadline + .seconds(10)) {
-            logger.info("stopping")
-            // Not ready from now on, so a load balancer stops sending devices here while they are told to go.
-            readiness.markDraining()
-            await edge.stop()
-            readiness.stop()
-            await admin?.close()
-        }
+        Console.say("edge ready \(id) \(security.scheme)://\(host):\(edge.port ?? port)/v1/channel")
+        // Readiness hears of the shutdown first: not ready from then on, so a load balancer stops sending devices here
+        // while they are told to go.
+        try await ComponentLifecycle.run(AdminEndpoint.service(admin) + edge.services + [("readiness", readiness)],
+                                         logger: logger, watchStdin: common.exitWithStdin,
+                                         shutdownLimit: config.drain.deadline + .seconds(10))
     }
 }

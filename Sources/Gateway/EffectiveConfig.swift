@@ -1,5 +1,6 @@
 import Edge
 import Foundation
+import Infrastructure
 import Shared
 
 /// The configuration a command will run with, as JSON for `--print-config`: every value after flags, environment,

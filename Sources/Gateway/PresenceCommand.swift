@@ -1,5 +1,6 @@
 import Admin
 import ArgumentParser
+import Lifecycle
 import PresenceService
 import Shared
 
@@ -22,6 +23,6 @@ struct PresenceCommand: AsyncParsableCommand {
         try await BackendRun.run("presence", common: common, logger: logger, redis: true,
                                  start: { try await offload { try presence.start() } }, isAssigned: { presence.isAssigned },
                                  readyLine: { "(consumes \(common.topics.up(PresenceService.service)) and \(common.topics.connections))" },
-                                 stop: { _ = try? await offload { presence.stop() } })
+                                 services: { presence.services })
     }
 }

@@ -86,6 +86,6 @@ struct PushCommand: AsyncParsableCommand {
         try await BackendRun.run("push", common: common, logger: logger, redis: true,
                                  start: { try await push.start() }, isAssigned: { push.isAssigned },
                                  readyLine: { "(http://\(host):\(push.httpPort ?? port))" },
-                                 stop: { await push.stop() })
+                                 services: { push.services })
     }
 }

@@ -45,25 +45,19 @@ struct RouterCommand: AsyncParsableCommand {
         }
         AdminEndpoint.bootstrapMetrics()
         let router = Router(config: config, logger: logger)
-        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger))
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger), logger: logger)
         let admin: AdminServer?
         do {
-            try router.start()
+            try await router.start()
             admin = try await AdminEndpoint.start(common: common, name: "router", readiness: readiness)
         } catch {
-            Lifecycle.say("router failed to start: \(error)")
+            Console.say("router failed to start: \(error)")
             throw ExitCode.failure
         }
         await waitUntil(timeout: 60) { router.isAssigned }
-        Lifecycle.say("router ready (group \(config.effectiveGroupID), topic \(config.topics.down))")
-        try await ComponentLifecycle.run(name: "router", logger: logger, watchStdin: common.exitWithStdin,
-                                         shutdownLimit: .seconds(30)) {
-            logger.info("stopping: finishing the batch in hand and committing it")
-            readiness.markDraining()
-            router.stop()
-            readiness.stop()
-            await admin?.close()
-        }
+        Console.say("router ready (group \(config.effectiveGroupID), topic \(config.topics.down))")
+        try await ComponentLifecycle.run(AdminEndpoint.service(admin) + router.services + [("readiness", readiness)],
+                                         logger: logger, watchStdin: common.exitWithStdin, shutdownLimit: .seconds(30))
     }
 }
 

@@ -1,6 +1,8 @@
+import Infrastructure
 import Logging
 import Metrics
 import ServiceKit
+import ServiceLifecycle
 import Shared
 
 /// Consumes the edges' connection events (`<prefix>.connections`, group `<prefix>-presence-events`) on a thread of its
@@ -12,7 +14,7 @@ import Shared
 /// pause. That repeat is harmless: an event already applied re-announces the entry under the same id (the device drops
 /// it), and an event older than the device's latest connection changes nothing. Records that are not valid events are
 /// logged and skipped.
-final class ConnectionEventConsumer: Sendable {
+final class ConnectionEventConsumer: Service, Sendable {
     private let consumer: OutboxConsumer
 
     init(topics: Topics, kafka: KafkaConfig, store: PresenceStore, producer: KafkaProducer, logger: Logger) throws {
@@ -60,6 +62,6 @@ final class ConnectionEventConsumer: Sendable {
 
     func start() { consumer.start() }
 
-    /// Finishes the batch in hand, commits it and leaves the group.
-    func stop() { consumer.stop() }
+    /// Runs until the group's graceful shutdown; then finishes the batch in hand, commits it and leaves the group.
+    func run() async throws { try await consumer.run() }
 }

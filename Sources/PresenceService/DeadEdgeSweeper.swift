@@ -1,4 +1,6 @@
 import Foundation
+import Infrastructure
+import Lifecycle
 import Logging
 import Metrics
 import ServiceKit
@@ -6,67 +8,30 @@ import Shared
 
 /// Every second, makes offline the devices of edges that died without saying goodbye (`kill -9`, a lost machine): an
 /// edge with devices online in presence whose liveness key `<prefix>:edge:<edge>` (the registry's heartbeat) is gone.
-/// Runs on a thread of its own.
+/// Runs as ``RecurringWork``.
 ///
 /// Guarantees: a dead edge's devices read offline, and their watchers are sent the change, within a second of its
 /// liveness key expiring (the edge heartbeat TTL after its last heartbeat) unless Redis or the broker fails; each device
 /// is taken offline by one sweep only, even with several service instances sweeping, and only if it has not connected
 /// elsewhere since. Sending the changes is retried a few times; if that fails, or the service dies between the sweep and
 /// the send, those changes are lost (watchers still read the right state in their next snapshot).
-final class DeadEdgeSweeper: @unchecked Sendable {
-    private let store: PresenceStore
-    private let producer: KafkaProducer
-    private let topics: Topics
-    private let logger: Logger
-    private let interval: Duration
+struct DeadEdgeSweeper: Sendable {
+    let store: PresenceStore
+    let producer: KafkaProducer
+    let topics: Topics
+    let logger: Logger
     private let sweptOffline = Counter(label: "cg_presence_swept_offline_total")
-    private let condition = NSCondition()
-    private var stopRequested = false
-    private var finished = false
 
-    init(store: PresenceStore, producer: KafkaProducer, topics: Topics, logger: Logger, interval: Duration = .seconds(1)) {
+    init(store: PresenceStore, producer: KafkaProducer, topics: Topics, logger: Logger) {
         self.store = store
         self.producer = producer
         self.topics = topics
         self.logger = logger
-        self.interval = interval
     }
 
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "presence-sweeper"
-        thread.start()
-    }
-
-    /// Stops after the sweep in hand and waits until it has (at most a few seconds).
-    func stop() {
-        condition.lock()
-        defer { condition.unlock() }
-        stopRequested = true
-        condition.broadcast()
-        let deadline = Date().addingTimeInterval(15)
-        while !finished { if !condition.wait(until: deadline) { break } }
-    }
-
-    private func run() {
-        while !sleep() {
-            do { try sweepOnce() } catch {
-                logger.warning("presence sweeper: \(error)")
-            }
-        }
-        condition.withLock {
-            finished = true
-            condition.broadcast()
-        }
-    }
-
-    /// Waits one interval; true once a stop was requested.
-    private func sleep() -> Bool {
-        condition.withLock {
-            let deadline = Date().addingTimeInterval(Double(DurationMs.of(interval)) / 1000)
-            while !stopRequested { if !condition.wait(until: deadline) { break } }
-            return stopRequested
-        }
+    /// The sweeps, every `interval`, on a thread of their own.
+    func recurring(every interval: Duration = .seconds(1)) -> RecurringWork {
+        RecurringWork(name: "presence-sweeper", every: interval, logger: logger) { try sweepOnce() }
     }
 
     /// One pass over the edges with online devices.
@@ -91,7 +56,7 @@ final class DeadEdgeSweeper: @unchecked Sendable {
     private func send(_ records: [OutgoingRecord]) {
         var pending = records
         for attempt in 1...5 where !pending.isEmpty {
-            let results = producer.sendAllBlocking(pending)
+            let results = producer.sendAllBlocking(pending, within: OutboxConsumer.sendDeadline)
             pending = zip(pending, results).compactMap { record, result in
                 if case .failure = result { return record }
                 return nil

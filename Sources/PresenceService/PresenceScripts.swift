@@ -1,3 +1,4 @@
+import Infrastructure
 import Shared
 
 /// The Lua scripts behind ``PresenceStore``; each runs atomically on the Redis server (docs/redis-schema.md,

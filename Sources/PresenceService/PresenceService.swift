@@ -1,5 +1,8 @@
+import Infrastructure
+import Lifecycle
 import Logging
 import ServiceKit
+import ServiceLifecycle
 import Shared
 
 /// The presence service (`gateway presence`, docs/presence.md): devices set their status and watch other devices,
@@ -22,7 +25,7 @@ public final class PresenceService: @unchecked Sendable {
     private var redis: RedisClient?
     private var producer: KafkaProducer?
     private var events: ConnectionEventConsumer?
-    private var sweeper: DeadEdgeSweeper?
+    private var sweeper: RecurringWork?
 
     /// A service for the installation `topics.prefix`; nothing runs before ``start()``.
     public init(topics: Topics, kafka: KafkaConfig, redis: RedisEndpoint, limits: PresenceLimits = PresenceLimits(),
@@ -52,22 +55,22 @@ public final class PresenceService: @unchecked Sendable {
         let store = PresenceStore(redis: redis, prefix: topics.prefix, limits: limits)
         let handler = PresenceOpHandler(store: store, logger: logger)
         try channel.start { message, outbox in try handler.handle(message, &outbox) }
-        let producer = try KafkaProducer(config: kafka, logger: logger)
+        let producer = try KafkaProducer(config: kafka, messageTimeout: KafkaProducer.timeoutInsideConsumer, logger: logger)
         self.producer = producer
         let events = try ConnectionEventConsumer(topics: topics, kafka: kafka, store: store, producer: producer, logger: logger)
         self.events = events
         events.start()
-        let sweeper = DeadEdgeSweeper(store: store, producer: producer, topics: topics, logger: logger)
+        let sweeper = DeadEdgeSweeper(store: store, producer: producer, topics: topics, logger: logger).recurring()
         self.sweeper = sweeper
         sweeper.start()
     }
 
-    /// Stops the sweeper, finishes and commits the batches in hand, leaves both groups and flushes what is in flight.
-    public func stop() {
-        sweeper?.stop()
-        events?.stop()
-        channel.stop()
-        producer?.shutdown()
-        redis?.close()
+    /// The started service's parts, in start order, for the process's one service group (empty before ``start()``).
+    /// The group stops them in reverse: the sweeper, then both consumers finish and commit their batches in hand and
+    /// leave their groups, then the producer flushes and Redis closes.
+    public var services: [(name: String, service: any Service)] {
+        guard let redis, let producer, let events, let sweeper else { return [] }
+        return [("redis", redis), ("kafka producer", producer), ("presence ops", channel),
+                ("connection events", events), ("presence sweeper", sweeper)]
     }
 }

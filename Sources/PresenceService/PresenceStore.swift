@@ -1,3 +1,4 @@
+import Infrastructure
 import Shared
 
 /// Presence state in Redis (docs/redis-schema.md, "Presence"): each device's entry, who watches whom, rooms, and which
@@ -44,7 +45,7 @@ public final class PresenceStore: Sendable {
     /// Applies connection events in order (one pipeline); returns what each one announces (nil: nothing).
     public func apply(_ events: [ConnectionEvent]) throws -> [Announcement?] {
         guard !events.isEmpty else { return [] }
-        let ttl = String(DurationMs.of(limits.entryTTL))
+        let ttl = String(limits.entryTTL.redisMilliseconds)
         // Consecutive events of one kind go out as one pipeline; the runs are sent one after the other, so the events
         // of a device are applied in the order they came.
         var results: [Result<RedisValue, RedisError>] = []
@@ -71,7 +72,7 @@ public final class PresenceStore: Sendable {
     /// Sets `device`'s status and note (nil clears it); returns its entry and who gets the change.
     public func set(device: String, status: String, note: String?) throws -> Announcement {
         let reply = try redis.runBlocking(PresenceScripts.set, keys: [devKey(device)],
-                                          args: [keyPrefix, device, status, note ?? "", String(DurationMs.of(limits.entryTTL))])
+                                          args: [keyPrefix, device, status, note ?? "", String(limits.entryTTL.redisMilliseconds)])
         guard let announcement = try Self.announcement(device: device, reply) else {
             throw RedisError(message: "unexpected reply to the presence set script: \(reply)", isConnectionError: false)
         }
@@ -91,7 +92,7 @@ public final class PresenceStore: Sendable {
     /// than the limit.
     public func watch(watcher: String, devices: [String]) throws -> Bool {
         let reply = try redis.runBlocking(PresenceScripts.watch, keys: [watchingKey(watcher)],
-                                          args: [keyPrefix, watcher, String(DurationMs.of(limits.membershipTTL)),
+                                          args: [keyPrefix, watcher, String(limits.membershipTTL.redisMilliseconds),
                                                  String(limits.maxWatched)] + devices)
         guard let fields = reply.array, let ok = fields.first?.int else {
             throw RedisError(message: "unexpected reply to the presence watch script: \(reply)", isConnectionError: false)
@@ -107,7 +108,7 @@ public final class PresenceStore: Sendable {
     /// Puts `device` in `room` (renewing its membership), unless the room or the device is at its limit.
     public func join(device: String, room: String) throws -> Joined {
         let reply = try redis.runBlocking(PresenceScripts.join, keys: [roomKey(room), roomsKey(device)],
-                                          args: [keyPrefix, device, room, String(DurationMs.of(limits.membershipTTL)),
+                                          args: [keyPrefix, device, room, String(limits.membershipTTL.redisMilliseconds),
                                                  String(limits.maxRoomMembers), String(limits.maxRoomsPerDevice)])
         guard let fields = reply.array, fields.count == 2, let ok = fields[0].int else {
             throw RedisError(message: "unexpected reply to the presence join script: \(reply)", isConnectionError: false)
@@ -162,7 +163,7 @@ public final class PresenceStore: Sendable {
             let reply = try redis.runBlocking(PresenceScripts.edgeStarted,
                                               keys: ["\(keyPrefix)on:\(edge)", edgesKey],
                                               args: [keyPrefix, edge, String(atMs), cursor, String(batch),
-                                                     String(DurationMs.of(limits.entryTTL))])
+                                                     String(limits.entryTTL.redisMilliseconds)])
             guard let fields = reply.array, fields.count == 2, let next = fields[0].string else {
                 throw RedisError(message: "unexpected reply to the presence edge-start script: \(reply)", isConnectionError: false)
             }
@@ -180,13 +181,5 @@ public final class PresenceStore: Sendable {
         guard notify == 1, fields.count == 3 else { return nil }
         return Announcement(entry: PresenceEntry(device: device, fields: fields[1].array ?? []),
                             recipients: (fields[2].array ?? []).compactMap(\.string))
-    }
-}
-
-/// Whole milliseconds of a duration, at least 1 (Redis refuses a zero expiry).
-enum DurationMs {
-    static func of(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 }

@@ -1,3 +1,4 @@
+import Infrastructure
 import Shared
 
 /// The Lua scripts behind ``SubscriptionStore`` (docs/redis-schema.md, "Push"); each runs atomically on Redis.

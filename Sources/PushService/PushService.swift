@@ -1,7 +1,10 @@
 import Foundation
+import Infrastructure
+import Lifecycle
 import Logging
 import NIOCore
 import ServiceKit
+import ServiceLifecycle
 import Shared
 
 /// The push service (docs/push.md): devices subscribe over the channel (service `push`), app servers push with one
@@ -94,14 +97,11 @@ public final class PushService: @unchecked Sendable {
         }
     }
 
-    /// Stops taking pushes, then finishes the device batch in hand and leaves the group.
-    public func stop() async {
-        await server?.close()
-        let (channel, redis) = (self.channel, self.redis)
-        // Stopping waits for the batch in hand and flushes the producer: blocking work, kept off the cooperative pool.
-        try? await offload {
-            channel.stop()
-            redis.close()
-        }
+    /// The started service's parts, in start order, for the process's one service group (empty before ``start()``).
+    /// The group stops them in reverse: the HTTP API stops taking pushes, then the device batch in hand is finished and
+    /// committed, the producer flushes and Redis closes.
+    public var services: [(name: String, service: any Service)] {
+        guard let server else { return [] }
+        return [("redis", redis), ("push ops", channel), ("push http", ShutdownStep("push http") { await server.close() })]
     }
 }

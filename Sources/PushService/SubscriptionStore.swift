@@ -1,4 +1,5 @@
 import Foundation
+import Infrastructure
 import Shared
 
 /// What a push to a subscription may do, as Redis says.

@@ -1,5 +1,9 @@
 import Foundation
+import Infrastructure
+import Lifecycle
 import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
 import Shared
 
 /// A router: consumes the downstream topic in a consumer group, stores each message in its device's mailbox and
@@ -13,18 +17,13 @@ import Shared
 /// A router runs `config.lanes` consumers of the same group (``RouterLane``), each on its own thread with its own
 /// partitions; each lane stores one batch while earlier ones wait for their edges. A device's records stay in one
 /// partition, hence one lane, in order.
-public final class Router: @unchecked Sendable {
+public final class Router: Sendable {
     public let config: RouterConfig
     private let logger: Logger
-    private var lanes: [(consumer: KafkaConsumer, lane: RouterLane)] = []
-    private var producer: KafkaProducer?
-    private var redis: RedisClient?
-    private var handoff: HandoffClient?
-    private var sweeper: ExpirySweeper?
-    private let counters = NSLock()
-    private var totals = DownstreamRouter.Outcome()
+    private let running = NIOLockedValueBox<[(name: String, service: any Service)]>([])
+    private let assigned = NIOLockedValueBox<[KafkaConsumer]>([])
+    private let totals = NIOLockedValueBox(DownstreamRouter.Outcome())
     private let metrics = RouterMetrics()
-    private var depthSampler: Task<Void, Never>?
 
     public init(config: RouterConfig, logger: Logger) {
         self.config = config
@@ -32,31 +31,34 @@ public final class Router: @unchecked Sendable {
     }
 
     /// Whether the router's consumer has been given partitions (it routes nothing before).
-    public var isAssigned: Bool { lanes.contains { $0.consumer.hasAssignment } }
+    public var isAssigned: Bool { assigned.withLockedValue { $0.contains { $0.hasAssignment } } }
 
     /// Messages stored, handed to edges, for offline devices, and expired, since start.
     public var outcome: (stored: Int, noticed: Int, offline: Int, expired: Int) {
-        counters.withLock { (totals.stored, totals.noticed, totals.offline, totals.expired) }
+        totals.withLockedValue { ($0.stored, $0.noticed, $0.offline, $0.expired) }
     }
 
-    public func start() throws {
+    /// Checks the broker and Redis (on a thread of their own), creates the downstream topic if missing, joins the group
+    /// and starts routing.
+    public func start() async throws {
         try Librdkafka.requireSupportedVersion()
-        let admin = try KafkaAdmin(config: config.kafka, logger: logger)
-        try admin.checkReachable()
-        try admin.createTopics([TopicSpec(name: config.topics.down, partitions: config.downPartitions)])
-        admin.close()
+        let (config, logger) = (self.config, self.logger)
         let redis = RedisClient(endpoint: config.redis, logger: logger)
-        try redis.checkReachable()
-        var producerConfig = config.kafka
-        if config.kafka.properties["message.timeout.ms"] == nil && config.kafka.producerProperties["message.timeout.ms"] == nil {
-            producerConfig.producerProperties["message.timeout.ms"] = "10000"
+        try await offload("router-start") {
+            let admin = try KafkaAdmin(config: config.kafka, logger: logger)
+            defer { admin.close() }
+            try admin.checkReachable()
+            try admin.createTopics([TopicSpec(name: config.topics.down, partitions: config.downPartitions)])
+            try redis.checkReachable()
         }
-        let producer = try KafkaProducer(config: producerConfig, logger: logger)
+        // The lanes keep polling while reports are in flight, so the lane's poll interval does not bound this one.
+        let producer = try KafkaProducer(config: config.kafka, messageTimeout: .seconds(10), logger: logger)
         let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix, limits: config.mailboxLimits)
         let handoff = HandoffClient(sender: config.routerID, settings: config.handoff, logger: logger)
         let router = DownstreamRouter(config: config, mailbox: mailbox,
                                       edges: EdgeDirectory(registry: DeviceRegistry(redis: redis, prefix: config.topics.prefix)),
                                       handoff: handoff, producer: producer, logger: logger)
+        var lanes: [RouterLane] = []
         for number in 1...max(1, config.lanes) {
             let consumer = try KafkaConsumer(config: config.kafka, groupID: config.effectiveGroupID, logger: logger)
             try consumer.subscribe(topics: [config.topics.down])
@@ -64,45 +66,35 @@ public final class Router: @unchecked Sendable {
             let lane = RouterLane(number: number, consumer: consumer, router: router, batchSize: config.batchSize,
                                   maxInFlight: config.maxBatchesInFlight, drainLimit: config.handoff.giveUpAfter + .seconds(1),
                                   logger: logger, metrics: metrics) {
-                [self] outcome, took in
-                self.metrics.batchLatency.record(duration: took)
-                self.metrics.count(outcome)
+                [metrics, totals] outcome, took in
+                metrics.batchLatency.record(duration: took)
+                metrics.count(outcome)
                 if let lag = consumer.lag { lagGauge.record(lag) }
-                counters.withLock { totals.add(outcome) }
+                totals.withLockedValue { $0.add(outcome) }
             }
-            lanes.append((consumer, lane))
+            lanes.append(lane)
+            assigned.withLockedValue { $0.append(consumer) }
         }
-        self.redis = redis
-        self.producer = producer
-        self.handoff = handoff
-        lanes.forEach { $0.lane.start() }
-        sweeper = ExpirySweeper(topics: config.topics, mailbox: mailbox, producer: producer,
-                                interval: config.sweepIntervalSeconds, logger: logger) { [self] count in
-            counters.withLock { totals.expired += count }
-        }
-        sweeper?.start()
+        lanes.forEach { $0.start() }
+        let sweeper = ExpirySweeper(topics: config.topics, mailbox: mailbox, producer: producer, logger: logger) { [totals] count in
+            totals.withLockedValue { $0.expired += count }
+        }.recurring(every: .milliseconds(Int64(config.sweepIntervalSeconds * 1000)))
+        sweeper.start()
         let depthGauge = metrics.mailboxMessages
-        let logger = self.logger
-        depthSampler = Task {
-            while !Task.isCancelled {
-                do { depthGauge.record(try await mailbox.totalEntries()) } catch {
-                    logger.debug("cannot read the mailbox depth: \(error)")
-                }
-                try? await Task.sleep(for: .seconds(5))
-            }
+        running.withLockedValue {
+            $0 = [
+                ("redis", redis),
+                ("kafka producer", producer),
+                ("hand-off client", ShutdownStep("hand-off client") { _ = try? await offload { handoff.close() } }),
+                ("lanes", RouterLanes(lanes)),
+                ("expiry sweeper", sweeper),
+                ("mailbox depth", MailboxDepthSampler(mailbox: mailbox, gauge: depthGauge, logger: logger)),
+            ]
         }
     }
 
-    /// Finishes the batches in hand, commits them, leaves the group and flushes.
-    public func stop() {
-        sweeper?.stop()
-        depthSampler?.cancel()
-        // All lanes at once: each may wait for its hand-offs to finish or give up.
-        lanes.forEach { $0.lane.requestStop() }
-        lanes.forEach { $0.lane.waitUntilStopped(timeout: config.handoff.giveUpAfter + .seconds(2)) }
-        lanes.forEach { $0.consumer.close() }
-        handoff?.close()
-        producer?.shutdown()
-        redis?.close()
-    }
+    /// The running router's parts as services, in start order, for the process's one service group (empty before
+    /// ``start()``). The group stops them in reverse: the lanes finish the batches in hand, commit them and leave the
+    /// group, then the hand-off connections close, the producer flushes and Redis closes.
+    public var services: [(name: String, service: any Service)] { running.withLockedValue { $0 } }
 }

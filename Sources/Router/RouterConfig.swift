@@ -1,4 +1,5 @@
 import Foundation
+import Infrastructure
 import Shared
 
 /// Everything a router needs to know to run. Defaults suit a local development cluster.

@@ -1,4 +1,6 @@
 import Foundation
+import Infrastructure
+import Lifecycle
 import Logging
 import Shared
 
@@ -35,10 +37,10 @@ final class RouterLane: @unchecked Sendable {
     private let logger: Logger
     private let metrics: RouterMetrics
     private let finished: @Sendable (DownstreamRouter.Outcome, Duration) -> Void
+    /// Wakes the lane when a batch in flight is done; guards their outcomes.
     private let condition = NSCondition()
-    // Under `condition`.
-    private var stopping = false
-    private var stopped = false
+    /// Set once, at the end of init.
+    private var thread: DedicatedThread!
     // Lane thread only.
     private var inFlight: [Batch] = []
     private var failures = 0
@@ -61,33 +63,24 @@ final class RouterLane: @unchecked Sendable {
         self.logger = logger
         self.metrics = metrics
         self.finished = finished
-    }
-
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "router-lane-\(number)"
-        thread.start()
-    }
-
-    /// Asks the lane to stop polling; it then waits (at most its drain limit) for the batches in flight and commits
-    /// what they finished. Does not wait.
-    func requestStop() {
-        condition.withLock {
-            stopping = true
-            condition.broadcast()
+        thread = DedicatedThread(name: "router-lane-\(number)", logger: logger,
+                                 wake: { [condition] in condition.withLock { condition.broadcast() } }) { [self] thread in
+            run(thread)
         }
     }
 
-    /// Waits until the lane has stopped, at most `timeout`.
-    func waitUntilStopped(timeout: Duration) {
-        condition.lock()
-        defer { condition.unlock() }
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + 1)
-        while !stopped { if !condition.wait(until: deadline) { break } }
-    }
+    /// Starts polling; later calls do nothing.
+    func start() { thread.start() }
 
-    private func run() {
-        while !condition.withLock({ stopping }) {
+    /// Asks the lane to stop polling; it then waits (at most its drain limit) for the batches in flight, commits what
+    /// they finished and closes its consumer. Does not wait.
+    func requestStop() { thread.requestStop() }
+
+    /// Resumes once the lane has stopped and closed its consumer, or a second after its drain limit.
+    func stopped() async { _ = await thread.finished(within: drainLimit + .seconds(1)) }
+
+    private func run(_ thread: DedicatedThread) {
+        while !thread.isStopRequested {
             commitFinished()
             if waitingForRoom() { continue }
             do {
@@ -95,7 +88,7 @@ final class RouterLane: @unchecked Sendable {
                 if !batch.isEmpty { route(batch, polledAt: .now) }
             } catch {
                 logger.warning("router-lane-\(number): \(error)")
-                Thread.sleep(forTimeInterval: 0.5)
+                thread.pause(for: .milliseconds(500))
             }
         }
         // Let what is in flight finish (each batch gives up within the hand-off's limit), then commit it.
@@ -105,10 +98,7 @@ final class RouterLane: @unchecked Sendable {
             commitFinished(now: true)
         }
         commitFinished(now: true)
-        condition.withLock {
-            stopped = true
-            condition.broadcast()
-        }
+        consumer.close()
     }
 
     /// With `maxInFlight` batches waiting, waits a little for one to finish; returns whether it waited. It still

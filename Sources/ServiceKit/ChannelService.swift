@@ -1,6 +1,8 @@
 import ChannelProtocol
 import Foundation
+import Infrastructure
 import Logging
+import ServiceLifecycle
 import Shared
 
 /// A backend service of the channel, on the Kafka contract (docs/kafka-contract.md, docs/services.md): it consumes
@@ -10,8 +12,9 @@ import Shared
 /// Guarantees (at least once): the handler sees every device message at least once; a batch's offsets are committed
 /// only after the handler returned for each of its messages and everything it put in the ``Outbox`` is durable in
 /// Kafka. If sending fails, the batch is read again and handled again (the handler must tolerate repeats; ids it
-/// derives from the message's id repeat too). ``stop()`` finishes the batch in hand, commits it and leaves the group.
-public final class ChannelService: @unchecked Sendable {
+/// derives from the message's id repeat too). As a `Service` it stops with its group: it finishes the batch in hand,
+/// commits it, leaves the consumer group and flushes what is in flight.
+public final class ChannelService: Service, @unchecked Sendable {
     /// Handles one device message; put replies and other messages in the outbox. Throwing skips nothing: the whole
     /// batch is read again after a pause.
     public typealias Handler = @Sendable (DeviceMessage, inout Outbox) throws -> Void
@@ -43,7 +46,7 @@ public final class ChannelService: @unchecked Sendable {
         try admin.checkReachable()
         try admin.createTopics([TopicSpec(name: topics.up(name)), TopicSpec(name: topics.down)])
         admin.close()
-        let producer = try KafkaProducer(config: kafka, logger: logger)
+        let producer = try KafkaProducer(config: kafka, messageTimeout: KafkaProducer.timeoutInsideConsumer, logger: logger)
         let (name, logger) = (self.name, self.logger)
         let consumer = try OutboxConsumer(
             name: name, topic: topics.up(name), groupID: "\(topics.prefix)-\(name)", service: name, topics: topics,
@@ -72,9 +75,11 @@ public final class ChannelService: @unchecked Sendable {
                                                   ttl: ttl, inReplyTo: nil))
     }
 
-    /// Finishes the batch in hand, commits it, leaves the group and flushes what is in flight.
-    public func stop() {
-        consumer?.stop()
-        producer?.shutdown()
+    /// Runs until the group's graceful shutdown; then finishes the batch in hand, commits it, leaves the group and
+    /// flushes what is in flight.
+    public func run() async throws {
+        guard let consumer, let producer else { return try await gracefulShutdown() }
+        try await consumer.run()
+        await producer.shutdown()
     }
 }

@@ -1,5 +1,6 @@
 import ChannelProtocol
 import Foundation
+import Infrastructure
 import Shared
 
 /// A message a device sent to a service, as the edge published it on `<prefix>.up.<service>`

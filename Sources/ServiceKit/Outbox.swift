@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Infrastructure
 import Shared
 
 /// What a service's handler sends while it handles one batch of device messages: replies and messages to any device.

@@ -2,6 +2,8 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import Shared
 import Testing
 
@@ -29,7 +31,7 @@ final class FaultCluster: @unchecked Sendable {
             throw error
         }
         print("[\(name)] logs in \(options.logDirectory!)")
-        let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: cluster.broker.bootstrap), logger: .init(label: "backend"))
+        let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: cluster.broker.bootstrap), messageTimeout: .seconds(30), logger: .init(label: "backend"))
         return FaultCluster(cluster: cluster, producer: producer)
     }
 
@@ -39,7 +41,7 @@ final class FaultCluster: @unchecked Sendable {
     }
 
     func stop() {
-        producer.shutdown(timeout: .seconds(2))
+        producer.shutdownBlocking(timeout: .seconds(2))
         cluster.stop()
     }
 
@@ -93,7 +95,7 @@ final class FaultCluster: @unchecked Sendable {
                           KafkaHeader(RecordHeader.contentType, ContentType.json)])
         }
         let producer = self.producer
-        let results = try await offload { producer.sendAllBlocking(records) }
+        let results = try await offload { producer.sendAllBlocking(records, within: .seconds(60)) }
         for result in results { _ = try result.get() }
     }
 }

@@ -1,8 +1,10 @@
 import ChannelClient
 import ChannelProtocol
 import DevCluster
-import Shared
 import Foundation
+import Infrastructure
+import Lifecycle
+import Shared
 import Testing
 
 /// Parts of the gateway fail while messages flow; nothing acknowledged or published may be lost.

@@ -1,6 +1,8 @@
 import ChannelClient
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import Shared
 import Testing
 

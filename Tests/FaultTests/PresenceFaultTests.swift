@@ -2,6 +2,7 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Lifecycle
 import Shared
 import Testing
 

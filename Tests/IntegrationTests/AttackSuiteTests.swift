@@ -1,5 +1,6 @@
 import DevCluster
 import Foundation
+import Lifecycle
 import Shared
 import Testing
 

@@ -2,6 +2,8 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import Shared
 import Testing
 

@@ -2,6 +2,8 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import Shared
 import Testing
 
@@ -115,8 +117,8 @@ struct PresenceTests {
         let cluster = try await TestCluster.shared
         let watcher = try await PresenceProbe.connect(TestCluster.uniqueDevice("ow"), edge: 0)
         let moving = TestCluster.uniqueDevice("om")
-        let producer = try KafkaProducer(config: try await TestCluster.kafka, logger: .init(label: "presence-order"))
-        defer { producer.shutdown() }
+        let producer = try KafkaProducer(config: try await TestCluster.kafka, messageTimeout: .seconds(30), logger: .init(label: "presence-order"))
+        defer { producer.shutdownBlocking() }
         let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port), logger: .init(label: "presence-order"))
         defer { redis.close() }
         func event(_ kind: String, edge: String, session: String, epoch: Int64) async throws {

@@ -1,8 +1,9 @@
 import ChannelClient
 import ChannelProtocol
 import DevCluster
-import Shared
 import Foundation
+import Infrastructure
+import Shared
 import Testing
 
 /// The user stories of the spine, through real processes, Kafka (Tansu) and Redis.
@@ -59,7 +60,7 @@ struct RoundTripTests {
         #expect(try await deviceA.nextMessage().id == "n-3", "A, on the same edge, gets only its own")
         await deviceA.close()
         await deviceB.close()
-        backend.producer.shutdown()
+        backend.producer.shutdownBlocking()
     }
 
     @Test func takeoverOnAnotherEdgeSurvivesTheOldConnectionClosingLate() async throws {
@@ -73,7 +74,7 @@ struct RoundTripTests {
         try await backend.send(to: device, id: "after-takeover", json: "1")
         #expect(try await new.nextMessage().id == "after-takeover")
         await new.close()
-        backend.producer.shutdown()
+        backend.producer.shutdownBlocking()
     }
 }
 

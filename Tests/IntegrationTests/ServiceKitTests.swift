@@ -2,7 +2,10 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import ServiceKit
+import ServiceLifecycle
 import Shared
 import Testing
 
@@ -32,7 +35,21 @@ struct ServiceKitIntegrationTests {
                 outbox.send(to: watcher, id: "seen-\(message.id)", payload: .binary(Array(message.id.utf8)))
             }
         }
-        defer { service.stop() }
+        // Runs as a backend process runs it: in a service group, stopped by its graceful shutdown.
+        let group = ServiceGroup(services: [service], logger: .init(label: "other"))
+        async let running: Void = group.run()
+        do {
+            try await exchange(service, watcher: watcher)
+        } catch {
+            await group.triggerGracefulShutdown()
+            try await running
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await running
+    }
+
+    private func exchange(_ service: ChannelService, watcher: String) async throws {
         try await within(60, "the service to join its group") {
             while !service.isAssigned { try await Task.sleep(for: .milliseconds(100)) }
         }

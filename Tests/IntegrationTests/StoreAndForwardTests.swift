@@ -2,6 +2,8 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import Shared
 import Testing
 
@@ -11,7 +13,7 @@ struct StoreAndForwardTests {
     @Test func offlineDeviceGetsItsMessagesInOrderWhenItConnects() async throws {
         let device = TestCluster.uniqueDevice("offline")
         let backend = try await TestBackend()
-        defer { backend.producer.shutdown() }
+        defer { backend.producer.shutdownBlocking() }
         for i in 0..<5 { try await backend.send(to: device, id: "w-\(i)", json: "\(i)") }
         try await Task.sleep(for: .milliseconds(500))
         let client = try await TestCluster.connect(device, edge: 1)
@@ -24,7 +26,7 @@ struct StoreAndForwardTests {
     @Test func unackedMessagesComeBackWithTheSameIdAndAckedOnesDoNot() async throws {
         let device = TestCluster.uniqueDevice("redeliver")
         let backend = try await TestBackend()
-        defer { backend.producer.shutdown() }
+        defer { backend.producer.shutdownBlocking() }
         var client = try await TestCluster.connect(device, edge: 0, autoAck: false)
         try await backend.send(to: device, id: "r-1", json: "1")
         #expect(try await client.nextMessage().id == "r-1")
@@ -48,7 +50,7 @@ struct StoreAndForwardTests {
     @Test func expiredMessageIsNotDeliveredAndIsReportedToItsService() async throws {
         let device = TestCluster.uniqueDevice("expiry")
         let backend = try await TestBackend()
-        defer { backend.producer.shutdown() }
+        defer { backend.producer.shutdownBlocking() }
         let reports = try KafkaConsumer(config: try await TestCluster.kafka, groupID: nil, logger: .init(label: "reports"))
         defer { reports.close() }
         let admin = try KafkaAdmin(config: try await TestCluster.kafka, logger: .init(label: "reports"))
@@ -95,7 +97,7 @@ struct StoreAndForwardTests {
     @Test func aDeviceHoldsAtMostTheWindowUnackedTheRestWaits() async throws {
         let device = TestCluster.uniqueDevice("window")
         let backend = try await TestBackend()
-        defer { backend.producer.shutdown() }
+        defer { backend.producer.shutdownBlocking() }
         let client = try await TestCluster.connect(device, edge: 1, autoAck: false)
         for i in 0..<40 { try await backend.send(to: device, id: "x-\(i)", json: "\(i)") }
         var got: [String] = []

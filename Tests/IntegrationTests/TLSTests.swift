@@ -1,6 +1,7 @@
 @testable import ChannelClient
 import DevCluster
 import Foundation
+import Lifecycle
 import Shared
 import Testing
 

@@ -2,6 +2,8 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import Shared
 import Testing
 
@@ -91,7 +93,7 @@ final class TestBackend: Sendable {
     let topics = Topics(prefix: "cg")
 
     init() async throws {
-        producer = try KafkaProducer(config: try await TestCluster.kafka, logger: .init(label: "test-backend"))
+        producer = try KafkaProducer(config: try await TestCluster.kafka, messageTimeout: .seconds(30), logger: .init(label: "test-backend"))
     }
 
     func send(to device: String, service: String = "echo", id: String, json: String, ttlSeconds: Int? = nil) async throws {

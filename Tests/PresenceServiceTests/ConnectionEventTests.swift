@@ -1,3 +1,4 @@
+import Infrastructure
 @testable import PresenceService
 import Shared
 import Testing

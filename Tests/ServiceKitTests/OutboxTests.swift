@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Infrastructure
 @testable import ServiceKit
 import Shared
 import Testing

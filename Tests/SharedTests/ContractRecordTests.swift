@@ -1,3 +1,4 @@
+import Infrastructure
 @testable import Shared
 import Testing
 

@@ -1,5 +1,6 @@
 import DevCluster
 import Foundation
+import Infrastructure
 import Testing
 @testable import Shared
 

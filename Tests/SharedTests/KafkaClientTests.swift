@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import Testing
 
-@testable import Shared
+@testable import Infrastructure
 
 /// Exercises the librdkafka wrappers against a real Tansu broker, one broker per test so tests can run in parallel.
 /// Consumers block, so their loops run on dedicated threads, as in production, never on the test's task.
@@ -32,8 +32,8 @@ struct KafkaClientTests {
     func produceAndConsumeInGroup() async throws {
         try await withTansu { tansu in
             let topic = uniqueName("orders")
-            let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), logger: logger)
-            defer { producer.shutdown() }
+            let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), messageTimeout: .seconds(30), logger: logger)
+            defer { producer.shutdownBlocking() }
             var sent: [OutgoingRecord] = []
             for seq in 0..<10 {
                 for key in ["alpha", "beta", "gamma"] {
@@ -82,8 +82,8 @@ struct KafkaClientTests {
             let topic = uniqueName("commits")
             let group = uniqueName("group")
             let config = KafkaConfig(bootstrapServers: tansu.bootstrap)
-            let producer = try KafkaProducer(config: config, logger: logger)
-            defer { producer.shutdown() }
+            let producer = try KafkaProducer(config: config, messageTimeout: .seconds(30), logger: logger)
+            defer { producer.shutdownBlocking() }
             _ = try sendAll(producer, (0..<12).map { record(topic, key: "k\($0 % 3)", value: "old-\($0)") })
 
             let first = try KafkaConsumer(config: config, groupID: group, logger: logger)
@@ -113,8 +113,8 @@ struct KafkaClientTests {
             let config = KafkaConfig(bootstrapServers: tansu.bootstrap)
             let admin = try KafkaAdmin(config: config, logger: logger)
             try admin.createTopics([TopicSpec(name: topic)])
-            let producer = try KafkaProducer(config: config, logger: logger)
-            defer { producer.shutdown() }
+            let producer = try KafkaProducer(config: config, messageTimeout: .seconds(30), logger: logger)
+            defer { producer.shutdownBlocking() }
             _ = try sendAll(producer, (0..<8).map { record(topic, key: "k\($0)", value: "before-\($0)") })
 
             let consumer = try KafkaConsumer(config: config, groupID: nil, logger: logger)
@@ -164,14 +164,14 @@ struct KafkaClientTests {
     @Test("send fails clearly for an invalid topic, a shut-down producer, and an undeliverable record")
     func sendFailures() async throws {
         try await withTansu { tansu in
-            let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), logger: logger)
+            let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), messageTimeout: .seconds(30), logger: logger)
             let called = KafkaLock(0)
             let invalid = try #require(throws: KafkaError.self) {
                 try producer.send(OutgoingRecord(topic: "no spaces!", key: nil, value: [1])) { _ in called.withLock { $0 += 1 } }
             }
             #expect(invalid.message.contains("invalid Kafka topic name"))
-            producer.shutdown()
-            producer.shutdown()  // idempotent
+            producer.shutdownBlocking()
+            producer.shutdownBlocking()  // idempotent
             let closed = try #require(throws: KafkaError.self) {
                 try producer.send(record("fine", key: "k", value: "v")) { _ in called.withLock { $0 += 1 } }
             }
@@ -182,17 +182,17 @@ struct KafkaClientTests {
         // Nothing listens: librdkafka's message timeout must reach the caller as a failed delivery.
         let dead = KafkaConfig(bootstrapServers: "127.0.0.1:\(try FreePort.next())",
                                properties: ["message.timeout.ms": "300"])
-        let producer = try KafkaProducer(config: dead, logger: quietLogger)
+        let producer = try KafkaProducer(config: dead, messageTimeout: .seconds(30), logger: quietLogger)
         let error = try await #require(throws: KafkaError.self) { try await producer.send(record("t", key: "k", value: "v")) }
         #expect(error.codeName == "_MSG_TIMED_OUT")
         #expect(error.isRetriable)
-        producer.shutdown(timeout: .zero)
+        producer.shutdownBlocking(timeout: .zero)
     }
 
     @Test("shutdown purges what it could not deliver, and each callback still runs exactly once")
     func shutdownPurges() async throws {
         let dead = KafkaConfig(bootstrapServers: "127.0.0.1:\(try FreePort.next())")
-        let producer = try KafkaProducer(config: dead, logger: quietLogger)
+        let producer = try KafkaProducer(config: dead, messageTimeout: .seconds(30), logger: quietLogger)
         let outcomes = KafkaLock([Int: [Bool]]())
         for index in 0..<5 {
             try producer.send(record("t", key: "k", value: "\(index)")) { result in
@@ -200,7 +200,7 @@ struct KafkaClientTests {
             }
         }
         let started = ContinuousClock.now
-        try await onThread { producer.shutdown(timeout: .milliseconds(300)) }
+        try await onThread { producer.shutdownBlocking(timeout: .milliseconds(300)) }
         #expect(ContinuousClock.now - started < .seconds(10), "does not wait out the 300 s message timeout")
         #expect(outcomes.withLock { $0 } == Dictionary(uniqueKeysWithValues: (0..<5).map { ($0, [false]) }))
     }
@@ -209,14 +209,14 @@ struct KafkaClientTests {
     func asyncSend() async throws {
         let tansu = try await onThread { try TansuProcess.start() }
         defer { tansu.stop() }
-        let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), logger: logger)
+        let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), messageTimeout: .seconds(30), logger: logger)
         let topic = uniqueName("async")
         let a = try await producer.send(record(topic, key: "same", value: "1"))
         let b = try await producer.send(record(topic, key: "same", value: "2"))
         #expect((0..<4).contains(a.partition))
         #expect(a.partition == b.partition)
         #expect(a.offset >= 0 && b.offset > a.offset)
-        producer.shutdown()
+        producer.shutdownBlocking()
     }
 
     // MARK: - Helpers
@@ -274,7 +274,7 @@ struct KafkaClientTests {
     @Test func anInvalidSecretPropertyIsNamedButNeverShown() throws {
         let config = KafkaConfig(bootstrapServers: "127.0.0.1:1", properties: ["unknown.password": "hunter2-very-secret"])
         do {
-            _ = try KafkaProducer(config: config, logger: .init(label: "secrets", factory: { _ in SwiftLogNoOpLogHandler() }))
+            _ = try KafkaProducer(config: config, messageTimeout: .seconds(30), logger: .init(label: "secrets", factory: { _ in SwiftLogNoOpLogHandler() }))
             Issue.record("an invalid configuration was accepted")
         } catch {
             #expect(!"\(error)".contains("hunter2") && "\(error)".contains("unknown.password"), "\(error)")

@@ -1,5 +1,7 @@
 import DevCluster
 import Foundation
+import Infrastructure
+import Lifecycle
 import Testing
 @testable import Shared
 

@@ -1,8 +1,10 @@
 import DevCluster
 import Foundation
+import Lifecycle
 import Logging
 import Testing
-@testable import Shared
+
+@testable import Infrastructure
 
 /// A throwaway redis-server and a client connected to it, both stopped by `stop()`.
 struct RedisTestServer {
@@ -64,16 +66,16 @@ struct RedisClientTests {
         }
 
         // One thread firing 2000 INCRs without waiting: replies come back in send order.
-        let waiter = RedisWaiter<[Int64]>()
+        let waiter = Gathering<[Int64]>(count: 1)
         let collected = RedisTestBox<[Int64]>([])
         let total = 2_000
         for _ in 0..<total {
             client.send([Array("INCR".utf8), Array("seq".utf8)]) { result in
                 let values = collected.update { $0.append((try? result.get().int) ?? -1); return $0 }
-                if values.count == total { waiter.put(values) }
+                if values.count == total { waiter.put(values, at: 0) }
             }
         }
-        let values = try #require(waiter.wait(timeout: .seconds(10)))
+        let values = try #require(waiter.wait(until: .now + .seconds(10))[0])
         #expect(values == Array(1...Int64(total)))
         #expect(client.worker.largestBatch > 1, "concurrent sends should have gone out as one pipeline")
     }
@@ -220,9 +222,9 @@ struct RedisClientTests {
     }
 
     @Test func sha1MatchesKnownVectors() {
-        #expect(RedisSHA1.hex([]) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
-        #expect(RedisSHA1.hex(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
-        #expect(RedisSHA1.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(RedisScript.sha1Hex([]) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(RedisScript.sha1Hex(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(RedisScript.sha1Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
     }
 

@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Infrastructure
 
 /// A `connect` or `disconnect` record of `<prefix>.connections`, as an edge publishes it (docs/kafka-contract.md,
 /// "Connection events"); ``ConnectionEventRecord`` is any record of that topic, this or an edge's `start`.

@@ -1,3 +1,4 @@
+import Infrastructure
 /// Any record of `<prefix>.connections` (docs/kafka-contract.md, "Connection events"): a device's connection began or
 /// ended (a ``ConnectionEvent``), or an edge started.
 ///

@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Infrastructure
 
 /// A record of `<prefix>.down`: one message a backend sends to a device (docs/kafka-contract.md, "Downstream records").
 ///

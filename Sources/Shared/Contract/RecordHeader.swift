@@ -1,3 +1,4 @@
+import Infrastructure
 /// The header names of the Kafka records of docs/kafka-contract.md.
 ///
 /// This folder holds the whole Kafka contract: each record the gateway writes or reads has one type here whose encoder

@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Infrastructure
 
 /// A record of `<prefix>.report.<service>`: one message of the service that was not delivered (docs/kafka-contract.md,
 /// "Reports").

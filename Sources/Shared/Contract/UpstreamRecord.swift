@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Infrastructure
 
 /// A record of `<prefix>.up.<service>`: one message a device sent to a service (docs/kafka-contract.md, "Upstream
 /// records").

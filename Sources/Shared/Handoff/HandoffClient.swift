@@ -118,11 +118,3 @@ public final class HandoffClient: Sendable {
         return frames
     }
 }
-
-extension Duration {
-    /// The same span as NIO's `TimeAmount`.
-    public var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
