@@ -39,7 +39,7 @@ enum ComponentLifecycle {
                     continuation.finish()
                 }.start()
             }
-            try await cancelWhenGracefulShutdown {
+            await cancelWhenGracefulShutdown {
                 for await _ in closed { return }
             }
         }

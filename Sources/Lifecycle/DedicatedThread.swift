@@ -25,16 +25,12 @@ public final class DedicatedThread: Service, @unchecked Sendable {
     private let wake: (@Sendable () -> Void)?
     private let logger: Logger?
 
-    // Under `condition`.
+    /// Guards `life`, the thread's id and `body`; wakes ``pause(for:)`` and ``join(timeout:)``.
     private let condition = NSCondition()
-    private var started = false
+    private var life = ThreadLife<CheckedContinuation<Void, Never>>()
+    private var threadID: pthread_t?
     /// Dropped once taken, so that a body holding its owner (which holds this thread) leaves no cycle behind.
     private var body: (@Sendable (DedicatedThread) -> Void)?
-    private var stopRequested = false
-    private var done = false
-    private var threadID: pthread_t?
-    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-    private var nextWaiter = 0
 
     /// - Parameters:
     ///   - stopLimit: how long the service waits for `body` after a stop request.
@@ -53,18 +49,17 @@ public final class DedicatedThread: Service, @unchecked Sendable {
     /// Starts the thread; later calls do nothing.
     public func start() {
         let taken: (@Sendable (DedicatedThread) -> Void)? = condition.withLock {
-            defer { started = true; body = nil }
-            return started ? nil : body
+            guard life.start() else { return nil }
+            defer { body = nil }
+            return body
         }
         guard let body = taken else { return }
         let thread = Thread { [self] in
             condition.withLock { threadID = pthread_self() }
             body(self)
             let resumed = condition.withLock {
-                done = true
-                condition.broadcast()
-                defer { waiters = [:] }
-                return Array(waiters.values)
+                defer { condition.broadcast() }
+                return life.bodyReturned()
             }
             for waiter in resumed { waiter.resume() }
         }
@@ -74,14 +69,14 @@ public final class DedicatedThread: Service, @unchecked Sendable {
 
     /// Asks `body` to return. Does not wait.
     public func requestStop() {
-        condition.withLock {
-            stopRequested = true
-            condition.broadcast()
+        let wakeNow = condition.withLock {
+            defer { condition.broadcast() }
+            return life.requestStop()
         }
-        wake?()
+        if wakeNow { wake?() }
     }
 
-    public var isStopRequested: Bool { condition.withLock { stopRequested } }
+    public var isStopRequested: Bool { condition.withLock { life.stopRequested } }
 
     /// Whether the caller is this thread (which must never wait for itself).
     public var isCurrent: Bool {
@@ -93,8 +88,8 @@ public final class DedicatedThread: Service, @unchecked Sendable {
     public func pause(for duration: Duration) -> Bool {
         let deadline = Date().addingTimeInterval(duration.inSeconds)
         return condition.withLock {
-            while !stopRequested { if !condition.wait(until: deadline) { break } }
-            return stopRequested
+            while !life.stopRequested { if !condition.wait(until: deadline) { break } }
+            return life.stopRequested
         }
     }
 
@@ -104,8 +99,8 @@ public final class DedicatedThread: Service, @unchecked Sendable {
         precondition(!isCurrent, "\(name) cannot wait for itself")
         let deadline = Date().addingTimeInterval(timeout.inSeconds)
         return condition.withLock {
-            while !done { if !condition.wait(until: deadline) { break } }
-            return done
+            while life.phase != .finished { if !condition.wait(until: deadline) { break } }
+            return life.phase == .finished
         }
     }
 
@@ -124,21 +119,14 @@ public final class DedicatedThread: Service, @unchecked Sendable {
 
     /// Resumes once `body` has returned, or the task is cancelled.
     private func finished() async {
-        let id = condition.withLock {
-            defer { nextWaiter += 1 }
-            return nextWaiter
-        }
+        let id = condition.withLock { life.reserveWaiter() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = condition.withLock {
-                    if done || Task.isCancelled { return true }
-                    waiters[id] = continuation
-                    return false
-                }
-                if now { continuation.resume() }
+                let waits = condition.withLock { life.wait(continuation, id: id, cancelled: Task.isCancelled) }
+                if !waits { continuation.resume() }
             }
         } onCancel: {
-            condition.withLock { waiters.removeValue(forKey: id) }?.resume()
+            condition.withLock { life.cancelWait(id: id) }?.resume()
         }
     }
 
@@ -147,7 +135,7 @@ public final class DedicatedThread: Service, @unchecked Sendable {
     public func run() async throws {
         try? await gracefulShutdown()
         requestStop()
-        guard condition.withLock({ started }) else { return }
+        guard condition.withLock({ life.phase != .idle }) else { return }
         if !(await finished(within: stopLimit)) {
             logger?.warning("\(name) did not stop within \(stopLimit); leaving it running")
         }

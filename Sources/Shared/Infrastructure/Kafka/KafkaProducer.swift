@@ -12,8 +12,8 @@ import ServiceLifecycle
 public final class KafkaProducer: Service, Sendable {
     private let handle: KafkaHandle
     private let pollThread: ProducerPollThread
-    /// False once shutdown has begun. Held while enqueueing, so no message can slip in after the final flush.
-    private let open = KafkaLock(true)
+    /// Held while enqueueing, so no message can slip in after the final flush.
+    private let state = KafkaLock(ProducerState())
 
     /// How long a producer whose deliveries a consumer's thread waits for may keep trying (`message.timeout.ms`): well
     /// under the consumers' `max.poll.interval.ms` (``KafkaConsumer/maxPollInterval``), so that a consumer waiting out
@@ -61,8 +61,8 @@ public final class KafkaProducer: Service, Sendable {
     ) throws {
         try Self.validate(topic: record.topic)
         let deliveries = handle.context.deliveries
-        try open.withLock { isOpen in
-            guard isOpen else { throw KafkaError.closed("Kafka producer") }
+        try state.withLock { state in
+            guard state.takesRecords else { throw KafkaError.closed("Kafka producer") }
             let id = deliveries.register(onDelivery)
             if let error = enqueue(record, id: id) {
                 _ = deliveries.take(id)
@@ -105,11 +105,12 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Refuses later sends and tells the poll thread to flush until `deadline`.
     private func close(deadline: ContinuousClock.Instant) {
-        open.withLock { $0 = false }
-        pollThread.requestStop(deadline: deadline)
+        if let flushUntil = state.withLock({ $0.close(flushUntil: deadline) }) {
+            pollThread.requestStop(flushUntil: flushUntil)
+        }
     }
 
-    /// Calls rd_kafka_produceva; returns its error, if any. The caller holds `open`.
+    /// Calls rd_kafka_produceva; returns its error, if any. The caller holds `state`.
     private func enqueue(_ record: OutgoingRecord, id: UInt) -> KafkaError? {
         var headers: OpaquePointer?
         if !record.headers.isEmpty {

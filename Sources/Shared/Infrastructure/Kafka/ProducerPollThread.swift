@@ -10,7 +10,7 @@ import Lifecycle
 /// producer.
 final class ProducerPollThread: Sendable {
     private let handle: KafkaHandle
-    /// When the flush on stop gives up; set once, by the first stop request.
+    /// When the flush on stop gives up; set by the stop request (the producer's ``ProducerState`` sends only one).
     private let stopDeadline = KafkaLock<ContinuousClock.Instant?>(nil)
     private let thread: DedicatedThread
 
@@ -26,9 +26,9 @@ final class ProducerPollThread: Sendable {
         thread.start()
     }
 
-    /// Asks the thread to stop: it flushes until `deadline`, then purges. Only the first request counts.
-    func requestStop(deadline: ContinuousClock.Instant) {
-        stopDeadline.withLock { if $0 == nil { $0 = deadline } }
+    /// Asks the thread to stop: it flushes until `deadline`, then purges.
+    func requestStop(flushUntil deadline: ContinuousClock.Instant) {
+        stopDeadline.withLock { $0 = deadline }
         thread.requestStop()
     }
 

@@ -21,9 +21,6 @@ final class RedisWorker: @unchecked Sendable {
         var probe = false
     }
 
-    static let minBackoff: Duration = .milliseconds(50)
-    static let maxBackoff: Duration = .seconds(2)
-
     let endpoint: RedisEndpoint
     private let logger: Logger
     private let maxQueued: Int
@@ -40,17 +37,14 @@ final class RedisWorker: @unchecked Sendable {
     // Worker thread only.
     private var connection: RedisConnection?
     private let clock = ContinuousClock()
-    private var nextAttempt: ContinuousClock.Instant
-    private var backoff = RedisWorker.minBackoff
-    private var failedAttempts = 0
-    private var lastConnectError = "not connected yet"
+    private var schedule: RedisReconnectSchedule
 
     init(endpoint: RedisEndpoint, logger: Logger, maxQueued: Int = 100_000, maxBatch: Int = 4_096) {
         self.endpoint = endpoint
         self.logger = logger
         self.maxQueued = maxQueued
         self.maxBatch = maxBatch
-        nextAttempt = clock.now
+        schedule = RedisReconnectSchedule(now: clock.now)
         thread = DedicatedThread(name: "redis \(endpoint)", logger: logger, wake: { [weak self] in self?.close() }) { [self] _ in
             run()
         }
@@ -108,11 +102,11 @@ final class RedisWorker: @unchecked Sendable {
 
         while true {
             condition.lock()
-            while queue.isEmpty && !closed && (connection != nil || clock.now < nextAttempt) {
+            while queue.isEmpty && !closed && (connection != nil || !schedule.mayConnect(at: clock.now, probe: false)) {
                 if connection != nil {
                     condition.wait()
                 } else {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: clock.now.duration(to: nextAttempt).inSeconds))
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: clock.now.duration(to: schedule.nextAttempt).inSeconds))
                 }
             }
             if closed {
@@ -133,7 +127,7 @@ final class RedisWorker: @unchecked Sendable {
             largestBatchSeen = max(largestBatchSeen, batch.count)
             condition.unlock()
 
-            if connection == nil && (clock.now >= nextAttempt || batch.contains(where: \.probe)) { connect() }
+            if connection == nil && schedule.mayConnect(at: clock.now, probe: batch.contains(where: \.probe)) { connect() }
             if connection == nil {
                 // Fail fast: callers must not wait out a backoff they cannot see.
                 failDisconnected(batch)
@@ -148,22 +142,16 @@ final class RedisWorker: @unchecked Sendable {
     private func connect() {
         do {
             connection = try RedisConnection(endpoint: endpoint)
-            if failedAttempts > 0 {
-                logger.info("reconnected to Redis", metadata: ["redis": "\(endpoint)", "failedAttempts": "\(failedAttempts)"])
+            let failedBefore = schedule.connected()
+            if failedBefore > 0 {
+                logger.info("reconnected to Redis", metadata: ["redis": "\(endpoint)", "failedAttempts": "\(failedBefore)"])
             } else {
                 logger.debug("connected to Redis", metadata: ["redis": "\(endpoint)"])
             }
-            failedAttempts = 0
-            backoff = Self.minBackoff
         } catch {
-            failedAttempts += 1
-            lastConnectError = error.message
-            nextAttempt = clock.now + backoff
-            backoff = min(backoff * 2, Self.maxBackoff)
-            // Once at first, then about once a minute at the capped backoff, so an outage does not flood the log.
-            let level: Logger.Level = failedAttempts % 30 == 1 ? .warning : .debug
+            let level = schedule.failed(error.message, at: clock.now)
             logger.log(level: level, "cannot connect to Redis; retrying",
-                       metadata: ["redis": "\(endpoint)", "error": "\(error.message)", "attempt": "\(failedAttempts)"])
+                       metadata: ["redis": "\(endpoint)", "error": "\(error.message)", "attempt": "\(schedule.failedAttempts)"])
         }
     }
 
@@ -186,9 +174,7 @@ final class RedisWorker: @unchecked Sendable {
         } catch {
             self.connection = nil
             // The server may simply have restarted: try again at once, then back off.
-            nextAttempt = clock.now
-            backoff = Self.minBackoff
-            lastConnectError = error.message
+            schedule.lost(error.message, at: clock.now)
             logger.warning("lost connection to Redis", metadata: ["redis": "\(endpoint)", "error": "\(error.message)"])
             fail(batch[index...], .connection(
                 "lost connection to Redis at \(endpoint): \(error.message) (the command may or may not have run)"))
@@ -196,7 +182,7 @@ final class RedisWorker: @unchecked Sendable {
     }
 
     private func failDisconnected(_ requests: ArraySlice<Request>) {
-        fail(requests, .connection("cannot reach Redis at \(endpoint): \(lastConnectError)"))
+        fail(requests, .connection("cannot reach Redis at \(endpoint): \(schedule.lastError)"))
     }
 
     private func fail(_ requests: ArraySlice<Request>, _ error: RedisError) {

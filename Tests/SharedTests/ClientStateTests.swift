@@ -1,0 +1,61 @@
+import Logging
+import Testing
+
+@testable import Infrastructure
+
+@Suite("Client state machines")
+struct ClientStateTests {
+    @Test func redisBacksOffFrom50msTo2sAndResetsOnConnect() {
+        let start = ContinuousClock.now
+        var schedule = RedisReconnectSchedule(now: start)
+        #expect(schedule.mayConnect(at: start, probe: false))
+        var now = start
+        var waits: [Duration] = []
+        for _ in 0..<8 {
+            _ = schedule.failed("refused", at: now)
+            waits.append(schedule.nextAttempt - now)
+            #expect(!schedule.mayConnect(at: now, probe: false))
+            #expect(schedule.mayConnect(at: now, probe: true), "a probe may always try")
+            now = schedule.nextAttempt
+            #expect(schedule.mayConnect(at: now, probe: false))
+        }
+        #expect(waits == [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400),
+                          .milliseconds(800), .milliseconds(1600), .seconds(2), .seconds(2)])
+        #expect(schedule.lastError == "refused")
+        let failedBefore = schedule.connected()
+        #expect(failedBefore == 8, "a reconnect after 8 failures")
+        _ = schedule.failed("refused", at: now)
+        #expect(schedule.nextAttempt - now == .milliseconds(50), "the backoff starts over")
+    }
+
+    @Test func redisLogsTheFirstFailureAndThenAboutOnceAMinute() {
+        var schedule = RedisReconnectSchedule(now: .now)
+        var levels: [Logger.Level] = []
+        for _ in 1...61 { levels.append(schedule.failed("down", at: .now)) }
+        #expect(levels.indices.filter { levels[$0] == .warning } == [0, 30, 60])
+    }
+
+    @Test func aLostConnectionMayReconnectAtOnce() {
+        let now = ContinuousClock.now
+        var schedule = RedisReconnectSchedule(now: now)
+        _ = schedule.failed("refused", at: now)
+        _ = schedule.failed("refused", at: now)
+        schedule.lost("reset by peer", at: now)
+        #expect(schedule.mayConnect(at: now, probe: false))
+        #expect(schedule.lastError == "reset by peer")
+        _ = schedule.failed("refused", at: now)
+        #expect(schedule.nextAttempt - now == .milliseconds(50))
+    }
+
+    @Test func aProducerClosesOnceWithTheFirstDeadline() {
+        var state = ProducerState()
+        #expect(state.takesRecords)
+        let first = ContinuousClock.now + .seconds(10)
+        let flushUntil = state.close(flushUntil: first)
+        #expect(flushUntil == first)
+        #expect(!state.takesRecords)
+        let later = state.close(flushUntil: .now)
+        #expect(later == nil, "a later close keeps the first deadline")
+        #expect(state.phase == .closing(flushUntil: first))
+    }
+}
