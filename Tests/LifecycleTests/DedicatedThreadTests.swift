@@ -22,7 +22,7 @@ struct DedicatedThreadTests {
         let started = ContinuousClock.now
         thread.requestStop()
         #expect(await thread.finished(within: .seconds(5)))
-        #expect(ContinuousClock.now - started < .seconds(2), "the pause of 60 s ended with the stop request")
+        #expect(ContinuousClock.now - started < .seconds(30), "the pause of 60 s ended with the stop request")
         #expect(loops.current == 0)
         #expect(thread.join(timeout: .zero))
     }
@@ -57,7 +57,7 @@ struct DedicatedThreadTests {
         let started = ContinuousClock.now
         await group.triggerGracefulShutdown()
         try await running
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(25), "not the stop limit of 30 s")
     }
 
     @Test func recurringWorkRunsAtOnceThenEveryIntervalAndSurvivesErrors() async throws {
