@@ -27,13 +27,6 @@ public final class RecurringWork: Service, Sendable {
     /// Starts the runs; later calls do nothing.
     public func start() { thread.start() }
 
-    /// Stops the runs and waits for the one in hand (blocking, for start-up failures and tests; never on an event loop
-    /// or the cooperative pool).
-    public func stopBlocking() {
-        thread.requestStop()
-        thread.join(timeout: .seconds(15))
-    }
-
     public func run() async throws {
         start()
         try await thread.run()
