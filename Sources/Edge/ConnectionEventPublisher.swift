@@ -2,6 +2,7 @@ import Foundation
 import Infrastructure
 import Logging
 import Metrics
+import NIOCore
 import Shared
 
 /// Publishes the edge's connection events on `<prefix>.connections` (docs/kafka-contract.md, "Connection events"):
@@ -13,14 +14,14 @@ import Shared
 /// report said no) or `refused` (the producer did not take it, for example because it is shutting down). Records are
 /// keyed by device id, so the events of one device from this edge stay in order.
 final class ConnectionEventPublisher: Sendable {
-    private let producer: KafkaProducer
+    private let producer: any RecordPublisher
     private let topics: Topics
     private let edgeID: String
     private let delivered = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "delivered")])
     private let failed = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "failed")])
     private let refused = Counter(label: "cg_edge_connection_events_total", dimensions: [("outcome", "refused")])
 
-    init(producer: KafkaProducer, topics: Topics, edgeID: String) {
+    init(producer: any RecordPublisher, topics: Topics, edgeID: String) {
         self.producer = producer
         self.topics = topics
         self.edgeID = edgeID
@@ -32,11 +33,11 @@ final class ConnectionEventPublisher: Sendable {
     ///
     /// Unlike the other events it waits until the broker has it (three tries): without it, an earlier process's devices
     /// that never come back would read online for as long as this edge keeps its liveness key fresh.
-    func publishStart(logger: Logger) async {
+    func publishStart(on eventLoop: any EventLoop, logger: Logger) async {
         let record = ConnectionEventRecord.started(edge: edgeID, atMs: Self.nowMs).record(topics: topics)
         for attempt in 1...3 {
             do {
-                _ = try await producer.send(record)
+                _ = try await producer.send(record, on: eventLoop).get()
                 delivered.increment()
                 return
             } catch {
@@ -48,20 +49,21 @@ final class ConnectionEventPublisher: Sendable {
         logger.error("the edge's start event was not delivered: devices an earlier process of this edge held may read online in presence until they connect again")
     }
 
-    /// Publishes one event for the connection `session` of `device`, whose route claim had `epoch`.
-    func publish(_ kind: ConnectionEvent.Kind, device: String, session: String, epoch: Int64) {
+    /// Publishes one event for the connection `session` of `device`, whose route claim had `epoch`; its outcome is
+    /// counted on `eventLoop` (the connection's).
+    func publish(_ kind: ConnectionEvent.Kind, device: String, session: String, epoch: Int64, on eventLoop: any EventLoop) {
         let event = ConnectionEvent(kind: kind, device: device, edge: edgeID, session: session, epoch: epoch,
                                     atMs: Self.nowMs)
-        send(ConnectionEventRecord.connection(event).record(topics: topics))
+        send(ConnectionEventRecord.connection(event).record(topics: topics), on: eventLoop)
     }
 
     /// The edge clock of `at`: Unix milliseconds.
     private static var nowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    private func send(_ record: OutgoingRecord) {
+    private func send(_ record: OutgoingRecord, on eventLoop: any EventLoop) {
         let (delivered, failed) = (self.delivered, self.failed)
         do {
-            try producer.send(record) { result in
+            try producer.send(record, on: eventLoop).whenComplete { result in
                 switch result {
                 case .success: delivered.increment()
                 case .failure: failed.increment()

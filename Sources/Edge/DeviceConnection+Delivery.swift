@@ -4,7 +4,7 @@ import NIOCore
 import Shared
 
 /// Delivery from the mailbox: notices handed off by routers, drains from Redis, acks from the device. All on the
-/// event loop.
+/// event loop; a mailbox read is a future the Redis thread completes here.
 extension DeviceConnection {
     /// The router stored `entry` in this device's mailbox and says so.
     func notice(_ entry: MailboxEntry) {
@@ -20,15 +20,12 @@ extension DeviceConnection {
     /// Reads the mailbox if the window says a read is due, writes what it finds, and goes on while more is due.
     func pump() {
         guard let device = registered?.device, let channel, let (after, limit) = window.beginDrain() else { return }
-        let mailbox = edge.mailbox
         let logger = edge.logger
-        let promise = channel.eventLoop.makePromise(of: (entries: [MailboxEntry], expired: [MailboxEntry]).self)
-        promise.completeWithTask { try await mailbox.read(device: device, after: after, limit: limit) }
-        promise.futureResult.assumeIsolated().whenComplete { [self] result in
+        edge.mailbox.read(device: device, after: after, limit: limit, on: channel.eventLoop).assumeIsolated().whenComplete { [self] result in
             guard registered?.device == device else { return }
             switch result {
             case .success(let read):
-                if !read.expired.isEmpty { report(read.expired, device: device) }
+                if !read.expired.isEmpty { report(read.expired, device: device, channel: channel) }
                 for entry in window.endDrain(read.entries, limit: limit) { write(entry, to: channel) }
                 pump()
             case .failure(let error):
@@ -61,10 +58,11 @@ extension DeviceConnection {
         channel.send(.msg(Message(service: entry.service, id: entry.id, payload: payload)), as: encoding)
     }
 
-    private func report(_ expired: [MailboxEntry], device: String) {
+    private func report(_ expired: [MailboxEntry], device: String, channel: any Channel) {
         for entry in expired {
             let record = ReportRecord(device: device, entry: entry, reason: .expired).record(topics: edge.config.topics)
-            try? edge.producer.send(record) { _ in }
+            // Best effort (docs/guarantees.md): a report that cannot be produced is not retried.
+            _ = try? edge.publisher.send(record, on: channel.eventLoop)
         }
     }
 
@@ -72,10 +70,12 @@ extension DeviceConnection {
     static func askToClose(_ replaced: DeviceRoute, device: String, edge: EdgeContext) async {
         let why = "cannot ask \(replaced.edge) to close the replaced connection of \(device)"
         do {
-            guard let record = try await edge.registry.edgeRecord(replaced.edge) else { return }  // gone: nothing to close
-            edge.handoff.send([.close(device: device, session: replaced.session)], to: replaced.edge, at: record) { outcome in
-                if case .abandoned(let reason) = outcome { edge.logger.warning("\(why): \(reason)") }
-            }
+            guard let record = try await edge.routes.edgeRecord(replaced.edge) else { return }  // gone: nothing to close
+            // Not awaited: the hello goes on while the notice travels.
+            edge.handoff.send([.close(device: device, session: replaced.session)], to: replaced.edge, at: record)
+                .whenSuccess { outcome in
+                    if case .abandoned(let reason) = outcome { edge.logger.warning("\(why): \(reason)") }
+                }
         } catch {
             edge.logger.warning("\(why): \(error)")
         }

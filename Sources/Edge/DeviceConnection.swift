@@ -1,5 +1,6 @@
 import ChannelProtocol
 import Foundation
+import Infrastructure
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -8,9 +9,10 @@ import Shared
 /// One device's WebSocket connection on the edge: decodes frames, runs ``DeviceSession`` and carries out its actions;
 /// delivers the device's messages through its ``DeliveryWindow`` (see DeviceConnection+Delivery.swift).
 ///
-/// Kafka and Redis work never blocks here: the hello's token check and route claim, and mailbox reads and acks, run
-/// as tasks whose results hop back to the event loop; a publish completes from the producer's delivery report. A
-/// message is acked to the device only after its delivery report says the broker has it.
+/// Kafka and Redis work never blocks here. The hello's token check and route claim run as one task whose result comes
+/// back to the event loop; everything after it (publishes, mailbox reads, route release) chains on futures that the
+/// producer's and the Redis client's threads complete on this loop, with no task between. A message is acked to the
+/// device only after its delivery report says the broker has it.
 final class DeviceConnection: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -135,7 +137,7 @@ final class DeviceConnection: ChannelInboundHandler {
             // Also when this connection was replaced or drained: the presence service ignores a disconnect whose
             // epoch is no longer the device's latest.
             edge.connectionEvents?.publish(.disconnect, device: registered.device, session: registered.session,
-                                           epoch: registered.epoch)
+                                           epoch: registered.epoch, on: context.eventLoop)
         }
         registered = nil
         session.markClosed()
@@ -183,8 +185,9 @@ final class DeviceConnection: ChannelInboundHandler {
     private func authenticate(_ hello: Hello, channel: any Channel) {
         let edge = self.edge
         let sessionID = Self.newSessionID()
-        let promise = channel.eventLoop.makePromise(of: (grant: DeviceGrant, epoch: Int64).self)
-        promise.completeWithTask {
+        // The one task a connection starts: jwt-kit checks tokens in async code (its key collection is an actor), so
+        // the hello's check and route claim run as one task whose result comes back to the event loop.
+        let checked = channel.eventLoop.makeFutureWithTask { () async throws -> (grant: DeviceGrant, epoch: Int64) in
             let grant: DeviceGrant
             do {
                 grant = try await edge.tokens.verify(hello.token, device: hello.device)
@@ -193,7 +196,7 @@ final class DeviceConnection: ChannelInboundHandler {
             }
             do {
                 let started = ContinuousClock.now
-                let (route, replaced) = try await edge.registry.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
+                let (route, replaced) = try await edge.routes.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
                 edge.metrics.redisLatency.record(duration: .now - started)
                 if let replaced, replaced.edge != edge.config.edgeID {
                     await Self.askToClose(replaced, device: grant.device, edge: edge)
@@ -205,7 +208,7 @@ final class DeviceConnection: ChannelInboundHandler {
                 throw ProtocolError(.unavailable, "device registry unavailable, try again later")
             }
         }
-        promise.futureResult.hop(to: channel.eventLoop).assumeIsolated().whenComplete { [self] result in
+        checked.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let (grant, epoch)):
                 edge.metrics.hello("ok")
@@ -222,7 +225,8 @@ final class DeviceConnection: ChannelInboundHandler {
                 switch edge.devices.add(device: grant.device, session: sessionID, epoch: epoch, channel: channel, handler: self) {
                 case .added(let replaced):
                     registered = (grant.device, sessionID, epoch)
-                    edge.connectionEvents?.publish(.connect, device: grant.device, session: sessionID, epoch: epoch)
+                    edge.connectionEvents?.publish(.connect, device: grant.device, session: sessionID, epoch: epoch,
+                                                   on: channel.eventLoop)
                     replaced?.channel.sendAndClose(nil, code: .replaced)
                     perform(welcomeAction, channel: channel)
                     pump()
@@ -245,37 +249,34 @@ final class DeviceConnection: ChannelInboundHandler {
             session: session, receivedAtMs: Int64(Date().timeIntervalSince1970 * 1000)
         ).record(topic: config.services.service(message.service)?.topic ?? config.topics.up(message.service))
         let id = message.id
-        let encoding = self.encoding
-        let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
         let metrics = edge.metrics
-        let failures = edge.produceFailures
-        let topic = record.topic
         let started = ContinuousClock.now
         metrics.frameIn(service: message.service)
+        let delivered: EventLoopFuture<KafkaDelivery>
         do {
-            try edge.producer.send(record) { result in
-                metrics.produceLatency.record(duration: .now - started)
-                if case .failure(let error) = result {
-                    metrics.produceErrors.increment()
-                    failures.failed(error, topic: topic)
-                }
-                channel.eventLoop.execute {
-                    this.value.publishing -= 1
-                    this.value.updateReading(channel)
-                    switch result {
-                    case .success: channel.send(.ack(id: id), as: encoding)
-                    case .failure(let error):
-                        metrics.refused(.unavailable)
-                        channel.send(.error(ProtocolError(.unavailable, "not delivered to the service: \(error.isRetriable ? "broker unavailable" : "rejected"), send it again", ref: id)), as: encoding)
-                    }
-                }
-            }
-            publishing += 1
-            updateReading(channel)
+            delivered = try edge.publisher.send(record, on: channel.eventLoop)
         } catch {
             metrics.produceErrors.increment()
             metrics.refused(.unavailable)
             channel.send(.error(ProtocolError(.unavailable, "the edge cannot take messages now, send it again later", ref: id)), as: encoding)
+            return
+        }
+        publishing += 1
+        updateReading(channel)
+        delivered.assumeIsolated().whenComplete { [self] result in
+            metrics.produceLatency.record(duration: .now - started)
+            publishing -= 1
+            updateReading(channel)
+            switch result {
+            case .success:
+                channel.send(.ack(id: id), as: encoding)
+            case .failure(let error):
+                let error = error as? KafkaError ?? KafkaError(code: -1, message: "\(error)", isRetriable: true)
+                metrics.produceErrors.increment()
+                edge.produceFailures.failed(error, topic: record.topic)
+                metrics.refused(.unavailable)
+                channel.send(.error(ProtocolError(.unavailable, "not delivered to the service: \(error.isRetriable ? "broker unavailable" : "rejected"), send it again", ref: id)), as: encoding)
+            }
         }
     }
 
@@ -289,13 +290,12 @@ final class DeviceConnection: ChannelInboundHandler {
         }
     }
 
+    /// Deletes the route if it still names this connection's session; on the event loop, with no task.
     private func release(device: String, session: String) {
-        let registry = edge.registry
+        guard let channel else { return }
         let logger = edge.logger
-        Task {
-            do { _ = try await registry.release(device: device, session: session) } catch {
-                logger.warning("cannot release the route of \(device): \(error)")
-            }
+        edge.routes.release(device: device, session: session, on: channel.eventLoop).whenFailure { error in
+            logger.warning("cannot release the route of \(device): \(error)")
         }
     }
 

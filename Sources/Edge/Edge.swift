@@ -26,6 +26,10 @@ public final class Edge: Sendable {
         let context: EdgeContext
         let handoffServer: any Channel
         let redis: RedisClient
+        let registry: DeviceRegistry
+        let producer: KafkaProducer
+        let handoff: HandoffClient
+        let acks: MailboxAcks
         let record: EdgeRecord
         let limiter: ConnectionLimiter
         let tls: TLSContextSource?
@@ -93,14 +97,14 @@ public final class Edge: Sendable {
         let devices = ConnectedDevices(gauge: metrics.connections)
         let events = config.connectionEvents
             ? ConnectionEventPublisher(producer: producer, topics: config.topics, edgeID: config.edgeID) : nil
-        // Before any device can connect, so that every connection of this edge comes after it.
-        await events?.publishStart(logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        // Before any device can connect, so that every connection of this edge comes after it.
+        await events?.publishStart(on: group.next(), logger: logger)
         let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix)
         let acks = MailboxAcks(mailbox: mailbox, batch: config.ackBatch, delay: config.ackDelay, logger: logger)
-        let context = EdgeContext(config: config, producer: producer, registry: registry, mailbox: mailbox, acks: acks,
-                                  handoff: HandoffClient(sender: config.edgeID, settings: config.handoff, logger: logger),
-                                  tokens: try await TokenAuthority(keys: config.tokenKeys),
+        let handoff = HandoffClient(sender: config.edgeID, settings: config.handoff, logger: logger)
+        let context = EdgeContext(config: config, publisher: producer, routes: registry, mailbox: mailbox, acks: acks,
+                                  handoff: handoff, tokens: try await TokenAuthority(keys: config.tokenKeys),
                                   devices: devices, metrics: metrics, connectionEvents: events, logger: logger)
 
         // The hand-off listener is published (in the liveness record) before any device can connect, so a router that
@@ -123,7 +127,8 @@ public final class Edge: Sendable {
         let reloadOnHangup = tls.map(TLSReloadOnHangup.init)
         state.withLockedValue {
             $0 = Running(group: group, server: server, context: context, handoffServer: handoffServer, redis: redis,
-                         record: record, limiter: limiter, tls: tls, reloadOnHangup: reloadOnHangup)
+                         registry: registry, producer: producer, handoff: handoff, acks: acks, record: record, limiter: limiter,
+                         tls: tls, reloadOnHangup: reloadOnHangup)
         }
     }
 
@@ -165,14 +170,14 @@ public final class Edge: Sendable {
     public var services: [(name: String, service: any Service)] {
         guard let running = state.withLockedValue({ $0 }) else { return [] }
         let context = running.context
-        let liveness = EdgeLiveness(config: config, record: running.record, registry: context.registry,
+        let liveness = EdgeLiveness(config: config, record: running.record, registry: running.registry,
                                     devices: context.devices, logger: logger)
         return [
             ("redis", running.redis),
             ("event loops", ShutdownStep("event loops") { try? await running.group.shutdownGracefully() }),
-            ("kafka producer", context.producer),
-            ("hand-off client", ShutdownStep("hand-off client") { _ = try? await offload { context.handoff.close() } }),
-            ("mailbox acks", context.acks),
+            ("kafka producer", running.producer),
+            ("hand-off client", ShutdownStep("hand-off client") { _ = try? await offload { running.handoff.close() } }),
+            ("mailbox acks", running.acks),
             ("hand-off listener", ShutdownStep("hand-off listener") { try? await running.handoffServer.close() }),
             ("liveness", liveness),
             ("devices", ShutdownStep("devices") { await self.drainAndClose(running) }),
@@ -196,7 +201,7 @@ public final class Edge: Sendable {
         }
         for connection in running.context.devices.all() {
             running.context.connectionEvents?.publish(.disconnect, device: connection.device, session: connection.session,
-                                                      epoch: connection.epoch)
+                                                      epoch: connection.epoch, on: connection.channel.eventLoop)
         }
     }
 }

@@ -1,20 +1,22 @@
 import ChannelProtocol
-import Infrastructure
 import Logging
 import NIOCore
 import NIOWebSocket
 import Shared
 
-/// What every connection handler of one edge shares: configuration, clients and the local device table.
+/// What every connection handler of one edge shares: configuration, clients and the local device table. The clients
+/// are seen through small protocols (``RecordPublisher``, ``RouteRegistry``, ``MailboxReader``, ``DeviceAcks``,
+/// ``NoticeSender``), so that the handlers also run in-process in tests.
 final class EdgeContext: Sendable {
     let config: EdgeConfig
-    let producer: KafkaProducer
-    let registry: DeviceRegistry
-    let mailbox: Mailbox
+    /// Device messages to their services' topics, and reports of expired messages.
+    let publisher: any RecordPublisher
+    let routes: any RouteRegistry
+    let mailbox: any MailboxReader
     /// Device acks on their way to the mailboxes, deleted in batches.
-    let acks: MailboxAcks
+    let acks: any DeviceAcks
     /// Notices this edge sends to other edges (closing a connection a newer one replaced).
-    let handoff: HandoffClient
+    let handoff: any NoticeSender
     let tokens: TokenAuthority
     let devices: ConnectedDevices
     let metrics: EdgeMetrics
@@ -24,12 +26,12 @@ final class EdgeContext: Sendable {
     let connectionEvents: ConnectionEventPublisher?
     let logger: Logger
 
-    init(config: EdgeConfig, producer: KafkaProducer, registry: DeviceRegistry, mailbox: Mailbox, acks: MailboxAcks,
-         handoff: HandoffClient, tokens: TokenAuthority, devices: ConnectedDevices, metrics: EdgeMetrics,
-         connectionEvents: ConnectionEventPublisher?, logger: Logger) {
+    init(config: EdgeConfig, publisher: any RecordPublisher, routes: any RouteRegistry, mailbox: any MailboxReader,
+         acks: any DeviceAcks, handoff: any NoticeSender, tokens: TokenAuthority, devices: ConnectedDevices,
+         metrics: EdgeMetrics, connectionEvents: ConnectionEventPublisher?, logger: Logger) {
         self.config = config
-        self.producer = producer
-        self.registry = registry
+        self.publisher = publisher
+        self.routes = routes
         self.mailbox = mailbox
         self.acks = acks
         self.handoff = handoff

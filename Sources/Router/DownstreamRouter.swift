@@ -1,13 +1,13 @@
 import Foundation
 import Infrastructure
 import Logging
-import NIOConcurrencyHelpers
+import NIOCore
 import Shared
 
 /// Routes one batch of downstream records: stores each message in its device's mailbox and learns the device's route
 /// in the same script call, then hands a notice to the edge holding the device (docs/handoff.md).
 ///
-/// Guarantees: ``store(_:)`` returns once every message is in its mailbox; ``handOff(_:completion:)`` completes once
+/// Guarantees: ``store(_:)`` returns once every message is in its mailbox; ``handOff(_:)``'s future succeeds once
 /// every notice has been acked by its edge or given up, and every report acknowledged by the broker or failed, so
 /// the caller may then commit the batch (at-least-once). The mailbox is written before the route is read (one atomic
 /// script), and an edge reads the mailbox only after it claimed the route, so a device connecting at any moment
@@ -35,19 +35,22 @@ final class DownstreamRouter: @unchecked Sendable {
     }
 
     private let config: RouterConfig
-    private let mailbox: Mailbox
-    private let edges: EdgeDirectory
-    private let handoff: HandoffClient
-    private let producer: KafkaProducer
+    private let mailbox: any MailboxStore
+    private let edges: any EdgeRecords
+    private let handoff: any NoticeSender
+    private let producer: any RecordPublisher
+    /// Where the hand-off's futures are joined: the hand-off client's own loop, so that joining adds no hop.
+    private let eventLoop: any EventLoop
     private let logger: Logger
 
-    init(config: RouterConfig, mailbox: Mailbox, edges: EdgeDirectory, handoff: HandoffClient, producer: KafkaProducer,
-         logger: Logger) {
+    init(config: RouterConfig, mailbox: any MailboxStore, edges: any EdgeRecords, handoff: any NoticeSender,
+         producer: any RecordPublisher, eventLoop: any EventLoop, logger: Logger) {
         self.config = config
         self.mailbox = mailbox
         self.edges = edges
         self.handoff = handoff
         self.producer = producer
+        self.eventLoop = eventLoop
         self.logger = logger
     }
 
@@ -79,7 +82,7 @@ final class DownstreamRouter: @unchecked Sendable {
             }
             items.append(item)
         }
-        let results = try mailbox.storeAndRouteBlocking(items)
+        let results = try mailbox.storeAndRouteBlocking(items, timeout: .seconds(5))
         var toHand: [(device: String, route: DeviceRoute, entry: MailboxEntry)] = []
         for (item, result) in zip(items, results) {
             var entry = item.entry
@@ -121,41 +124,32 @@ final class DownstreamRouter: @unchecked Sendable {
         return stored
     }
 
-    /// Hands the stored batch's notices to their edges and produces its reports; `completion` (on another thread)
-    /// gets the outcome once every notice is acked or given up and every report acknowledged or failed. Reports are
-    /// best effort (docs/guarantees.md): one that cannot be produced is logged and holds up nothing after that.
-    func handOff(_ stored: Stored, completion: @escaping @Sendable (Outcome) -> Void) {
-        let parts = stored.notices.count + stored.reports.count
-        guard parts > 0 else { return completion(stored.outcome) }
-        let state = NIOLockedValueBox((left: parts, outcome: stored.outcome, lostReports: 0))
-        let logger = self.logger, prefix = config.topics.prefix
-        let finish: @Sendable (_ abandoned: Int, _ lostReport: Bool) -> Void = { abandoned, lostReport in
-            let done = state.withLockedValue { state -> (Outcome, Int)? in
-                state.outcome.abandoned += abandoned
-                state.outcome.noticed -= abandoned
-                if lostReport { state.lostReports += 1 }
-                state.left -= 1
-                return state.left == 0 ? (state.outcome, state.lostReports) : nil
-            }
-            guard let (outcome, lost) = done else { return }
-            if lost > 0 { logger.warning("\(lost) reports could not be produced (does \(prefix).report.<service> exist?)") }
-            completion(outcome)
+    /// Hands the stored batch's notices to their edges and produces its reports; the future (it never fails) gives the
+    /// outcome once every notice is acked or given up and every report acknowledged or failed. Reports are best effort
+    /// (docs/guarantees.md): one that cannot be produced is logged and holds up nothing after that.
+    func handOff(_ stored: Stored) -> EventLoopFuture<Outcome> {
+        let handed = stored.notices.map { edge, hand in
+            handoff.send(hand.notices, to: edge, at: hand.record).map { $0 == .handedOff ? 0 : hand.notices.count }
         }
-        for (edge, hand) in stored.notices {
-            let count = hand.notices.count
-            handoff.send(hand.notices, to: edge, at: hand.record) { outcome in
-                finish(outcome == .handedOff ? 0 : count, false)
-            }
-        }
-        for report in stored.reports {
+        let reported = stored.reports.map { report -> EventLoopFuture<Bool> in
             do {
-                try producer.send(report) { result in
-                    if case .failure = result { finish(0, true) } else { finish(0, false) }
-                }
+                return try producer.send(report, on: eventLoop).map { _ in true }.recover { _ in false }
             } catch {
-                finish(0, true)
+                return eventLoop.makeSucceededFuture(false)
             }
         }
+        let logger = self.logger, prefix = config.topics.prefix
+        return EventLoopFuture.whenAllSucceed(handed, on: eventLoop)
+            .and(EventLoopFuture.whenAllSucceed(reported, on: eventLoop))
+            .map { abandoned, reports in
+                var outcome = stored.outcome
+                let given = abandoned.reduce(0, +)
+                outcome.abandoned += given
+                outcome.noticed -= given
+                let lost = reports.filter { !$0 }.count
+                if lost > 0 { logger.warning("\(lost) reports could not be produced (does \(prefix).report.<service> exist?)") }
+                return outcome
+            }
     }
 }
 

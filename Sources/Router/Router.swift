@@ -57,7 +57,7 @@ public final class Router: Sendable {
         let handoff = HandoffClient(sender: config.routerID, settings: config.handoff, logger: logger)
         let router = DownstreamRouter(config: config, mailbox: mailbox,
                                       edges: EdgeDirectory(registry: DeviceRegistry(redis: redis, prefix: config.topics.prefix)),
-                                      handoff: handoff, producer: producer, logger: logger)
+                                      handoff: handoff, producer: producer, eventLoop: handoff.eventLoop, logger: logger)
         var lanes: [RouterLane] = []
         for number in 1...max(1, config.lanes) {
             let consumer = try KafkaConsumer(config: config.kafka, groupID: config.effectiveGroupID, logger: logger)

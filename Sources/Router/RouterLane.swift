@@ -2,6 +2,7 @@ import Foundation
 import Infrastructure
 import Lifecycle
 import Logging
+import NIOCore
 import Shared
 
 /// One consumer of the router's group on a thread of its own, pipelined: while earlier batches wait for their edges'
@@ -132,7 +133,7 @@ final class RouterLane: @unchecked Sendable {
         }
         let batch = Batch(records: records, started: polledAt)
         inFlight.append(batch)
-        router.handOff(stored) { [condition] outcome in
+        router.handOff(stored).whenSuccess { [condition] outcome in
             condition.withLock {
                 batch.outcome = outcome
                 condition.broadcast()

@@ -26,7 +26,7 @@ public enum HandoffOutcome: Sendable, Equatable {
 ///   skips repeats, since each notice carries the message's seq.
 /// - Connects only to an edge that answers the hello with the id asked for, so an address reused by another edge is
 ///   never handed a notice.
-/// - Completions run on the client's own event loop thread: keep them short.
+/// - Futures complete on the client's own event loop thread: keep what runs on them short.
 public final class HandoffClient: Sendable {
     public struct Settings: Sendable {
         public var ackTimeout: Duration = .seconds(2)
@@ -57,17 +57,22 @@ public final class HandoffClient: Sendable {
         ticker.withLockedValue { $0 = task }
     }
 
+    /// The event loop the client's connections and futures run on (it has one): a caller that goes on from a
+    /// ``send(_:to:at:)`` chains there without another hop.
+    public var eventLoop: any EventLoop { group.next() }
+
     /// Sends `notices` to `edge`, reached at `record`'s address, as one batch (split into frames of about
-    /// ``HandoffCodec/maxBatchBytes``); `completion` says how it ended. Never blocks.
-    public func send(_ notices: [HandoffNotice], to edge: String, at record: EdgeRecord,
-                     completion: @escaping @Sendable (HandoffOutcome) -> Void) {
-        guard !notices.isEmpty else { return completion(.handedOff) }
+    /// ``HandoffCodec/maxBatchBytes``); the future, on ``eventLoop``, says how it ended (it never fails). Never blocks.
+    public func send(_ notices: [HandoffNotice], to edge: String, at record: EdgeRecord) -> EventLoopFuture<HandoffOutcome> {
+        let loop = group.next()
+        guard !notices.isEmpty else { return loop.makeSucceededFuture(.handedOff) }
         let link = links.withLockedValue { links in
             if let link = links[edge] { return link }
-            let link = HandoffLink(edge: edge, client: self, eventLoop: group.next())
+            let link = HandoffLink(edge: edge, client: self, eventLoop: loop)
             links[edge] = link
             return link
         }
+        let promise = loop.makePromise(of: HandoffOutcome.self)
         let frames = Self.split(notices)
         let parts = NIOLockedValueBox((left: frames.count, outcome: HandoffOutcome.handedOff))
         for frame in frames {
@@ -77,9 +82,10 @@ public final class HandoffClient: Sendable {
                     parts.left -= 1
                     return parts.left == 0 ? parts.outcome : nil
                 }
-                if let done { completion(done) }
+                if let done { promise.succeed(done) }
             }
         }
+        return promise.futureResult
     }
 
     /// Closes every connection; batches not yet acked complete as abandoned.

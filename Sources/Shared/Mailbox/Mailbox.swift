@@ -1,4 +1,5 @@
 import Infrastructure
+import NIOCore
 // Redis schema of the store-and-forward mailbox (key names in RedisKeys; full text in docs/redis-schema.md, "Mailbox"):
 //
 // <prefix>:mbox:{<device>}   zset  member = message id, score = seq: the device's entries in store order.
@@ -164,12 +165,26 @@ public final class Mailbox: Sendable {
     /// in either list.
     public func read(device: String, after seq: Int64, limit: Int) async throws -> (entries: [MailboxEntry], expired: [MailboxEntry]) {
         guard limit > 0 else { return ([], []) }
-        let reply = try await redis.run(MailboxScripts.read, keys: keys(device),
-                                        args: [String(seq), String(limit), Self.memberPrefix(device)])
+        return try Self.readResult(await redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(device, seq, limit)))
+    }
+
+    /// ``read(device:after:limit:)`` for an event loop: the future, on `eventLoop`, is completed from the Redis thread.
+    public func read(device: String, after seq: Int64, limit: Int,
+                     on eventLoop: any EventLoop) -> EventLoopFuture<(entries: [MailboxEntry], expired: [MailboxEntry])> {
+        guard limit > 0 else { return eventLoop.makeSucceededFuture(([], [])) }
+        return redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(device, seq, limit), on: eventLoop)
+            .flatMapThrowing(Self.readResult)
+    }
+
+    private func readArgs(_ device: String, _ seq: Int64, _ limit: Int) -> [String] {
+        [String(seq), String(limit), Self.memberPrefix(device)]
+    }
+
+    private static func readResult(_ reply: RedisValue) throws -> (entries: [MailboxEntry], expired: [MailboxEntry]) {
         guard let lists = reply.array, lists.count == 2, let live = lists[0].array, let expired = lists[1].array else {
             throw RedisError.reply("unexpected reply to the mailbox read script: \(reply)")
         }
-        return (Self.entries(live), Self.entries(expired))
+        return (entries(live), entries(expired))
     }
 
     /// Reads a flat id, seq, stored value list; malformed values are skipped (the scripts treat them as expired).

@@ -1,5 +1,6 @@
 import Foundation
 import Infrastructure
+import NIOCore
 
 // Redis schema of the device registry (key names in RedisKeys; all start with a deployment prefix, e.g. "cg"):
 //
@@ -71,6 +72,11 @@ public final class DeviceRegistry: Sendable {
     /// Compare-and-delete: deletes the route only if it still names `session`; returns whether it deleted.
     public func release(device: String, session: String) async throws -> Bool {
         try await redis.run(DeviceRegistryScripts.release, keys: [routeKey(device)], args: [session]).int == 1
+    }
+
+    /// ``release(device:session:)`` for an event loop: the future, on `eventLoop`, is completed from the Redis thread.
+    public func release(device: String, session: String, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        redis.run(DeviceRegistryScripts.release, keys: [routeKey(device)], args: [session], on: eventLoop).map { $0.int == 1 }
     }
 
     /// Extends the TTL of each route that still names the given session (one pipeline of script calls).

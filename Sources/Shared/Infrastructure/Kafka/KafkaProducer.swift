@@ -2,13 +2,19 @@ internal import CRdKafka
 import Foundation
 import Lifecycle
 import Logging
+import NIOCore
 import ServiceLifecycle
 
-/// A Kafka producer whose `send` never blocks, so it can be called from an event loop.
+/// A Kafka producer whose sends never block, so they can be called from an event loop.
 ///
-/// Guarantees: every `send` that does not throw calls its `onDelivery` exactly once, on the producer's poll
-/// thread, with the broker's delivery report or a failure (timeout, purge at shutdown). Idempotence is on by
-/// default, so retries inside librdkafka neither duplicate nor reorder records of one partition.
+/// Two families, as for ``RedisClient``:
+/// - async: ``send(_:)`` for tasks, and ``send(_:on:)``, whose future an event loop can chain on without a task in
+///   between (the poll thread completes it);
+/// - blocking: ``sendAllBlocking(_:within:)``, for dedicated threads only.
+///
+/// Guarantees: every send that does not throw gets exactly one answer, the broker's delivery report or a failure
+/// (timeout after `message.timeout.ms`, purge at shutdown). Idempotence is on by default, so retries inside
+/// librdkafka neither duplicate nor reorder records of one partition.
 public final class KafkaProducer: Service, Sendable {
     private let handle: KafkaHandle
     private let pollThread: ProducerPollThread
@@ -55,8 +61,9 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Enqueues `record` without waiting. `onDelivery` runs exactly once, on the poll thread, with the broker's
     /// answer. Throws, without calling `onDelivery`, if the producer is shut down, the topic name is invalid,
-    /// or librdkafka refuses the record (for example `_QUEUE_FULL`, which is retriable).
-    public func send(
+    /// or librdkafka refuses the record (for example `_QUEUE_FULL`, which is retriable). The plumbing under both
+    /// families.
+    func send(
         _ record: OutgoingRecord, onDelivery: @escaping @Sendable (Result<KafkaDelivery, KafkaError>) -> Void
     ) throws {
         try Self.validate(topic: record.topic)
@@ -69,6 +76,20 @@ public final class KafkaProducer: Service, Sendable {
                 throw error
             }
         }
+    }
+
+    /// Enqueues `record` without waiting; the future, on `eventLoop`, succeeds with the broker's acknowledgement or fails
+    /// with the delivery's ``KafkaError``. Throws at once, with nothing enqueued, if the producer is shut down, the topic
+    /// name is invalid, or librdkafka refuses the record (for example `_QUEUE_FULL`, which is retriable).
+    public func send(_ record: OutgoingRecord, on eventLoop: any EventLoop) throws -> EventLoopFuture<KafkaDelivery> {
+        let promise = eventLoop.makePromise(of: KafkaDelivery.self)
+        do {
+            try send(record) { promise.completeWith($0.mapError { $0 }) }
+        } catch {
+            promise.fail(error)  // never seen by anyone: the caller gets the throw
+            throw error
+        }
+        return promise.futureResult
     }
 
     /// Sends `record` and resumes when the broker has acknowledged it.

@@ -5,8 +5,9 @@ import ServiceLifecycle
 /// A Redis client: one connection served by one dedicated thread.
 ///
 /// Two API families, each for its own kind of caller:
-/// - **async** (`send`, `pipeline`, `run` of scripts, and the domain types built on them): for tasks, and for event
-///   loops through a promise completed by a task. They resume from the Redis thread and never block.
+/// - **async** (`send`, `pipeline`, `run` of scripts, and the domain types built on them): `async` functions for
+///   tasks, and `run(_:keys:args:on:)`, whose future an event loop chains on with no task in between. Both are
+///   completed from the Redis thread and never block.
 /// - **blocking** (`checkReachable`, `sendBlocking`, `pipelineBlocking`, `runBlocking`): for dedicated threads only
 ///   (consumer loops, sweeps, start-up checks run through `offload`), never the cooperative pool or an event loop.
 ///   Each takes a timeout; past it, the reply counts as a connection error (the command may still run).

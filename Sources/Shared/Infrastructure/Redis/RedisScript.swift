@@ -1,4 +1,5 @@
 import Crypto
+import NIOCore
 
 /// A Lua script run by EVALSHA, falling back to EVAL on NOSCRIPT (e.g. after a Redis restart or SCRIPT FLUSH).
 ///
@@ -45,6 +46,14 @@ extension RedisClient {
     /// Runs `script` once; an error reply (e.g. a Lua error) is thrown.
     public func run(_ script: RedisScript, keys: [String], args: [String]) async throws -> RedisValue {
         try await run(script, invocations: [.init(keys: keys, args: args)])[0].get()
+    }
+
+    /// Runs `script` once; the future, on `eventLoop`, is completed straight from the Redis thread with the reply, or
+    /// fails with the error reply or connection error.
+    public func run(_ script: RedisScript, keys: [String], args: [String], on eventLoop: any EventLoop) -> EventLoopFuture<RedisValue> {
+        let promise = eventLoop.makePromise(of: RedisValue.self)
+        run(script, invocations: [.init(keys: keys, args: args)]) { promise.completeWith($0[0].mapError { $0 }) }
+        return promise.futureResult
     }
 
     /// Runs `script` once per invocation in one pipeline; results in invocation order.
