@@ -264,6 +264,8 @@ actor Upstream {
         }
     }
 
+    var ackedCount: Int { acked.values.reduce(0) { $0 + $1.count } }
+
     func expectEveryAckedMessageReachedTheService(_ receivers: [Receiver], scenario: String, within seconds: Double = 60) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         func missing() -> Int {

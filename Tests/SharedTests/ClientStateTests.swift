@@ -48,7 +48,7 @@ struct ClientStateTests {
     }
 
     @Test func aProducerClosesOnceWithTheFirstDeadline() {
-        var state = ProducerState()
+        var state = ProducerState(first: "g1")
         #expect(state.takesRecords)
         let first = ContinuousClock.now + .seconds(10)
         let flushUntil = state.close(flushUntil: first)
@@ -57,5 +57,36 @@ struct ClientStateTests {
         let later = state.close(flushUntil: .now)
         #expect(later == nil, "a later close keeps the first deadline")
         #expect(state.phase == .closing(flushUntil: first))
+    }
+
+    @Test func aFailedGenerationIsReplacedOnceAndRetired() throws {
+        var state = ProducerState(first: "g1")
+        #expect(state.fatal(in: 1) == 2)
+        #expect(state.fatal(in: 1) == nil, "one replacement per failed generation")
+        #expect(state.takesRecords, "records still go to the failed generation, which refuses them at once")
+        guard case .retire(let failed) = state.replaced(by: "g2") else { Issue.record("not retired"); return }
+        #expect(failed == "g1")
+        #expect(state.current == "g2" && state.number == 2 && state.phase == .open)
+        #expect(state.fatal(in: 1) == nil, "a late report of a retired generation changes nothing")
+        #expect(state.fatal(in: 2) == 3)
+        #expect(state.all == ["g1", "g2"], "the replacement under way is not listed until made")
+    }
+
+    @Test func aReplacementMadeWhileClosingIsStoppedAtOnceAndWaitedFor() {
+        var state = ProducerState(first: "g1")
+        #expect(state.fatal(in: 1) == 2)
+        #expect(state.close(flushUntil: .now) != nil)
+        guard case .stopAtOnce = state.replaced(by: "g2") else { Issue.record("used while closing"); return }
+        #expect(state.current == "g1")
+        #expect(Set(state.all) == ["g1", "g2"], "the shutdown waits for both")
+        #expect(state.fatal(in: 1) == nil, "no replacement once closing")
+    }
+
+    @Test func aReplacementThatCouldNotBeMadeIsAskedForAgain() {
+        var state = ProducerState(first: "g1")
+        #expect(state.fatal(in: 1) == 2)
+        state.replacementFailed()
+        #expect(state.phase == .open && state.current == "g1")
+        #expect(state.fatal(in: 1) == 2, "the next refused send asks again")
     }
 }

@@ -12,6 +12,8 @@ final class KafkaClientContext: Sendable {
     let assigned = KafkaLock(false)
     /// The last error librdkafka reported through the error callback, to explain failures such as timeouts.
     let lastError = KafkaLock<String?>(nil)
+    /// Producer only: what to do when the producer failed for good (replace it): a fatal error, or fenced.
+    let onFatal = KafkaLock<(@Sendable (_ reason: String) -> Void)?>(nil)
 
     init(logger: Logger) {
         self.logger = logger

@@ -51,6 +51,7 @@ final class KafkaHandle: @unchecked Sendable {
             let fatal = err == RD_KAFKA_RESP_ERR__FATAL.rawValue
             context.logger.log(level: fatal ? .error : .warning, "Kafka client error: \(text)",
                                metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(err))))"])
+            if fatal { context.onFatal.withLock { $0 }?(text) }
         }
         configure(conf)
 

@@ -16,10 +16,12 @@ import ServiceLifecycle
 /// (timeout after `message.timeout.ms`, purge at shutdown). Idempotence is on by default, so retries inside
 /// librdkafka neither duplicate nor reorder records of one partition.
 public final class KafkaProducer: Service, Sendable {
-    private let handle: KafkaHandle
-    private let pollThread: ProducerPollThread
-    /// Held while enqueueing, so no message can slip in after the final flush.
-    private let state = KafkaLock(ProducerState())
+    /// The current librdkafka producer, and those it replaced; held while enqueueing, so no message can slip in after
+    /// the final flush.
+    private let state: KafkaLock<ProducerState<ProducerGeneration>>
+    private let config: KafkaConfig
+    private let defaults: KeyValuePairs<String, String>
+    private let logger: Logger
 
     /// How long a producer whose deliveries a consumer's thread waits for may keep trying (`message.timeout.ms`): well
     /// under the consumers' `max.poll.interval.ms` (``KafkaConsumer/maxPollInterval``), so that a consumer waiting out
@@ -28,30 +30,27 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Defaults: `enable.idempotence=true`, `acks=all`, `compression.type=lz4`, `linger.ms=2`, `message.timeout.ms`
     /// from `messageTimeout`, then `config.properties`. Checks the librdkafka version and starts the poll thread.
+    ///
+    /// When its librdkafka producer fails for good (a fatal error, or a broker fencing the idempotent producer after its
+    /// messages timed out: Tansu does, answering PRODUCER_FENCED to every later record), the producer replaces it with
+    /// a new one: what was in flight on the old one fails (callers may send it again), later sends go to the new one.
     /// - Parameter messageTimeout: how long librdkafka keeps trying to deliver a record before it reports a failure,
     ///   unless `config` sets `message.timeout.ms` itself. Every component chooses it deliberately: librdkafka's own
     ///   default (5 minutes) outlives any consumer's poll interval and any caller's patience.
     public init(config: KafkaConfig, messageTimeout: Duration, logger: Logger) throws {
-        handle = try KafkaHandle(
-            type: RD_KAFKA_PRODUCER, role: .producer, config: config,
-            defaults: ["enable.idempotence": "true", "acks": "all", "compression.type": "lz4", "linger.ms": "2",
-                       "message.timeout.ms": String(messageTimeout.inMilliseconds)],
-            logger: logger
-        ) { conf in
-            rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
-                guard let message, let opaque else { return }
-                let context = Unmanaged<KafkaClientContext>.fromOpaque(opaque).takeUnretainedValue()
-                let m = message.pointee
-                guard let callback = context.deliveries.take(UInt(bitPattern: m._private)) else { return }
-                if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    callback(.success(KafkaDelivery(partition: m.partition, offset: m.offset)))
-                } else {
-                    let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-                    callback(.failure(KafkaError(m.err, context: "delivery to topic \(topic) failed")))
-                }
-            }
+        let defaults: KeyValuePairs<String, String> = [
+            "enable.idempotence": "true", "acks": "all", "compression.type": "lz4", "linger.ms": "2",
+            "message.timeout.ms": String(messageTimeout.inMilliseconds),
+        ]
+        let replacement = KafkaLock<(@Sendable (String) -> Void)?>(nil)
+        let first = try ProducerGeneration(number: 1, config: config, defaults: defaults, logger: logger) { reason in
+            replacement.withLock { $0 }?(reason)
         }
-        pollThread = ProducerPollThread(handle: handle)
+        self.config = config
+        self.defaults = defaults
+        self.logger = logger
+        state = KafkaLock(ProducerState(first: first))
+        replacement.withLock { $0 = { [weak self] reason in self?.replace(after: 1, because: reason) } }
     }
 
     deinit {
@@ -67,15 +66,19 @@ public final class KafkaProducer: Service, Sendable {
         _ record: OutgoingRecord, onDelivery: @escaping @Sendable (Result<KafkaDelivery, KafkaError>) -> Void
     ) throws {
         try Self.validate(topic: record.topic)
-        let deliveries = handle.context.deliveries
-        try state.withLock { state in
+        let refused: (KafkaError, generation: Int)? = try state.withLock { state in
             guard state.takesRecords else { throw KafkaError.closed("Kafka producer") }
+            let generation = state.current
+            let deliveries = generation.handle.context.deliveries
             let id = deliveries.register(onDelivery)
-            if let error = enqueue(record, id: id) {
-                _ = deliveries.take(id)
-                throw error
-            }
+            guard let error = enqueue(record, id: id, on: generation.handle) else { return nil }
+            _ = deliveries.take(id)
+            return (error, generation.number)
         }
+        guard let (error, generation) = refused else { return }
+        // A failed producer whose replacement could not be made earlier: try again.
+        if ProducerGeneration.isFatal(error) { replace(after: generation, because: error.message) }
+        throw error
     }
 
     /// Enqueues `record` without waiting; the future, on `eventLoop`, succeeds with the broker's acknowledgement or fails
@@ -108,14 +111,16 @@ public final class KafkaProducer: Service, Sendable {
     /// callers all wait.
     public func shutdown(timeout: Duration = .seconds(10)) async {
         close(deadline: .now + timeout)
-        await pollThread.finished()
+        for generation in state.withLock({ $0.all }) { await generation.pollThread.finished() }
     }
 
     /// ``shutdown(timeout:)`` for dedicated threads and start-up code, blocking the caller. Called from a delivery
-    /// callback it only starts the shutdown, since the poll thread cannot wait for itself.
+    /// callback it only starts the shutdown, since a poll thread cannot wait for itself.
     public func shutdownBlocking(timeout: Duration = .seconds(10)) {
         close(deadline: .now + timeout)
-        if !pollThread.isCurrentThread { pollThread.waitUntilFinished() }
+        let generations = state.withLock { $0.all }
+        guard !generations.contains(where: { $0.pollThread.isCurrentThread }) else { return }
+        for generation in generations { generation.pollThread.waitUntilFinished() }
     }
 
     /// As a `Service`: waits for the group's graceful shutdown, then ``shutdown(timeout:)``.
@@ -124,15 +129,34 @@ public final class KafkaProducer: Service, Sendable {
         await shutdown()
     }
 
-    /// Refuses later sends and tells the poll thread to flush until `deadline`.
+    /// Refuses later sends and tells the current generation's poll thread to flush until `deadline` (replaced ones are
+    /// stopping already).
     private func close(deadline: ContinuousClock.Instant) {
-        if let flushUntil = state.withLock({ $0.close(flushUntil: deadline) }) {
-            pollThread.requestStop(flushUntil: flushUntil)
+        let (flushUntil, current) = state.withLock { ($0.close(flushUntil: deadline), $0.current) }
+        if let flushUntil { current.pollThread.requestStop(flushUntil: flushUntil) }
+    }
+
+    /// Replaces generation `failed` after librdkafka reported it failed for good (at most once per generation). Runs on
+    /// the failed generation's poll thread or a sender's thread; creating a producer does not wait for the network.
+    private func replace(after failed: Int, because reason: String) {
+        guard let number = state.withLock({ $0.fatal(in: failed) }) else { return }
+        logger.error("Kafka producer failed for good (\(reason)); replacing it: records in flight on it fail and may be sent again")
+        do {
+            let replacement = try ProducerGeneration(number: number, config: config, defaults: defaults, logger: logger) {
+                [weak self] reason in self?.replace(after: number, because: reason)
+            }
+            switch state.withLock({ $0.replaced(by: replacement) }) {
+            case .retire(let old): old.pollThread.requestStop(flushUntil: .now)
+            case .stopAtOnce: replacement.pollThread.requestStop(flushUntil: .now)
+            }
+        } catch {
+            state.withLock { $0.replacementFailed() }
+            logger.error("cannot replace the failed Kafka producer; its sends fail until it can be: \(error)")
         }
     }
 
     /// Calls rd_kafka_produceva; returns its error, if any. The caller holds `state`.
-    private func enqueue(_ record: OutgoingRecord, id: UInt) -> KafkaError? {
+    private func enqueue(_ record: OutgoingRecord, id: UInt, on handle: KafkaHandle) -> KafkaError? {
         var headers: OpaquePointer?
         if !record.headers.isEmpty {
             headers = rd_kafka_headers_new(record.headers.count)
