@@ -71,6 +71,16 @@ final class FaultCluster: @unchecked Sendable {
         return receivers
     }
 
+    /// Stops the broker now and lets it go on after `pause`, without waiting (publishing blocks while it is stopped).
+    func pauseBroker(for pause: Duration) {
+        let broker = cluster.broker.process
+        broker.signal(SIGSTOP)
+        Task.detached {
+            try? await Task.sleep(for: pause)
+            broker.signal(SIGCONT)
+        }
+    }
+
     /// The routes in Redis of the receivers that are online (the edge holding each, and when it claimed it).
     func routes(of receivers: [Receiver]) async throws -> [DeviceRoute] {
         let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port), logger: .init(label: "routes"))

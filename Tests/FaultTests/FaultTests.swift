@@ -158,17 +158,8 @@ struct FaultTests {
         let upstream = Upstream()
         let rounds = 12
         for round in 0..<rounds {
-            for sender in senders {
-                Task { await upstream.send(from: sender, id: "u-\(round)") }
-            }
-            if round == 3 {
-                f.cluster.broker.process.signal(SIGSTOP)
-                // Publishing blocks while the broker is paused; resume it from elsewhere after 10 s.
-                Task.detached {
-                    try? await Task.sleep(for: .seconds(10))
-                    f.cluster.broker.process.signal(SIGCONT)
-                }
-            }
+            upstream.startRound(round, from: senders)
+            if round == 3 { f.pauseBroker(for: .seconds(10)) }
             if round == 8 { try await offload { try f.cluster.restartRedis() } }
             try await f.publish(round: round, to: receivers)
             try await Task.sleep(for: .milliseconds(200))
@@ -265,6 +256,13 @@ actor Upstream {
     }
 
     var ackedCount: Int { acked.values.reduce(0) { $0 + $1.count } }
+
+    /// Each sender starts sending its message of `round` (`u-<round>`), without waiting for the acks.
+    nonisolated func startRound(_ round: Int, from senders: [Receiver]) {
+        for sender in senders {
+            Task { await send(from: sender, id: "u-\(round)") }
+        }
+    }
 
     func expectEveryAckedMessageReachedTheService(_ receivers: [Receiver], scenario: String, within seconds: Double = 60) async throws {
         let deadline = Date().addingTimeInterval(seconds)
