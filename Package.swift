@@ -231,6 +231,7 @@ let package = Package(
             dependencies: [
                 "Shared", "Infrastructure", "DevCluster", "Lifecycle", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

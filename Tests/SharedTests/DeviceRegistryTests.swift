@@ -1,6 +1,8 @@
 import DevCluster
 import Foundation
 import Infrastructure
+import NIOCore
+import NIOPosix
 import Testing
 @testable import Shared
 
@@ -69,6 +71,17 @@ struct DeviceRegistryTests {
             #expect(try await redis.send(["EXISTS", "t:route:{d}"]) == .integer(0))
             #expect(try await registry.lookup(device: "d") == .noRoute)
             #expect(try await registry.release(device: "d", session: "s1") == false)
+        }
+    }
+
+    @Test func releaseOnAnEventLoopCompletesThereAndDeletesOnlyTheHoldersRoute() async throws {
+        try await withRegistry { registry, redis in
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            _ = try await registry.claim(device: "d", edge: "edge-1", session: "s2")
+            let other = try await registry.release(device: "d", session: "s1", on: loop).map { ($0, loop.inEventLoop) }.get()
+            #expect(other == (false, true), "not the holder: kept; answered on the loop")
+            #expect(try await registry.release(device: "d", session: "s2", on: loop).get())
+            #expect(try await redis.send(["EXISTS", "t:route:{d}"]) == .integer(0))
         }
     }
 

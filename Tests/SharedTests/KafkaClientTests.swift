@@ -1,6 +1,8 @@
 import DevCluster
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import Infrastructure
@@ -217,6 +219,22 @@ struct KafkaClientTests {
         #expect(a.partition == b.partition)
         #expect(a.offset >= 0 && b.offset > a.offset)
         producer.shutdownBlocking()
+    }
+
+    @Test("send(on:) completes its future on the loop given, and throws at once when refused")
+    func eventLoopSend() async throws {
+        let tansu = try await onThread { try TansuProcess.start() }
+        defer { tansu.stop() }
+        let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), messageTimeout: .seconds(30), logger: logger)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let topic = uniqueName("loop")
+        let (delivery, onLoop) = try await producer.send(record(topic, key: "k", value: "1"), on: loop)
+            .map { ($0, loop.inEventLoop) }.get()
+        #expect(onLoop)
+        #expect(delivery.offset >= 0)
+        #expect(throws: KafkaError.self) { try producer.send(OutgoingRecord(topic: "no spaces!", key: nil, value: [1]), on: loop) }
+        producer.shutdownBlocking()
+        #expect(throws: KafkaError.self) { try producer.send(record(topic, key: "k", value: "2"), on: loop) }
     }
 
     // MARK: - Helpers

@@ -2,6 +2,8 @@ import DevCluster
 import Foundation
 import Infrastructure
 import Lifecycle
+import NIOCore
+import NIOPosix
 import Testing
 @testable import Shared
 
@@ -153,6 +155,20 @@ struct MailboxTests {
             #expect(try await mailbox.depth(device: "d") == (2, 2))
             #expect(try await redis.client.send(["ZCARD", "t:mbox-expiry"]) == .integer(2))
             #expect(try await offload { try mailbox.sweepExpiredBlocking() }.isEmpty)
+        }
+    }
+
+    @Test func readOnAnEventLoopGivesWhatTheAsyncReadGivesThere() async throws {
+        try await withMailbox { mailbox, _ in
+            let entries = [Self.entry("a", [1]), Self.entry("b", [2]), Self.entry("c", [3])]
+            let results = try await store(mailbox, "d", entries)
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let read = try await mailbox.read(device: "d", after: 0, limit: 2, on: loop).map { ($0, loop.inEventLoop) }.get()
+            #expect(read.1, "completed on the loop")
+            let async = try await mailbox.read(device: "d", after: 0, limit: 2)
+            #expect(read.0.entries == async.entries && read.0.expired == async.expired)
+            #expect(read.0.entries == zip(entries, results).prefix(2).map { Self.stored($0, $1) })
+            #expect(try await mailbox.read(device: "d", after: 0, limit: 0, on: loop).get() == ([], []))
         }
     }
 
