@@ -80,4 +80,27 @@ import Testing
         #expect(!line.channel.isActive)
         #expect(try await edge.end(line).isClean)
     }
+
+    /// The hello's token check and route claim run as a task; the connection may end before it returns.
+    @Test func aClaimThatFinishesAfterTheHelloTimedOutIsReleasedAndNeverWelcomed() async throws {
+        let edge = try await TestEdge()
+        edge.routes.holdClaims()
+        let line = try await edge.connect()
+        try await line.send(.hello(Hello(device: "d-1", token: edge.token(for: "d-1"))))
+        await edge.routes.claimHeld()
+        try await line.channel.testingEventLoop.executeInContext {
+            try line.channel.pipeline.syncOperations.handler(type: DeviceConnection.self).sweep(now: .now() + .seconds(11))
+        }
+        #expect(try await line.written() == [.frame(.error(ProtocolError(.helloRequired, "no hello in time"))),
+                                             .close(CloseCode.helloTimeout.rawValue)])
+        #expect(!line.channel.isActive)
+
+        edge.routes.letClaimsGo()
+        await edge.routes.released(count: 1)
+        #expect(edge.routes.releases.map(\.session) == edge.routes.claims.map(\.session), "the claim it made is released")
+        #expect(edge.devices.find("d-1") == nil)
+        #expect(try edge.connectionEvents().isEmpty)
+        #expect(edge.mailbox.reads.isEmpty)
+        #expect(try await edge.end(line).isClean)
+    }
 }

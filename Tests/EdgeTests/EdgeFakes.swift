@@ -23,12 +23,27 @@ final class FakeRoutes: RouteRegistry {
         var replaced: DeviceRoute?
         var failing = false
         var records: [String: EdgeRecord] = [:]
+        /// Claims wait here until the test lets them go; nil: they go at once.
+        var held: [CheckedContinuation<Void, Never>]?
+        /// Who waits for a claim to be held, or for a release.
+        var claimWatchers: [CheckedContinuation<Void, Never>] = []
+        var releaseWatchers: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = NIOLockedValueBox(State())
 
     func claim(device: String, edge: String, session: String) async throws -> (route: DeviceRoute, replaced: DeviceRoute?) {
-        try state.withLockedValue { state in
+        await withCheckedContinuation { (go: CheckedContinuation<Void, Never>) in
+            let watchers = state.withLockedValue { state -> [CheckedContinuation<Void, Never>]? in
+                guard state.held != nil else { return nil }
+                state.held?.append(go)
+                defer { state.claimWatchers = [] }
+                return state.claimWatchers
+            }
+            guard let watchers else { return go.resume() }
+            for watcher in watchers { watcher.resume() }
+        }
+        return try state.withLockedValue { state in
             state.claims.append(Claim(device: device, edge: edge, session: session))
             if state.failing { throw RedisError(message: "redis is down", isConnectionError: true) }
             let epoch = state.epochs.isEmpty ? state.lastEpoch + 1 : state.epochs.removeFirst()
@@ -39,7 +54,12 @@ final class FakeRoutes: RouteRegistry {
     }
 
     func release(device: String, session: String, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
-        state.withLockedValue { $0.releases.append(Claim(device: device, edge: "", session: session)) }
+        let watchers = state.withLockedValue { state in
+            state.releases.append(Claim(device: device, edge: "", session: session))
+            defer { state.releaseWatchers = [] }
+            return state.releaseWatchers
+        }
+        for watcher in watchers { watcher.resume() }
         return eventLoop.makeSucceededFuture(true)
     }
 
@@ -57,6 +77,44 @@ final class FakeRoutes: RouteRegistry {
 
     /// Every claim throws, as when Redis is unreachable.
     func failClaims() { state.withLockedValue { $0.failing = true } }
+
+    /// Claims wait from now on until ``letClaimsGo()``.
+    func holdClaims() { state.withLockedValue { $0.held = $0.held ?? [] } }
+
+    /// Returns once a claim is waiting (the hello's task runs off the loop).
+    func claimHeld() async {
+        await withCheckedContinuation { watcher in
+            let waiting = state.withLockedValue { state in
+                if state.held?.isEmpty == false { return true }
+                state.claimWatchers.append(watcher)
+                return false
+            }
+            if waiting { watcher.resume() }
+        }
+    }
+
+    /// Lets every waiting claim go, and the later ones at once.
+    func letClaimsGo() {
+        let held = state.withLockedValue { state in
+            defer { state.held = nil }
+            return state.held ?? []
+        }
+        for claim in held { claim.resume() }
+    }
+
+    /// Returns once `count` releases were asked for.
+    func released(count: Int) async {
+        while state.withLockedValue({ $0.releases.count < count }) {
+            await withCheckedContinuation { watcher in
+                let done = state.withLockedValue { state in
+                    if state.releases.count >= count { return true }
+                    state.releaseWatchers.append(watcher)
+                    return false
+                }
+                if done { watcher.resume() }
+            }
+        }
+    }
 
     func setRecord(_ record: EdgeRecord, of edge: String) { state.withLockedValue { $0.records[edge] = record } }
 }
