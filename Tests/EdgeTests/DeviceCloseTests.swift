@@ -47,4 +47,21 @@ import Testing
         #expect(try await line.written().isEmpty)
         #expect(try await edge.end(line).isClean)
     }
+
+    /// The mailbox read removes the expired entries it finds and hands them back to be reported (Mailbox.read).
+    @Test func expiredEntriesOfAReadThatReturnsAfterTheCloseAreStillReported() async throws {
+        let edge = try await TestEdge()
+        let line = try await edge.connect()
+        try await line.send(.hello(Hello(device: "d-1", token: edge.token(for: "d-1"))))
+        _ = try await line.next()
+        let read = try #require(edge.mailbox.open.first)
+        try await line.channel.close()
+        let gone = entry(1, expiresAtMs: 1_000)
+        edge.mailbox.answer(read, [], expired: [gone])
+        await edge.loop.run()
+        withKnownIssue("bug: pump() drops a read that returns after the close, expired entries included; the read already removed them from the mailbox, so they are never reported") {
+            #expect(edge.publisher.records(on: "cg.report.echo").count == 1)
+        }
+        #expect(try await edge.end(line).isClean)
+    }
 }
