@@ -243,9 +243,31 @@ let package = Package(
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PushServiceTests", dependencies: ["PushService", "ServiceKit", "Shared", "Infrastructure"], swiftSettings: strict),
+        // Fakes of the Kafka producer and the hand-off client, shared by the in-process tests of the edge and router.
+        .target(
+            name: "TestDoubles",
+            dependencies: [
+                "Shared", "Infrastructure", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/TestDoubles",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EdgeTests",
-            dependencies: ["Edge", "Shared", "Infrastructure", "ChannelProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "Edge", "Shared", "Infrastructure", "ChannelProtocol", "TestDoubles",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RouterTests",
+            dependencies: [
+                "Router", "Shared", "Infrastructure", "TestDoubles", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
