@@ -22,10 +22,11 @@ extension DeviceConnection {
         guard let device = registered?.device, let channel, let (after, limit) = window.beginDrain() else { return }
         let logger = edge.logger
         edge.mailbox.read(device: device, after: after, limit: limit, on: channel.eventLoop).assumeIsolated().whenComplete { [self] result in
+            // The read already took the expired entries out of the mailbox: report them even if the connection ended.
+            if case .success(let read) = result, !read.expired.isEmpty { report(read.expired, device: device, channel: channel) }
             guard registered?.device == device else { return }
             switch result {
             case .success(let read):
-                if !read.expired.isEmpty { report(read.expired, device: device, channel: channel) }
                 for entry in window.endDrain(read.entries, limit: limit) { write(entry, to: channel) }
                 pump()
             case .failure(let error):

@@ -60,7 +60,10 @@ final class DownstreamRouter: @unchecked Sendable {
         guard let message = DownstreamRecord(record: record) else { return nil }
         let ttl = max(0, min(message.ttlSeconds ?? config.defaultTTLSeconds, config.maxTTLSeconds))
         // The record's own timestamp anchors the expiry, so routing it again later does not extend its life.
-        let expiresAt = (record.timestampMs ?? nowMs) + ttl * 1000
+        // Saturating: a producer may set any timestamp, and a record that traps here would stop every router that
+        // takes its partition (the mailbox caps expiries at MailboxEntry.maxExpiresAtMs anyway).
+        let (sum, overflow) = (record.timestampMs ?? nowMs).addingReportingOverflow(ttl * 1000)
+        let expiresAt = overflow ? Int64.max : sum  // ttl is never negative here
         return (message.device, MailboxEntry(seq: 0, id: message.id, service: message.service,
                                              contentType: message.contentType, expiresAtMs: expiresAt,
                                              payload: message.payload))

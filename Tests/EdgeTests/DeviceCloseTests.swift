@@ -59,9 +59,8 @@ import Testing
         let gone = entry(1, expiresAtMs: 1_000)
         edge.mailbox.answer(read, [], expired: [gone])
         await edge.loop.run()
-        withKnownIssue("bug: pump() drops a read that returns after the close, expired entries included; the read already removed them from the mailbox, so they are never reported") {
-            #expect(edge.publisher.records(on: "cg.report.echo").count == 1)
-        }
+        // The read already removed them from the mailbox: a report is their only trace.
+        #expect(edge.publisher.records(on: "cg.report.echo").count == 1)
         #expect(try await edge.end(line).isClean)
     }
 }
