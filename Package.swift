@@ -240,10 +240,38 @@ let package = Package(
         ),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
-        .testTarget(name: "PushServiceTests", dependencies: ["PushService", "ServiceKit", "Shared", "Infrastructure"], swiftSettings: strict),
+        .testTarget(
+            name: "PushServiceTests",
+            dependencies: [
+                "PushService", "ServiceKit", "Shared", "Infrastructure", "HTTPTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EdgeTests",
-            dependencies: ["Edge", "Shared", "Infrastructure", "ChannelProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "Edge", "Shared", "Infrastructure", "ChannelProtocol", "HTTPTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Reads back, in the handler tests, the HTTP responses a pipeline wrote to an embedded channel.
+        .target(
+            name: "HTTPTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Tests/HTTPTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AdminTests",
+            dependencies: [
+                "Admin", "HTTPTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
