@@ -242,7 +242,15 @@ let package = Package(
         ),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
-        .testTarget(name: "PushServiceTests", dependencies: ["PushService", "ServiceKit", "Shared", "Infrastructure"], swiftSettings: strict),
+        .testTarget(
+            name: "PushServiceTests",
+            dependencies: [
+                "PushService", "ServiceKit", "Shared", "Infrastructure", "HTTPTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Fakes of the Kafka producer and the hand-off client, shared by the in-process tests of the edge and router.
         .target(
             name: "TestDoubles",
@@ -256,9 +264,10 @@ let package = Package(
         .testTarget(
             name: "EdgeTests",
             dependencies: [
-                "Edge", "Shared", "Infrastructure", "ChannelProtocol", "TestDoubles",
+                "Edge", "Shared", "Infrastructure", "ChannelProtocol", "TestDoubles", "HTTPTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -267,6 +276,22 @@ let package = Package(
             dependencies: [
                 "Router", "Shared", "Infrastructure", "TestDoubles", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Reads back, in the handler tests, the HTTP responses a pipeline wrote to an embedded channel.
+        .target(
+            name: "HTTPTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Tests/HTTPTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AdminTests",
+            dependencies: [
+                "Admin", "HTTPTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

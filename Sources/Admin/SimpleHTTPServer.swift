@@ -39,8 +39,8 @@ public final class SimpleHTTPServer: Sendable {
     }
 }
 
-/// Collects a request's head and answers it at the request's end.
-private final class SimpleHTTPHandler: ChannelInboundHandler {
+/// Collects a request's head and answers it at the request's end (internal for the handler tests).
+final class SimpleHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 

@@ -55,38 +55,60 @@ enum EdgeServer {
                 }
                 // Only the release is kept until the close: an idle connection must not hold the spent timer.
                 channel.closeFuture.whenComplete { _ in limiter.release(peer) }
-                let upgrader = NIOWebSocketServerUpgrader(
-                    maxFrameSize: maxBytes,
-                    automaticErrorHandling: false,  // DeviceConnection answers decoder errors
-                    shouldUpgrade: { channel, head in
-                        channel.eventLoop.makeSucceededFuture(upgradeHeaders(for: head, allowedOrigins: origins))
-                    },
-                    upgradePipelineHandler: { channel, head in
-                        handshake.cancel()
-                        // shouldUpgrade refused any request without an encoding we speak, so this always finds one.
-                        let encoding = FrameEncoding.negotiate(offered: offeredSubprotocols(head)) ?? .json
-                        // The plain-HTTP responder must not see WebSocket bytes.
-                        return channel.pipeline.removeHandler(name: NotAWebSocketResponder.name).flatMapThrowing {
-                            try channel.pipeline.syncOperations.addHandlers([
-                                ClientFrameRules(),
-                                NIOWebSocketFrameAggregator(
-                                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
-                                    maxAccumulatedFrameSize: maxBytes),
-                                DeviceConnection(edge: edge, encoding: encoding, sweep: sweeps.sweep(for: channel.eventLoop)),
-                            ])
-                        }
-                    })
                 return channel.eventLoop.makeCompletedFuture {
                     // Each connection takes the context current at accept, so a reload never touches open ones.
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-                    try channel.pipeline.syncOperations.addHandler(
-                        NotAWebSocketResponder(allowedOrigins: origins), name: NotAWebSocketResponder.name)
+                    try configureConnection(
+                        channel, tls: tls?.current, maxBytes: maxBytes, allowedOrigins: origins,
+                        upgrading: { handshake.cancel() },
+                        device: { channel, encoding in
+                            DeviceConnection(edge: edge, encoding: encoding, sweep: sweeps.sweep(for: channel.eventLoop))
+                        })
                 }
             }
             .bind(host: host, port: port)
             .get()
+    }
+
+    /// Sets up an admitted connection's pipeline: TLS (when `tls` is given), HTTP/1.1 with the WebSocket upgrade at
+    /// ``path`` and ``NotAWebSocketResponder`` for every other request; at the upgrade, ``ClientFrameRules``, the frame
+    /// aggregator and the handler `device` makes for the negotiated encoding. Split from ``bind`` so that tests build
+    /// the same pipeline in an embedded channel, without an ``EdgeContext``.
+    /// - Parameters:
+    ///   - maxBytes: the largest frame, and the largest message once fragments are joined.
+    ///   - upgrading: called first when a request upgrades (``bind`` cancels the handshake timeout there).
+    ///   - device: makes the handler behind the aggregator, on the connection's event loop.
+    /// - Throws: what adding the handlers throws.
+    static func configureConnection(
+        _ channel: any Channel, tls: NIOSSLContext?, maxBytes: Int, allowedOrigins origins: Set<String>,
+        upgrading: @escaping @Sendable () -> Void,
+        device: @escaping @Sendable (any Channel, FrameEncoding) -> any ChannelHandler
+    ) throws {
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: maxBytes,
+            automaticErrorHandling: false,  // DeviceConnection answers decoder errors
+            shouldUpgrade: { channel, head in
+                channel.eventLoop.makeSucceededFuture(upgradeHeaders(for: head, allowedOrigins: origins))
+            },
+            upgradePipelineHandler: { channel, head in
+                upgrading()
+                // shouldUpgrade refused any request without an encoding we speak, so this always finds one.
+                let encoding = FrameEncoding.negotiate(offered: offeredSubprotocols(head)) ?? .json
+                // The plain-HTTP responder must not see WebSocket bytes.
+                return channel.pipeline.removeHandler(name: NotAWebSocketResponder.name).flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ClientFrameRules(),
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
+                            maxAccumulatedFrameSize: maxBytes),
+                        device(channel, encoding),
+                    ])
+                }
+            })
+        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+        try channel.pipeline.syncOperations.addHandler(
+            NotAWebSocketResponder(allowedOrigins: origins), name: NotAWebSocketResponder.name)
     }
 
     /// The headers to upgrade with, or nil to refuse: wrong path, a browser origin not allowed, or no subprotocol we

@@ -11,7 +11,7 @@ import Shared
 /// Guarantees: the answer is 201 only after ``ChannelService/send(to:id:payload:ttl:)`` returned, so the message is
 /// durable in Kafka; from then on the gateway delivers it at least once until its TTL runs out, always with the same
 /// channel id `push-n-<message id>`. Redis or Kafka failures answer 503 with `Retry-After`; nothing here blocks.
-final class PushEndpoint: Sendable {
+final class PushEndpoint: PushCarrier {
     private let channel: ChannelService
     private let store: SubscriptionStore
     private let ratePerMinute: Int

@@ -23,7 +23,7 @@ final class PushHTTPHandler: ChannelInboundHandler {
     }
 
     private let config: PushHTTPConfig
-    private let endpoint: PushEndpoint
+    private let endpoint: any PushCarrier
     private let metrics: PushMetrics
     private var state = State.idle
     private var keepAlive = true
@@ -33,7 +33,7 @@ final class PushHTTPHandler: ChannelInboundHandler {
     private var deadline: Scheduled<Void>?
     private var active = false
 
-    init(config: PushHTTPConfig, endpoint: PushEndpoint, metrics: PushMetrics) {
+    init(config: PushHTTPConfig, endpoint: any PushCarrier, metrics: PushMetrics) {
         self.config = config
         self.endpoint = endpoint
         self.metrics = metrics
