@@ -249,6 +249,7 @@ final class DeviceConnection: ChannelInboundHandler {
             session: session, receivedAtMs: Int64(Date().timeIntervalSince1970 * 1000)
         ).record(topic: config.services.service(message.service)?.topic ?? config.topics.up(message.service))
         let id = message.id
+        let topic = record.topic
         let metrics = edge.metrics
         let started = ContinuousClock.now
         metrics.frameIn(service: message.service)
@@ -273,7 +274,7 @@ final class DeviceConnection: ChannelInboundHandler {
             case .failure(let error):
                 let error = error as? KafkaError ?? KafkaError(code: -1, message: "\(error)", isRetriable: true)
                 metrics.produceErrors.increment()
-                edge.produceFailures.failed(error, topic: record.topic)
+                edge.produceFailures.failed(error, topic: topic)
                 metrics.refused(.unavailable)
                 channel.send(.error(ProtocolError(.unavailable, "not delivered to the service: \(error.isRetriable ? "broker unavailable" : "rejected"), send it again", ref: id)), as: encoding)
             }

@@ -65,20 +65,7 @@ public final class KafkaProducer: Service, Sendable {
     func send(
         _ record: OutgoingRecord, onDelivery: @escaping @Sendable (Result<KafkaDelivery, KafkaError>) -> Void
     ) throws {
-        try Self.validate(topic: record.topic)
-        let refused: (KafkaError, generation: Int)? = try state.withLock { state in
-            guard state.takesRecords else { throw KafkaError.closed("Kafka producer") }
-            let generation = state.current
-            let deliveries = generation.handle.context.deliveries
-            let id = deliveries.register(onDelivery)
-            guard let error = enqueue(record, id: id, on: generation.handle) else { return nil }
-            _ = deliveries.take(id)
-            return (error, generation.number)
-        }
-        guard let (error, generation) = refused else { return }
-        // A failed producer whose replacement could not be made earlier: try again.
-        if ProducerGeneration.isFatal(error) { replace(after: generation, because: error.message) }
-        throw error
+        try enqueue(record, for: .callback(onDelivery))
     }
 
     /// Enqueues `record` without waiting; the future, on `eventLoop`, succeeds with the broker's acknowledgement or fails
@@ -87,12 +74,31 @@ public final class KafkaProducer: Service, Sendable {
     public func send(_ record: OutgoingRecord, on eventLoop: any EventLoop) throws -> EventLoopFuture<KafkaDelivery> {
         let promise = eventLoop.makePromise(of: KafkaDelivery.self)
         do {
-            try send(record) { promise.completeWith($0.mapError { $0 }) }
+            try enqueue(record, for: .promise(promise))
         } catch {
             promise.fail(error)  // never seen by anyone: the caller gets the throw
             throw error
         }
         return promise.futureResult
+    }
+
+    /// Registers `waiting` for the record's delivery report and enqueues the record on the current generation; throws,
+    /// with `waiting` forgotten, if it was not enqueued.
+    private func enqueue(_ record: OutgoingRecord, for waiting: DeliveryRegistry.Waiting) throws {
+        try Self.validate(topic: record.topic)
+        let refused: (KafkaError, generation: Int)? = try state.withLock { state in
+            guard state.takesRecords else { throw KafkaError.closed("Kafka producer") }
+            let generation = state.current
+            let deliveries = generation.handle.context.deliveries
+            let id = deliveries.register(waiting)
+            guard let error = enqueue(record, id: id, on: generation.handle) else { return nil }
+            _ = deliveries.take(id)
+            return (error, generation.number)
+        }
+        guard let (error, generation) = refused else { return }
+        // A failed producer whose replacement could not be made earlier: try again.
+        if ProducerGeneration.isFatal(error) { replace(after: generation, because: error.message) }
+        throw error
     }
 
     /// Sends `record` and resumes when the broker has acknowledged it.

@@ -29,12 +29,12 @@ final class ProducerGeneration: Sendable {
                 if m.err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED || m.err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH {
                     context.onFatal.withLock { $0 }?("the broker fenced it (\(String(cString: rd_kafka_err2name(m.err))))")
                 }
-                guard let callback = context.deliveries.take(UInt(bitPattern: m._private)) else { return }
+                guard let waiting = context.deliveries.take(UInt(bitPattern: m._private)) else { return }
                 if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    callback(.success(KafkaDelivery(partition: m.partition, offset: m.offset)))
+                    waiting.complete(.success(KafkaDelivery(partition: m.partition, offset: m.offset)))
                 } else {
                     let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-                    callback(.failure(KafkaError(m.err, context: "delivery to topic \(topic) failed")))
+                    waiting.complete(.failure(KafkaError(m.err, context: "delivery to topic \(topic) failed")))
                 }
             }
         }

@@ -62,6 +62,6 @@ final class ProducerPollThread: Sendable {
         let stranded = handle.context.deliveries.takeAll()
         let error = KafkaError(code: RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue,
                                message: "Kafka producer shut down before delivery", isRetriable: true)
-        for callback in stranded { callback(.failure(error)) }
+        for waiting in stranded { waiting.complete(.failure(error)) }
     }
 }
