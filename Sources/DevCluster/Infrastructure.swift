@@ -6,9 +6,10 @@ public final class RedisProcess: Sendable {
     public let process: LocalProcess
     public let directory: String
 
-    /// Starts `redis-server` on `port` (a free one when nil) and waits until it accepts connections.
+    /// Starts `redis-server` on `port` (a free one when nil) and waits until it accepts connections. With
+    /// `clusterEnabled` it runs in cluster mode (a 2 s node timeout), serving no slot until it is given some.
     public static func start(port: Int? = nil, persistent: Bool = false, logDirectory: String? = nil,
-                             directory: String? = nil) throws -> RedisProcess {
+                             directory: String? = nil, clusterEnabled: Bool = false) throws -> RedisProcess {
         guard let exe = LocalProcess.find("redis-server") else {
             throw ClusterError.executableNotFound("redis-server", hint: "run scripts/setup.sh")
         }
@@ -18,6 +19,9 @@ public final class RedisProcess: Sendable {
         var args = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no",
                     "--protected-mode", "no", "--maxclients", "4000"]
         if persistent { args += ["--appendonly", "yes", "--appendfsync", "always"] } else { args += ["--appendonly", "no"] }
+        if clusterEnabled {
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"]
+        }
         let process = try LocalProcess(name: "redis", executable: exe, arguments: args,
                                        logFile: logDirectory.map { "\($0)/redis.log" })
         try process.waitForLine(containing: "Ready to accept connections", timeout: 20)
