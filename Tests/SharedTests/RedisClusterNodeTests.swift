@@ -27,4 +27,23 @@ struct RedisClusterNodeTests {
         #expect(map.coveredSlots == 16_384)
         #expect(map.primaries.map(\.port) == [server.port])
     }
+
+    /// A local 3+3 cluster forms, its slot map parses, and a node asked for a key it does not serve redirects to the
+    /// primary the map names.
+    @Test func aLocalClusterFormsAndRedirectsToThePrimaryItsMapNames() async throws {
+        let cluster = try await offload { try RedisClusterProcess.start() }
+        defer { cluster.stop() }
+        let first = RedisClient(endpoint: .init(port: cluster.ports[0]), logger: RedisTestServer.logger)
+        defer { first.close() }
+        let map = try RedisSlotMap(clusterSlots: try await first.send(["CLUSTER", "SLOTS"]))
+        #expect(map.coveredSlots == 16_384)
+        #expect(map.primaries.count == 3)
+        #expect(map.ranges.allSatisfy { $0.replicas.count == 1 })
+        // A key whose slot another primary serves.
+        let key = (0..<1_000).map { "k\($0)" }.first { map.primary(forSlot: RedisKeySlot.slot(of: $0))?.port != cluster.ports[0] }!
+        let error = await #expect(throws: RedisError.self) { try await first.send(["SET", key, "v"]) }
+        let redirect = try #require(RedisRedirect(errorMessage: error?.message ?? ""))
+        #expect(redirect.kind == .moved && redirect.slot == RedisKeySlot.slot(of: key))
+        #expect(redirect.node.port == map.primary(forSlot: redirect.slot)?.port)
+    }
 }
