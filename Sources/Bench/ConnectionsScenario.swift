@@ -82,22 +82,12 @@ struct ConnectionsScenario: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let files = LocalCluster.TLSFiles(certificate: "\(dir)/edge-cert.pem", key: "\(dir)/edge-key.pem")
         guard let openssl = LocalProcess.find("openssl") else { throw BenchError("--tls needs openssl on the PATH") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = [
+        let made = try LocalProcess.runToEnd(openssl, [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
             "-keyout", files.key, "-out", files.certificate,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BenchError("openssl req failed: \(String(decoding: printed, as: UTF8.self))")
-        }
+        ])
+        guard made.status == 0 else { throw BenchError("openssl req failed: \(made.output)") }
         print("connections: TLS at the edge, certificate \(files.certificate)")
         return files
     }

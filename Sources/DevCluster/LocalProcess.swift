@@ -194,6 +194,20 @@ public final class LocalProcess: @unchecked Sendable {
     /// Stops every process started by this program that is still running.
     public static func stopAll() { ProcessTable.shared.stopAll() }
 
+    /// Runs a short command to its end, blocking, and returns its exit status and its output (stdout and stderr).
+    public static func runToEnd(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
     /// Finds an executable in `PATH` or in the usual install prefixes.
     public static func find(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""

@@ -25,7 +25,7 @@ public final class RedisClusterProcess: Sendable {
                 if let nodeLogs { try FileManager.default.createDirectory(atPath: nodeLogs, withIntermediateDirectories: true) }
                 nodes.append(try RedisProcess.start(persistent: true, logDirectory: nodeLogs, clusterEnabled: true))
             }
-            let create = try run(cli, ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
+            let create = try LocalProcess.runToEnd(cli, ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
                                      + ["--cluster-replicas", "\(replicasPerPrimary)", "--cluster-yes"])
             guard create.status == 0 else {
                 throw ClusterError.exitedEarly(name: "redis-cli --cluster create", status: create.status, output: create.output)
@@ -58,10 +58,10 @@ public final class RedisClusterProcess: Sendable {
         let ports = Set(nodes.map { String($0.port) })
         var last = ""
         while Date() < deadline {
-            let states = try nodes.map { try run(cli, ["-p", "\($0.port)", "cluster", "info"]).output.contains("cluster_state:ok") }
+            let states = try nodes.map { try LocalProcess.runToEnd(cli, ["-p", "\($0.port)", "cluster", "info"]).output.contains("cluster_state:ok") }
             // Raw output is one value per line; a node's port appears on a line of its own.
             let listed = try nodes.map { node in
-                Set(try run(cli, ["-p", "\(node.port)", "cluster", "slots"]).output.split(separator: "\n").map(String.init))
+                Set(try LocalProcess.runToEnd(cli, ["-p", "\(node.port)", "cluster", "slots"]).output.split(separator: "\n").map(String.init))
                     .intersection(ports).count
             }
             if states.allSatisfy({ $0 }) && listed.allSatisfy({ $0 == nodes.count }) { return }
@@ -69,19 +69,5 @@ public final class RedisClusterProcess: Sendable {
             Thread.sleep(forTimeInterval: 0.2)
         }
         throw ClusterError.notReady(name: "redis cluster", waitedSeconds: timeout, output: last)
-    }
-
-    /// Runs a short command and returns its exit status and output.
-    private static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
