@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 swift build --build-tests 2>&1 | { grep -vE 'prohibited flag' || true; }
 # Suites that talk to real Redis, Tansu or gateway processes.
 exec swift test --skip-build \
-    --skip 'IntegrationTests\.|FaultTests\.|KafkaClientTests\.|RedisClientTests\.|MailboxTests\.|DeviceRegistryTests\.|RedisClusterNodeTests\.' "$@"
+    --skip 'IntegrationTests\.|FaultTests\.|KafkaClientTests\.|RedisClientTests\.|MailboxTests\.|DeviceRegistryTests\.|RedisClusterNodeTests\.|RedisClusterClientTests\.' "$@"

@@ -167,7 +167,7 @@ struct KafkaClientTests {
     func sendFailures() async throws {
         try await withTansu { tansu in
             let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: tansu.bootstrap), messageTimeout: .seconds(30), logger: logger)
-            let called = KafkaLock(0)
+            let called = Locked(0)
             let invalid = try #require(throws: KafkaError.self) {
                 try producer.send(OutgoingRecord(topic: "no spaces!", key: nil, value: [1])) { _ in called.withLock { $0 += 1 } }
             }
@@ -195,7 +195,7 @@ struct KafkaClientTests {
     func shutdownPurges() async throws {
         let dead = KafkaConfig(bootstrapServers: "127.0.0.1:\(try FreePort.next())")
         let producer = try KafkaProducer(config: dead, messageTimeout: .seconds(30), logger: quietLogger)
-        let outcomes = KafkaLock([Int: [Bool]]())
+        let outcomes = Locked([Int: [Bool]]())
         for index in 0..<5 {
             try producer.send(record("t", key: "k", value: "\(index)")) { result in
                 outcomes.withLock { $0[index, default: []].append((try? result.get()) != nil) }
@@ -263,7 +263,7 @@ struct KafkaClientTests {
 
     /// Sends in order without waiting in between, then waits for every delivery report (in send order).
     private func sendAll(_ producer: KafkaProducer, _ records: [OutgoingRecord]) throws -> [KafkaDelivery] {
-        let results = KafkaLock([Int: Result<KafkaDelivery, KafkaError>]())
+        let results = Locked([Int: Result<KafkaDelivery, KafkaError>]())
         let done = DispatchSemaphore(value: 0)
         for (index, record) in records.enumerated() {
             try producer.send(record) { result in

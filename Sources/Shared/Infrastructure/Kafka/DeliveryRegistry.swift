@@ -28,7 +28,7 @@ final class DeliveryRegistry: Sendable {
         var callbacks: [UInt: Waiting] = [:]
     }
 
-    private let state = KafkaLock(State())
+    private let state = Locked(State())
 
     func register(_ callback: Waiting) -> UInt {
         state.withLock { s in

@@ -5,7 +5,7 @@ import Logging
 /// call it at startup or from a thread that may block, never from an event loop. Safe to share between threads.
 public final class KafkaAdmin: Sendable {
     private let handle: KafkaHandle
-    private let closed = KafkaLock(false)
+    private let closed = Locked(false)
 
     /// Uses a producer-type client; `allow.auto.create.topics=false` so that asking about a topic never creates it.
     public init(config: KafkaConfig, logger: Logger) throws {

@@ -9,11 +9,11 @@ final class KafkaClientContext: Sendable {
     /// Producer only: callbacks waiting for delivery reports.
     let deliveries = DeliveryRegistry()
     /// Consumer only: whether partitions are assigned (by the group or by `assignFromEnd`).
-    let assigned = KafkaLock(false)
+    let assigned = Locked(false)
     /// The last error librdkafka reported through the error callback, to explain failures such as timeouts.
-    let lastError = KafkaLock<String?>(nil)
+    let lastError = Locked<String?>(nil)
     /// Producer only: what to do when the producer failed for good (replace it): a fatal error, or fenced.
-    let onFatal = KafkaLock<(@Sendable (_ reason: String) -> Void)?>(nil)
+    let onFatal = Locked<(@Sendable (_ reason: String) -> Void)?>(nil)
 
     init(logger: Logger) {
         self.logger = logger

@@ -12,7 +12,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     private let handle: KafkaHandle
     private let groupID: String?
     private let logger: Logger
-    private let closed = KafkaLock(false)
+    private let closed = Locked(false)
     private let partitionEOFEnabled: Bool
 
     /// How long a group member may go without polling before the group drops it (`max.poll.interval.ms`, unless

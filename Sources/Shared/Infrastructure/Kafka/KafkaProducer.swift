@@ -18,7 +18,7 @@ import ServiceLifecycle
 public final class KafkaProducer: Service, Sendable {
     /// The current librdkafka producer, and those it replaced; held while enqueueing, so no message can slip in after
     /// the final flush.
-    private let state: KafkaLock<ProducerState<ProducerGeneration>>
+    private let state: Locked<ProducerState<ProducerGeneration>>
     private let config: KafkaConfig
     private let defaults: KeyValuePairs<String, String>
     private let logger: Logger
@@ -42,14 +42,14 @@ public final class KafkaProducer: Service, Sendable {
             "enable.idempotence": "true", "acks": "all", "compression.type": "lz4", "linger.ms": "2",
             "message.timeout.ms": String(messageTimeout.inMilliseconds),
         ]
-        let replacement = KafkaLock<(@Sendable (String) -> Void)?>(nil)
+        let replacement = Locked<(@Sendable (String) -> Void)?>(nil)
         let first = try ProducerGeneration(number: 1, config: config, defaults: defaults, logger: logger) { reason in
             replacement.withLock { $0 }?(reason)
         }
         self.config = config
         self.defaults = defaults
         self.logger = logger
-        state = KafkaLock(ProducerState(first: first))
+        state = Locked(ProducerState(first: first))
         replacement.withLock { $0 = { [weak self] reason in self?.replace(after: 1, because: reason) } }
     }
 

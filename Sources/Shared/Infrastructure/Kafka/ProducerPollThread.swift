@@ -11,7 +11,7 @@ import Lifecycle
 final class ProducerPollThread: Sendable {
     private let handle: KafkaHandle
     /// When the flush on stop gives up; set by the stop request (the producer's ``ProducerState`` sends only one).
-    private let stopDeadline = KafkaLock<ContinuousClock.Instant?>(nil)
+    private let stopDeadline = Locked<ContinuousClock.Instant?>(nil)
     private let thread: DedicatedThread
 
     init(handle: KafkaHandle) {

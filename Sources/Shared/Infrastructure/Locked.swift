@@ -1,9 +1,9 @@
 import Foundation
 
-/// A value guarded by a lock, for the small pieces of state the Kafka wrappers share with librdkafka's threads.
+/// A value guarded by a lock, for the small pieces of state the Kafka and Redis wrappers share between threads.
 ///
 /// `Synchronization.Mutex` would do, but it needs macOS 15 and the package still builds for macOS 14.
-final class KafkaLock<State>: @unchecked Sendable {
+final class Locked<State>: @unchecked Sendable {
     private let lock = NSLock()
     private var state: State
 

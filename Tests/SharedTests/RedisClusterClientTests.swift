@@ -1,0 +1,82 @@
+import DevCluster
+import Foundation
+import Lifecycle
+import Testing
+
+@testable import Infrastructure
+
+/// The cluster client against live cluster-mode redis-servers: routing by slot, a slot migration (ASK while it runs,
+/// MOVED after), and a slot without a primary.
+@Suite("Redis Cluster client")
+struct RedisClusterClientTests {
+    private static func client(_ ports: [Int]) -> RedisClusterClient {
+        RedisClusterClient(seeds: ports.map { RedisEndpoint(port: $0) }, logger: RedisTestServer.logger)
+    }
+
+    @Test func eachCommandReachesThePrimaryOfItsKeysSlot() async throws {
+        let cluster = try await offload { try RedisClusterProcess.start() }
+        defer { cluster.stop() }
+        let client = Self.client([cluster.ports[3]])  // a replica as the only seed: the map still comes from it
+        defer { client.close() }
+        let keys = (0..<300).map { "cg:route:{d-\($0)}" }
+        let set = await client.pipeline(keys.map { (args: ["SET", $0, "v-\($0)"].map { Array($0.utf8) }, key: Array($0.utf8)) })
+        #expect(set.allSatisfy { (try? $0.get()) == .status("OK") })
+        let map = try #require(client.slotMap)
+        #expect(map.primaries.count == 3)
+        // Each key is on the primary the map names, and only there.
+        for primary in map.primaries {
+            let direct = RedisClient(endpoint: .init(port: primary.port), logger: RedisTestServer.logger)
+            defer { direct.close() }
+            let here = keys.filter { map.primary(forSlot: RedisKeySlot.slot(of: $0)) == primary }
+            #expect(!here.isEmpty)
+            for key in here { #expect(try await direct.send(["GET", key]).string == "v-\(key)") }
+        }
+        #expect(try await client.send(["GET", keys[7]], key: keys[7]).string == "v-\(keys[7])")
+    }
+
+    @Test func aSlotMigrationIsFollowedWithAskWhileItRunsAndMovedAfter() async throws {
+        let cluster = try await offload { try RedisClusterProcess.start() }
+        defer { cluster.stop() }
+        let client = Self.client(cluster.ports)
+        defer { client.close() }
+        let map = try await client.refreshSlotMap()
+        let key = "cg:mbox:{moving}"
+        let slot = RedisKeySlot.slot(of: key)
+        let source = try #require(map.primary(forSlot: slot))
+        let target = try #require(map.primaries.first { $0 != source })
+        let (sourceID, targetID) = (try #require(source.id), try #require(target.id))
+        let admin = { (node: RedisSlotMap.Node) in RedisClient(endpoint: .init(port: node.port), logger: RedisTestServer.logger) }
+        let (from, to) = (admin(source), admin(target))
+        defer { from.close(); to.close() }
+
+        // While the slot migrates, a key not on the source yet is asked for at the target.
+        _ = try await to.send(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", sourceID])
+        _ = try await from.send(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", targetID])
+        #expect(try await client.send(["SET", key, "during"], key: key) == .status("OK"))
+        #expect(try await to.send(["ASKING"]) == .status("OK"))
+        #expect(try await to.send(["GET", key]).string == "during", "written at the target, behind ASKING")
+        #expect(client.slotMap?.primary(forSlot: slot) == source, "ASK keeps the map")
+
+        // Once the slot belongs to the target, the stale map is refreshed on MOVED.
+        for node in map.primaries {
+            let c = admin(node)
+            _ = try await c.send(["CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID])
+            c.close()
+        }
+        #expect(try await client.send(["GET", key], key: key).string == "during")
+        #expect(client.slotMap?.primary(forSlot: slot)?.port == target.port, "MOVED refreshed the map")
+    }
+
+    @Test func aSlotWithoutAPrimaryFailsAtOnceNamingTheSlot() async throws {
+        let server = try await offload { try RedisProcess.start(clusterEnabled: true) }
+        defer { RedisTestServer.stop(server) }
+        let setup = RedisClient(endpoint: .init(port: server.port), logger: RedisTestServer.logger)
+        defer { setup.close() }
+        _ = try await setup.send(["CLUSTER", "ADDSLOTSRANGE", "0", "8191"])  // half the slots: the rest have no primary
+        let client = Self.client([server.port])
+        defer { client.close() }
+        let uncovered = (0..<100).map { "k\($0)" }.first { RedisKeySlot.slot(of: $0) > 8191 }!
+        let error = await #expect(throws: RedisError.self) { try await client.send(["GET", uncovered], key: uncovered) }
+        #expect(error?.message == "Redis Cluster slot \(RedisKeySlot.slot(of: uncovered)) has no primary (cluster down or still forming)")
+    }
+}
