@@ -6,7 +6,7 @@ import Testing
 @testable import Infrastructure
 
 /// The cluster client against live cluster-mode redis-servers: routing by slot, a slot migration (ASK while it runs,
-/// MOVED after), and a slot without a primary.
+/// MOVED after), a slot without a primary, WAIT for replicas, and a primary's failover.
 @Suite("Redis Cluster client")
 struct RedisClusterClientTests {
     private static func client(_ ports: [Int]) -> RedisClusterClient {
@@ -78,5 +78,50 @@ struct RedisClusterClientTests {
         let uncovered = (0..<100).map { "k\($0)" }.first { RedisKeySlot.slot(of: $0) > 8191 }!
         let error = await #expect(throws: RedisError.self) { try await client.send(["GET", uncovered], key: uncovered) }
         #expect(error?.message == "Redis Cluster slot \(RedisKeySlot.slot(of: uncovered)) has no primary (cluster down or still forming)")
+    }
+
+    /// WAIT on each primary written to: met while the replicas follow, a clear error once one is paused.
+    @Test func replicationIsAwaitedOnEveryPrimaryWrittenTo() async throws {
+        let cluster = try await offload { try RedisClusterProcess.start() }
+        defer { cluster.stop() }
+        let client = Self.client(cluster.ports)
+        defer { client.close() }
+        let keys = (0..<30).map { Array("cg:mbox:{r-\($0)}".utf8) }
+        _ = await client.pipeline(keys.map { (args: [Array("SET".utf8), $0, [1]], key: $0) })
+        try await client.awaitReplication(of: keys, replicas: 1, timeout: .seconds(2))
+
+        let map = try #require(client.slotMap)
+        let paused = try #require(map.ranges.first?.replicas.first)
+        let process = try #require(cluster.nodes.first { $0.port == paused.port }).process
+        process.signal(SIGSTOP)
+        defer { process.signal(SIGCONT) }
+        _ = await client.pipeline(keys.map { (args: [Array("SET".utf8), $0, [2]], key: $0) })
+        let error = await #expect(throws: RedisError.self) {
+            try await client.awaitReplication(of: keys, replicas: 1, timeout: .milliseconds(500))
+        }
+        #expect(error?.message.contains("of 1 replicas of 127.0.0.1:\(map.ranges[0].primary.port) acknowledged") == true, "\(error?.message ?? "")")
+    }
+
+    /// kill -9 of a primary: its replica is promoted, and the client reaches it once the caller retries.
+    @Test func afterAPrimaryIsKilledItsPromotedReplicaIsReached() async throws {
+        let cluster = try await offload { try RedisClusterProcess.start() }
+        defer { cluster.stop() }
+        let client = Self.client(cluster.ports)
+        defer { client.close() }
+        let key = "cg:route:{failover}"
+        #expect(try await client.send(["SET", key, "before"], key: key) == .status("OK"))
+        try await client.awaitReplication(of: [Array(key.utf8)], replicas: 1, timeout: .seconds(2))
+        let map = try #require(client.slotMap)
+        let range = try #require(map.ranges.first { $0.slots.contains(RedisKeySlot.slot(of: key)) })
+        try #require(cluster.nodes.first { $0.port == range.primary.port }).process.crash()
+        let started = Date()
+        var value: String?
+        while value == nil && Date().timeIntervalSince(started) < 20 {
+            value = try? await client.send(["GET", key], key: key).string
+            if value == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        print("redis cluster: the key was readable again \(String(format: "%.1f", Date().timeIntervalSince(started))) s after its primary was killed")
+        #expect(value == "before", "the acknowledged write survived the failover")
+        #expect(client.slotMap?.primary(forSlot: RedisKeySlot.slot(of: key))?.port == range.replicas.first?.port)
     }
 }

@@ -121,6 +121,40 @@ public final class RedisClusterClient: Sendable {
         return results.map { $0! }
     }
 
+    /// Waits until `replicas` replicas of each primary holding one of `keys` have every write sent to it so far
+    /// (`WAIT` on the connection the writes went through, on all those primaries side by side).
+    /// - Throws: ``RedisError`` naming the first primary whose replicas fell short within `timeout`, or its error;
+    ///   then the writes may not survive that primary's loss, and the caller must not report them done.
+    public func awaitReplication(of keys: [[UInt8]], replicas: Int, timeout: Duration) async throws {
+        guard replicas > 0, !keys.isEmpty else { return }
+        let map = try await currentMap()
+        let primaries = Set(try keys.map { key in
+            let slot = RedisKeySlot.slot(of: key)
+            guard let node = map.primary(forSlot: slot) else {
+                throw RedisError.connection("Redis Cluster slot \(slot) has no primary (cluster down or still forming)")
+            }
+            return node
+        })
+        let ms = String(timeout.redisMilliseconds)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for node in primaries {
+                let client = client(for: endpoint(for: node))
+                group.addTask {
+                    let acked = try await client.send(["WAIT", String(replicas), ms]).int ?? 0
+                    guard acked >= Int64(replicas) else {
+                        throw RedisError.connection("only \(acked) of \(replicas) replicas of \(node) acknowledged its writes within \(timeout)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func currentMap() async throws -> RedisSlotMap {
+        if let map = state.withLock({ $0.map }) { return map }
+        return try await refreshSlotMap()
+    }
+
     /// Closes every node's connection.
     public func close() {
         let clients = state.withLock { state -> [RedisClient] in defer { state.clients = [:] }; return Array(state.clients.values) }
