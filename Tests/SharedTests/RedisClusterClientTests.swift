@@ -124,4 +124,39 @@ struct RedisClusterClientTests {
         #expect(value == "before", "the acknowledged write survived the failover")
         #expect(client.slotMap?.primary(forSlot: RedisKeySlot.slot(of: key))?.port == range.replicas.first?.port)
     }
+
+    /// Scripts run on the primary of their first key: EVALSHA, EVAL after NOSCRIPT (a flushed node), and EVAL behind
+    /// ASKING for a slot that is migrating.
+    @Test func scriptsRunOnTheirKeysPrimaryAfterAFlushAndDuringAMigration() async throws {
+        let cluster = try await offload { try RedisClusterProcess.start() }
+        defer { cluster.stop() }
+        let client = Self.client(cluster.ports)
+        defer { client.close() }
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        let keys = (0..<60).map { Array("cg:n:{s-\($0)}".utf8) }
+        let calls = keys.map { RedisScript.ByteInvocation(keys: [$0], args: [Array("2".utf8)]) }
+        #expect(await client.run(script, byteInvocations: calls).map { try? $0.get().int } == Array(repeating: 2, count: 60))
+
+        let map = try #require(client.slotMap)
+        for node in map.primaries {
+            let direct = RedisClient(endpoint: .init(port: node.port), logger: RedisTestServer.logger)
+            _ = try await direct.send(["SCRIPT", "FLUSH"])
+            direct.close()
+        }
+        #expect(await client.run(script, byteInvocations: calls).map { try? $0.get().int } == Array(repeating: 4, count: 60))
+
+        let key = Array("cg:n:{migrating}".utf8)
+        let slot = RedisKeySlot.slot(of: key)
+        let source = try #require(map.primary(forSlot: slot))
+        let target = try #require(map.primaries.first { $0 != source })
+        let (from, to) = (RedisClient(endpoint: .init(port: source.port), logger: RedisTestServer.logger),
+                          RedisClient(endpoint: .init(port: target.port), logger: RedisTestServer.logger))
+        defer { from.close(); to.close() }
+        _ = try await to.send(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", try #require(source.id)])
+        _ = try await from.send(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", try #require(target.id)])
+        let during = await client.run(script, byteInvocations: [.init(keys: [key], args: [Array("5".utf8)])] + calls.prefix(3))
+        #expect(during.map { try? $0.get().int } == [5, 6, 6, 6])
+        #expect(try await to.send(["ASKING"]) == .status("OK"))
+        #expect(try await to.send(["GET", "cg:n:{migrating}"]).int == 5, "run at the importing node")
+    }
 }

@@ -9,8 +9,8 @@ import Logging
 /// - A slot without a primary fails at once with a clear error naming the slot, rather than guessing a node.
 /// - A connection error (a primary that died) reads the map again before the error is thrown, so that the caller's
 ///   retry reaches the replica promoted in its place.
-/// - Commands of one call to ``pipeline(_:)`` are grouped per primary, each group one pipeline, results in the order
-///   given; each command is redirected on its own.
+/// - Commands of one call to ``pipeline(_:)`` (or script calls of one ``run(_:byteInvocations:)``) are grouped per
+///   primary, each group one pipeline, results in the order given; each is redirected on its own.
 public final class RedisClusterClient: Sendable {
     public static let maxRedirects = 5
 
@@ -68,35 +68,66 @@ public final class RedisClusterClient: Sendable {
 
     /// Sends commands grouped per primary (one pipeline each, side by side); results in the order given.
     public func pipeline(_ commands: [(args: [[UInt8]], key: [UInt8])]) async -> [Result<RedisValue, RedisError>] {
-        var results = [Result<RedisValue, RedisError>?](repeating: nil, count: commands.count)
-        var pending = Array(commands.indices)
+        await route(keys: commands.map(\.key)) { client, indices, asked in
+            // ASKING applies to the command right behind it on the same connection.
+            let sent = indices.flatMap { asked.contains($0) ? [[Array("ASKING".utf8)], commands[$0].args] : [commands[$0].args] }
+            return Self.dropAsking(await client.pipeline(bytes: sent), indices: indices, asked: asked)
+        }
+    }
+
+    /// Runs `script` once per invocation, each on the primary of its first key's slot (a script's keys must share a
+    /// slot: give them one hash tag), grouped per primary; EVALSHA with the EVAL fallback on each node. Results in
+    /// invocation order.
+    public func run(_ script: RedisScript, byteInvocations invocations: [RedisScript.ByteInvocation]) async -> [Result<RedisValue, RedisError>] {
+        await route(keys: invocations.map { $0.keys.first ?? [] }) { client, indices, asked in
+            let normal = indices.filter { !asked.contains($0) }
+            async let ran = client.run(script, byteInvocations: normal.map { invocations[$0] }, alongside: [])
+            // Behind ASKING the script goes in full (EVAL): the importing node may not have it cached.
+            let askedOnes = indices.filter { asked.contains($0) }
+            let evals = await client.pipeline(bytes: askedOnes.flatMap { [[Array("ASKING".utf8)], script.eval(invocations[$0])] })
+            var byIndex: [Int: Result<RedisValue, RedisError>] = [:]
+            for (index, reply) in zip(normal, await ran) { byIndex[index] = reply.script }
+            for (position, index) in askedOnes.enumerated() { byIndex[index] = evals[2 * position + 1] }
+            return indices.map { byIndex[$0]! }
+        }
+    }
+
+    /// The replies of `indices` from a pipeline in which each asked index's command came behind an ASKING.
+    private static func dropAsking(_ replies: [Result<RedisValue, RedisError>], indices: [Int], asked: Set<Int>) -> [Result<RedisValue, RedisError>] {
+        var position = 0
+        return indices.map { index in
+            if asked.contains(index) { position += 1 }
+            defer { position += 1 }
+            return replies[position]
+        }
+    }
+
+    /// Sends item `i` (whose slot `keys[i]` decides) to its node with `send`, grouped per node, side by side, and
+    /// follows redirects item by item; results in the order of `keys`.
+    private func route(
+        keys: [[UInt8]],
+        send: @escaping @Sendable (RedisClient, [Int], Set<Int>) async -> [Result<RedisValue, RedisError>]
+    ) async -> [Result<RedisValue, RedisError>] {
+        var results = [Result<RedisValue, RedisError>?](repeating: nil, count: keys.count)
+        var pending = Array(keys.indices)
         var asking: [Int: RedisSlotMap.Node] = [:]
         for attempt in 0...Self.maxRedirects {
             var map = state.withLock { $0.map }
             if map == nil { map = try? await refreshSlotMap() }
             var groups: [RedisSlotMap.Node: [Int]] = [:]
             for index in pending {
-                let slot = RedisKeySlot.slot(of: commands[index].key)
+                let slot = RedisKeySlot.slot(of: keys[index])
                 if let node = asking[index] ?? map?.primary(forSlot: slot) {
-                    groups[node, default: []].append(index)
+                    groups[RedisSlotMap.Node(host: node.host, port: node.port), default: []].append(index)
                 } else {
                     results[index] = .failure(.connection("Redis Cluster slot \(slot) has no primary (cluster down or still forming)"))
                 }
             }
+            let asked = Set(asking.keys)
             let answered = await withTaskGroup(of: [(Int, Result<RedisValue, RedisError>)].self) { group in
                 for (node, indices) in groups {
                     let client = client(for: endpoint(for: node))
-                    let asked = asking
-                    group.addTask {
-                        // ASKING applies to the command right behind it on the same connection.
-                        let sent = indices.flatMap { asked[$0] == nil ? [commands[$0].args] : [[Array("ASKING".utf8)], commands[$0].args] }
-                        var replies = await client.pipeline(bytes: sent)[...]
-                        return indices.map { index in
-                            if asked[index] != nil { replies = replies.dropFirst() }
-                            defer { replies = replies.dropFirst() }
-                            return (index, replies.first!)
-                        }
-                    }
+                    group.addTask { Array(zip(indices, await send(client, indices, asked.intersection(indices)))) }
                 }
                 return await group.reduce(into: []) { $0 += $1 }
             }
@@ -104,15 +135,14 @@ public final class RedisClusterClient: Sendable {
             asking = [:]
             var moved = false, lostNode = false
             for (index, result) in answered {
-                if case .failure(let error) = result, let redirect = RedisRedirect(errorMessage: error.message),
-                   attempt < Self.maxRedirects {
+                results[index] = result
+                guard case .failure(let error) = result else { continue }
+                if let redirect = RedisRedirect(errorMessage: error.message), attempt < Self.maxRedirects {
                     pending.append(index)
                     if redirect.kind == .ask { asking[index] = redirect.node } else { moved = true }
-                    results[index] = result
-                    continue
+                } else if error.isConnectionError {
+                    lostNode = true
                 }
-                if case .failure(let error) = result, error.isConnectionError { lostNode = true }
-                results[index] = result
             }
             if moved || lostNode { _ = try? await refreshSlotMap() }
             if pending.isEmpty { break }
