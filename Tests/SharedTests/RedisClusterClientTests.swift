@@ -6,8 +6,9 @@ import Testing
 @testable import Infrastructure
 
 /// The cluster client against live cluster-mode redis-servers: routing by slot, a slot migration (ASK while it runs,
-/// MOVED after), a slot without a primary, WAIT for replicas, and a primary's failover.
-@Suite("Redis Cluster client")
+/// MOVED after), a slot without a primary, WAIT for replicas, and a primary's failover. One at a time: each starts six
+/// redis-servers.
+@Suite("Redis Cluster client", .serialized)
 struct RedisClusterClientTests {
     private static func client(_ ports: [Int]) -> RedisClusterClient {
         RedisClusterClient(seeds: ports.map { RedisEndpoint(port: $0) }, logger: RedisTestServer.logger)
