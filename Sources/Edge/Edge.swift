@@ -25,7 +25,7 @@ public final class Edge: Sendable {
         let server: any Channel
         let context: EdgeContext
         let handoffServer: any Channel
-        let redis: RedisClient
+        let redis: any RedisKeyspace & Service
         let registry: DeviceRegistry
         let producer: KafkaProducer
         let handoff: HandoffClient
@@ -67,7 +67,7 @@ public final class Edge: Sendable {
             + config.services.names.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
             + (config.connectionEvents ? [TopicSpec(name: config.topics.connections, partitions: Defaults.topicPartitions)] : [])
         let (kafka, logger) = (config.kafka, self.logger)
-        let redis = RedisClient(endpoint: config.redis, logger: logger)
+        let redis = config.redis.connect(logger: logger)
         // The checks block on the network: a thread of their own, not the cooperative pool.
         try await offload("edge-start") {
             let admin = try KafkaAdmin(config: kafka, logger: logger)

@@ -11,7 +11,7 @@ public struct EdgeConfig: Sendable {
     /// The services devices may name, each mapped to the topic `<prefix>.up.<service>`.
     public var services = ServiceCatalog(names: Defaults.services, topics: Topics(prefix: Defaults.topicPrefix))
     public var kafka = KafkaConfig(bootstrapServers: Defaults.kafkaBootstrap)
-    public var redis = RedisEndpoint(host: Defaults.redisHost, port: Defaults.redisPort)
+    public var redis = RedisSettings(RedisEndpoint(host: Defaults.redisHost, port: Defaults.redisPort))
     /// The keys device tokens are verified with (by `kid`); the development key unless configured.
     public var tokenKeys: [TokenKey] = [.development]
     /// The largest WebSocket message accepted, in bytes; larger ones close the connection with 1009.

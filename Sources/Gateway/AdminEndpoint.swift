@@ -32,7 +32,7 @@ enum AdminEndpoint {
             do { try kafka.checkReachable(timeout: .seconds(2)); return nil } catch { return "\(error)" }
         }))
         if redis {
-            let client = RedisClient(endpoint: try common.redisEndpoint(), logger: logger)
+            let client = try common.redisSettings().connect(logger: logger)
             checks.append(("redis", { () -> String? in
                 do { try client.checkReachable(timeout: .seconds(1)); return nil } catch { return "\(error)" }
             }))

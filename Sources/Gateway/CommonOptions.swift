@@ -22,8 +22,17 @@ struct CommonOptions: ParsableArguments {
             help: ArgumentHelp("A librdkafka property for producers only, as key=value; repeatable.", valueName: "key=value"))
     var kafkaProducerProperties: [String] = []
 
-    @Option(help: "Redis as host:port (env CG_REDIS).")
+    @Option(help: "Redis as host:port; in cluster mode, seed nodes as host:port,host:port,... (env CG_REDIS).")
     var redis: String = env("CG_REDIS") ?? "\(Defaults.redisHost):\(Defaults.redisPort)"
+
+    @Option(help: "standalone (one server) or cluster (Redis Cluster, found through the --redis seeds) (env CG_REDIS_MODE).")
+    var redisMode: String = env("CG_REDIS_MODE") ?? RedisSettings.Mode.standalone.rawValue
+
+    @Option(help: "Replicas that must hold a write (Redis WAIT) before it is reported done; default 1 in cluster mode, 0 standalone (env CG_REDIS_MIN_REPLICAS).")
+    var redisMinReplicas: Int? = Settings.optionalInt("CG_REDIS_MIN_REPLICAS")
+
+    @Option(help: "Milliseconds to wait for those replicas; past it the write counts as failed and is retried (env CG_REDIS_REPLICA_TIMEOUT_MS).")
+    var redisReplicaTimeoutMs: Int = Settings.int("CG_REDIS_REPLICA_TIMEOUT_MS", default: 1000)
 
     @Option(help: "Redis password (env CG_REDIS_PASSWORD); never logged.")
     var redisPassword: String?
@@ -55,7 +64,7 @@ struct CommonOptions: ParsableArguments {
     func validate() throws {
         if let problem = Settings.problems.first { throw ValidationError(problem) }
         _ = try kafkaConfig()
-        _ = try redisEndpoint()
+        _ = try redisSettings()
         guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format: text or json") }
         if let adminPort, !(0...65535).contains(adminPort) { throw ValidationError("--admin-port: 0 to 65535") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
@@ -85,12 +94,37 @@ struct CommonOptions: ParsableArguments {
         return properties
     }
 
-    func redisEndpoint() throws -> RedisEndpoint {
-        let parts = redis.split(separator: ":").map(String.init)
-        guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
-            throw ValidationError("--redis: expected host:port, got \"\(redis)\"")
+    /// Where Redis is, in which mode, and what a write must reach before it counts as done.
+    func redisSettings() throws -> RedisSettings {
+        guard let mode = RedisSettings.Mode(rawValue: redisMode) else {
+            throw ValidationError("--redis-mode: standalone or cluster, got \"\(redisMode)\"")
         }
-        return RedisEndpoint(host: parts[0], port: port, password: redisPassword ?? env("CG_REDIS_PASSWORD"))
+        let seeds = try redis.split(separator: ",").map { node -> RedisEndpoint in
+            let parts = node.trimmingCharacters(in: .whitespaces).split(separator: ":").map(String.init)
+            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw ValidationError("--redis: expected host:port\(mode == .cluster ? "[,host:port...]" : ""), got \"\(redis)\"")
+            }
+            return RedisEndpoint(host: parts[0], port: port, password: redisPassword ?? env("CG_REDIS_PASSWORD"))
+        }
+        guard !seeds.isEmpty else { throw ValidationError("--redis: no node given") }
+        guard mode == .cluster || seeds.count == 1 else {
+            throw ValidationError("--redis: one host:port in standalone mode (a list of seeds needs --redis-mode cluster)")
+        }
+        if let redisMinReplicas, redisMinReplicas < 0 { throw ValidationError("--redis-min-replicas: 0 or more") }
+        guard redisReplicaTimeoutMs > 0 else { throw ValidationError("--redis-replica-timeout-ms: more than 0") }
+        let replicas = redisMinReplicas ?? RedisSettings.defaultDurability(mode).replicas
+        return RedisSettings(seeds: seeds, mode: mode,
+                             durability: RedisDurability(replicas: replicas, timeout: .milliseconds(redisReplicaTimeoutMs)))
+    }
+
+    /// The one Redis server of a component that does not run on Redis Cluster yet (push and presence: their keys
+    /// are not laid out for it); refuses cluster mode with a clear error rather than failing on CROSSSLOT later.
+    func standaloneRedis(for component: String) throws -> RedisEndpoint {
+        let settings = try redisSettings()
+        guard settings.mode == .standalone else {
+            throw ValidationError("\(component) runs on a standalone Redis only for now; --redis-mode cluster is not supported by it yet")
+        }
+        return settings.primary
     }
 
     func logger(_ label: String) -> Logger {

@@ -12,7 +12,7 @@ struct EchoCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = common.logger("echo")
         if common.printConfig {
-            try EffectiveConfig.print(EffectiveConfig.common(common, kafka: try common.kafkaConfig(), redis: try common.redisEndpoint()))
+            try EffectiveConfig.print(EffectiveConfig.common(common, kafka: try common.kafkaConfig(), redis: try common.redisSettings()))
             return
         }
         AdminEndpoint.bootstrapMetrics()  // before the service makes its metrics

@@ -100,7 +100,7 @@ struct EdgeCommand: AsyncParsableCommand {
             config.services = ServiceCatalog(names: serviceList, topics: common.topics)
         }
         config.kafka = try common.kafkaConfig()
-        config.redis = try common.redisEndpoint()
+        config.redis = try common.redisSettings()
         config.tokenKeys = try TokenKeysOption.keys(file: tokenKeys ?? env("CG_TOKEN_KEYS"), secret: tokenSecret ?? env("CG_TOKEN_SECRET"))
         config.maxMessageBytes = maxMessageBytes
         config.heartbeatSeconds = heartbeat

@@ -9,7 +9,7 @@ import Shared
 enum EffectiveConfig {
     static let redacted = "<redacted>"
 
-    static func common(_ options: CommonOptions, kafka: KafkaConfig, redis: RedisEndpoint) -> [String: Any] {
+    static func common(_ options: CommonOptions, kafka: KafkaConfig, redis: RedisSettings) -> [String: Any] {
         func properties(_ values: [String: String]) -> [String: String] {
             values.mapValues { _ in redacted }.merging(values.filter { !KafkaConfig.isSecret($0.key) }) { $1 }
         }
@@ -19,8 +19,11 @@ enum EffectiveConfig {
             "kafka-properties": properties(kafka.properties),
             "kafka-consumer-properties": properties(kafka.consumerProperties),
             "kafka-producer-properties": properties(kafka.producerProperties),
-            "redis": redis.description,
-            "redis-password": redis.password == nil ? NSNull() : redacted,
+            "redis": redis.seedList,
+            "redis-mode": redis.mode.rawValue,
+            "redis-min-replicas": redis.durability.replicas,
+            "redis-replica-timeout-ms": Int(redis.durability.timeout.inMilliseconds),
+            "redis-password": redis.primary.password == nil ? NSNull() : redacted,
             "prefix": options.prefix,
             "log-level": options.logLevel,
             "log-format": options.logFormat,

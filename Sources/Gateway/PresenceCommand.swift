@@ -14,11 +14,11 @@ struct PresenceCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = common.logger("presence")
         if common.printConfig {
-            try EffectiveConfig.print(EffectiveConfig.common(common, kafka: try common.kafkaConfig(), redis: try common.redisEndpoint()))
+            try EffectiveConfig.print(EffectiveConfig.common(common, kafka: try common.kafkaConfig(), redis: try common.redisSettings()))
             return
         }
         AdminEndpoint.bootstrapMetrics()  // before the service makes its metrics
-        let presence = PresenceService(topics: common.topics, kafka: try common.kafkaConfig(), redis: try common.redisEndpoint(),
+        let presence = PresenceService(topics: common.topics, kafka: try common.kafkaConfig(), redis: try common.standaloneRedis(for: "presence"),
                                        logger: logger)
         try await BackendRun.run("presence", common: common, logger: logger, redis: true,
                                  start: { try await offload { try presence.start() } }, isAssigned: { presence.isAssigned },

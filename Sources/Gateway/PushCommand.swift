@@ -68,7 +68,7 @@ struct PushCommand: AsyncParsableCommand {
         settings.apiKeys = keys
         settings.corsOrigin = corsOrigin
         if common.printConfig {
-            var all = EffectiveConfig.common(common, kafka: kafka, redis: try common.redisEndpoint())
+            var all = EffectiveConfig.common(common, kafka: kafka, redis: try common.redisSettings())
             all["push-host"] = host
             all["push-port"] = port
             // Named as in the configuration file (the environment variable without CG_, docs/operations.md).
@@ -81,7 +81,7 @@ struct PushCommand: AsyncParsableCommand {
             return
         }
         AdminEndpoint.bootstrapMetrics()  // before the service makes its metrics
-        let push = PushService(topics: common.topics, kafka: kafka, redis: try common.redisEndpoint(), configuration: settings,
+        let push = PushService(topics: common.topics, kafka: kafka, redis: try common.standaloneRedis(for: "push"), configuration: settings,
                                logger: logger)
         try await BackendRun.run("push", common: common, logger: logger, redis: true,
                                  start: { try await push.start() }, isAssigned: { push.isAssigned },

@@ -26,7 +26,7 @@ struct RouterCommand: AsyncParsableCommand {
         var config = RouterConfig()
         config.topics = common.topics
         config.kafka = try common.kafkaConfig()
-        config.redis = try common.redisEndpoint()
+        config.redis = try common.redisSettings()
         config.groupID = group
         guard lanes >= 1 && lanes <= 64 else { throw ValidationError("--lanes: 1 to 64") }
         config.lanes = lanes

@@ -43,7 +43,7 @@ public final class Router: Sendable {
     public func start() async throws {
         try Librdkafka.requireSupportedVersion()
         let (config, logger) = (self.config, self.logger)
-        let redis = RedisClient(endpoint: config.redis, logger: logger)
+        let redis = config.redis.connect(logger: logger)
         try await offload("router-start") {
             let admin = try KafkaAdmin(config: config.kafka, logger: logger)
             defer { admin.close() }

@@ -6,7 +6,7 @@ import Shared
 public struct RouterConfig: Sendable {
     public var topics = Topics(prefix: Defaults.topicPrefix)
     public var kafka = KafkaConfig(bootstrapServers: Defaults.kafkaBootstrap)
-    public var redis = RedisEndpoint(host: Defaults.redisHost, port: Defaults.redisPort)
+    public var redis = RedisSettings(RedisEndpoint(host: Defaults.redisHost, port: Defaults.redisPort))
     /// Routers of one installation share this consumer group, so each downstream partition has one router.
     public var groupID: String?
     public var downPartitions: Int32 = Defaults.topicPartitions

@@ -20,7 +20,7 @@ struct RedisClusterClientTests {
         let client = Self.client([cluster.ports[3]])  // a replica as the only seed: the map still comes from it
         defer { client.close() }
         let keys = (0..<300).map { "cg:route:{d-\($0)}" }
-        let set = await client.pipeline(keys.map { (args: ["SET", $0, "v-\($0)"].map { Array($0.utf8) }, key: Array($0.utf8)) })
+        let set = await client.pipeline(keys.map { RedisCommand(["SET", $0, "v-\($0)"], key: $0) })
         #expect(set.allSatisfy { (try? $0.get()) == .status("OK") })
         let map = try #require(client.slotMap)
         #expect(map.primaries.count == 3)
@@ -88,7 +88,7 @@ struct RedisClusterClientTests {
         let client = Self.client(cluster.ports)
         defer { client.close() }
         let keys = (0..<30).map { Array("cg:mbox:{r-\($0)}".utf8) }
-        _ = await client.pipeline(keys.map { (args: [Array("SET".utf8), $0, [1]], key: $0) })
+        _ = await client.pipeline(keys.map { RedisCommand([Array("SET".utf8), $0, [1]], key: $0) })
         try await client.awaitReplication(of: keys, replicas: 1, timeout: .seconds(2))
 
         let map = try #require(client.slotMap)
@@ -96,7 +96,7 @@ struct RedisClusterClientTests {
         let process = try #require(cluster.nodes.first { $0.port == paused.port }).process
         process.signal(SIGSTOP)
         defer { process.signal(SIGCONT) }
-        _ = await client.pipeline(keys.map { (args: [Array("SET".utf8), $0, [2]], key: $0) })
+        _ = await client.pipeline(keys.map { RedisCommand([Array("SET".utf8), $0, [2]], key: $0) })
         let error = await #expect(throws: RedisError.self) {
             try await client.awaitReplication(of: keys, replicas: 1, timeout: .milliseconds(500))
         }

@@ -12,14 +12,13 @@ import NIOCore
 //                            The three device keys expire together at `until` + key grace (default 1 h), rounded up
 //                            to a whole minute and moved only when a store passes it, so an abandoned mailbox
 //                            disappears on its own.
-// <prefix>:mbox-expiry       zset  member = "<device byte count>:<device><id>", score = expiresAtMs: every entry of
-//                                  every device, for the sweeper. No TTL; members whose entry vanished are dropped
-//                                  when swept.
+// <prefix>:mbox-expiry:{e<n>} zset member = "<device byte count>:<device><id>", score = expiresAtMs: every entry of
+//                                  the devices whose slot falls in shard n's sixteenth of the slots, for the sweeper
+//                                  (RedisKeys.expiryIndex). No TTL; members whose entry vanished are dropped when swept.
 //
-// A device's keys share its hash tag, so the store (with the route lookup) and ack scripts touch one slot, as Redis
-// Cluster requires; the expiry index is written by a command of its own in the same pipeline. The read and sweep
-// scripts still touch the index and (sweep) keys derived from index members, and the client speaks to one server,
-// so the mailbox still assumes a single Redis primary.
+// Each script touches one slot, as Redis Cluster requires: a device's keys (one hash tag), or one index shard. The
+// index is written by commands of their own, sent beside the device's scripts; the sweep reads the shards, then expires
+// entries device by device, so each expired entry is removed (and reported) by exactly one call.
 
 /// Bounds of one device's mailbox. `maxBytes` counts payload bytes only; the per-entry overhead (id, service,
 /// content type, a short header) is bounded through `maxCount`.
@@ -50,14 +49,18 @@ public enum StoreResult: Sendable, Equatable {
 /// mailbox emptied and expired (as long as the Redis server clock does not go backwards); storing is idempotent
 /// by message id while the entry is in the mailbox; an expired entry is removed by exactly one `read` or sweep,
 /// which returns it for reporting, and is never returned as live.
+///
+/// Stores are confirmed: with `redis.durability` asking for replicas, a store returns only once that many replicas of
+/// every primary written to hold it (`WAIT`), and throws otherwise, so the router never commits what a failover could
+/// lose.
 public final class Mailbox: Sendable {
-    public let redis: RedisClient
+    public let redis: any RedisKeyspace
     public let prefix: String
     public let limits: MailboxLimits
     /// How long a device's keys outlive the latest expiry of its entries.
     public let keyGrace: Duration
 
-    public init(redis: RedisClient, prefix: String, limits: MailboxLimits = MailboxLimits(),
+    public init(redis: any RedisKeyspace, prefix: String, limits: MailboxLimits = MailboxLimits(),
                 keyGrace: Duration = .seconds(3600)) {
         self.redis = redis
         self.prefix = prefix
@@ -69,15 +72,19 @@ public final class Mailbox: Sendable {
     func zsetKey(_ device: String) -> String { names.mailbox(device) }
     func entriesKey(_ device: String) -> String { names.mailboxEntries(device) }
     func metaKey(_ device: String) -> String { names.mailboxMeta(device) }
-    var indexKey: String { names.expiryIndex }
+    func indexKey(_ device: String) -> String { names.expiryIndex(device: device) }
 
     /// How many messages wait in all mailboxes together (stored, not yet acked or expired): the size of the expiry
     /// index, which holds one member per entry.
     public func totalEntries() async throws -> Int {
-        guard case .integer(let count) = try await redis.send(["ZCARD", indexKey]) else {
-            throw RedisError.reply("ZCARD \(indexKey) did not answer an integer")
+        var total = 0
+        for (shard, reply) in zip(names.expiryIndexShards, await redis.pipeline(names.expiryIndexShards.map { RedisCommand(["ZCARD", $0], key: $0) })) {
+            guard case .integer(let count) = try reply.get() else {
+                throw RedisError.reply("ZCARD \(shard) did not answer an integer")
+            }
+            total += Int(count)
         }
-        return Int(count)
+        return total
     }
 
     /// The expiry index member of an entry: `<device byte count>:<device><id>`, unambiguous whatever bytes the
@@ -85,8 +92,8 @@ public final class Mailbox: Sendable {
     static func indexMember(device: String, id: String) -> String { memberPrefix(device) + id }
     static func memberPrefix(_ device: String) -> String { "\(device.utf8.count):\(device)" }
 
-    /// The read script's keys: the device's three and the expiry index.
-    private func keys(_ device: String) -> [String] { [zsetKey(device), entriesKey(device), metaKey(device), indexKey] }
+    /// The read script's keys: the device's three.
+    private func keys(_ device: String) -> [String] { [zsetKey(device), entriesKey(device), metaKey(device)] }
 
     /// What storing one message did, and the device's route as it was at that moment (nil: no route).
     public struct Stored: Sendable, Equatable {
@@ -95,20 +102,20 @@ public final class Mailbox: Sendable {
     }
 
     /// Stores many entries (their `seq` is ignored and assigned) and reads each device's route in the same script
-    /// call, in one pipeline, in order; for the router's own thread. Each call touches one device's keys; the expiry
-    /// index gets its member by a command of its own right behind it. Order per device is the order given. Results
-    /// are in `items` order; throws the first failure if any call failed (storing again is safe: it is idempotent by
-    /// id). Expiries past `MailboxEntry.maxExpiresAtMs` are stored as that.
+    /// call, in order; for the router's own thread. Each call touches one device's keys; the expiry index gets its
+    /// member by a command of its own sent beside it. Order per device is the order given. Results are in `items`
+    /// order; throws the first failure if any call failed, and throws when the replicas `redis.durability` asks for do
+    /// not confirm the writes (storing again is safe: it is idempotent by id). Expiries past
+    /// `MailboxEntry.maxExpiresAtMs` are stored as that.
     public func storeAndRouteBlocking(_ items: [(device: String, entry: MailboxEntry)],
                                       timeout: Duration = .seconds(5)) throws -> [Stored] {
         guard !items.isEmpty else { return [] }
         let maxCount = Array(String(limits.maxCount).utf8), maxBytes = Array(String(limits.maxBytes).utf8)
         let grace = Array(String(keyGrace.redisMilliseconds).utf8)
         var calls: [RedisScript.ByteInvocation] = []
-        var indexAdds: [[[[UInt8]]]] = []
+        var indexAdds: [RedisCommand] = []
         calls.reserveCapacity(items.count)
         indexAdds.reserveCapacity(items.count)
-        let index = Array(indexKey.utf8)
         for (device, entry) in items {
             var stored = entry
             stored.expiresAtMs = min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)
@@ -119,21 +126,21 @@ public final class Mailbox: Sendable {
                        maxCount, maxBytes, grace]))
             // Added before the script's answer is known, to keep the store to one round trip: a duplicate's member is
             // already there, and a refused entry's is taken back below.
-            indexAdds.append([[Array("ZADD".utf8), index, expires, Array(Self.indexMember(device: device, id: entry.id).utf8)]])
+            let index = Array(indexKey(device).utf8)
+            indexAdds.append(RedisCommand([Array("ZADD".utf8), index, expires, Array(Self.indexMember(device: device, id: entry.id).utf8)], key: index))
         }
-        let replies = try redis.runBlocking(MailboxScripts.store, byteInvocations: calls, alongside: indexAdds,
-                                            timeout: timeout)
-        let stored = try replies.map { reply in
-            for added in reply.alongside { _ = try added.get() }
-            return try Self.stored(from: reply.script.get())
-        }
+        let replies = try redis.runBlocking(MailboxScripts.store, byteInvocations: calls, alongside: indexAdds, timeout: timeout)
+        for added in replies.commands { _ = try added.get() }
+        let stored = try replies.scripts.map { try Self.stored(from: $0.get()) }
         // Refused entries (expired, full: rare) take back the index member added for them, in a second round trip.
         let refused = items.indices.filter { stored[$0].result == .full || stored[$0].result == .expired }
         if !refused.isEmpty {
-            for reply in try redis.pipelineBlocking(bytes: refused.map {
-                [Array("ZREM".utf8), index, Array(Self.indexMember(device: items[$0].device, id: items[$0].entry.id).utf8)]
+            for reply in try redis.pipelineBlocking(refused.map {
+                let index = indexKey(items[$0].device)
+                return RedisCommand(["ZREM", index, Self.indexMember(device: items[$0].device, id: items[$0].entry.id)], key: index)
             }, timeout: timeout) { _ = try reply.get() }
         }
+        try redis.confirmDurableBlocking(calls.map { $0.keys[0] } + indexAdds.map(\.key))
         return stored
     }
 
@@ -165,19 +172,30 @@ public final class Mailbox: Sendable {
     /// in either list.
     public func read(device: String, after seq: Int64, limit: Int) async throws -> (entries: [MailboxEntry], expired: [MailboxEntry]) {
         guard limit > 0 else { return ([], []) }
-        return try Self.readResult(await redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(device, seq, limit)))
+        let read = try Self.readResult(await redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(seq, limit)))
+        if !read.expired.isEmpty { _ = await redis.pipeline(indexRemovals(device, read.expired)) }
+        return read
     }
 
     /// ``read(device:after:limit:)`` for an event loop: the future, on `eventLoop`, is completed from the Redis thread.
     public func read(device: String, after seq: Int64, limit: Int,
                      on eventLoop: any EventLoop) -> EventLoopFuture<(entries: [MailboxEntry], expired: [MailboxEntry])> {
         guard limit > 0 else { return eventLoop.makeSucceededFuture(([], [])) }
-        return redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(device, seq, limit), on: eventLoop)
+        return redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(seq, limit), on: eventLoop)
             .flatMapThrowing(Self.readResult)
+            .flatMap { [redis] read in
+                guard !read.expired.isEmpty else { return eventLoop.makeSucceededFuture(read) }
+                // A removal that fails leaves a member the sweep drops later; the read stands either way.
+                return redis.pipeline(self.indexRemovals(device, read.expired), on: eventLoop).map { _ in read }
+            }
     }
 
-    private func readArgs(_ device: String, _ seq: Int64, _ limit: Int) -> [String] {
-        [String(seq), String(limit), Self.memberPrefix(device)]
+    private func readArgs(_ seq: Int64, _ limit: Int) -> [String] { [String(seq), String(limit)] }
+
+    /// The commands that take `entries`' members out of the expiry index.
+    private func indexRemovals(_ device: String, _ entries: [MailboxEntry]) -> [RedisCommand] {
+        let index = indexKey(device)
+        return entries.map { RedisCommand(["ZREM", index, Self.indexMember(device: device, id: $0.id)], key: index) }
     }
 
     private static func readResult(_ reply: RedisValue) throws -> (entries: [MailboxEntry], expired: [MailboxEntry]) {
@@ -210,17 +228,17 @@ public final class Mailbox: Sendable {
     /// removal of its expiry index member. Returns how many were there; throws the first failure.
     public func ack(_ acks: [(device: String, id: String)]) async throws -> Int {
         guard !acks.isEmpty else { return 0 }
-        let index = Array(indexKey.utf8)
         let calls = acks.map { device, id in
             RedisScript.ByteInvocation(keys: [zsetKey(device), entriesKey(device), metaKey(device)].map { Array($0.utf8) },
                                        args: [Array(id.utf8)])
         }
         let indexRemovals = acks.map { device, id in
-            [[Array("ZREM".utf8), index, Array(Self.indexMember(device: device, id: id).utf8)]]
+            let index = indexKey(device)
+            return RedisCommand(["ZREM", index, Self.indexMember(device: device, id: id)], key: index)
         }
         var deleted = 0
-        for reply in await redis.run(MailboxScripts.ack, byteInvocations: calls, alongside: indexRemovals) {
-            deleted += try reply.script.get().int == 1 ? 1 : 0
+        for reply in await redis.run(MailboxScripts.ack, byteInvocations: calls, alongside: indexRemovals).scripts {
+            deleted += try reply.get().int == 1 ? 1 : 0
         }
         return deleted
     }
@@ -234,23 +252,96 @@ public final class Mailbox: Sendable {
         return (Int(count), Int(bytes))
     }
 
-    /// Removes up to `limit` expired entries across ALL devices (those whose expiresAtMs <= now), atomically, so that
-    /// two routers running it concurrently never both return the same entry. Returns (device, entry) pairs, for
-    /// expiry reports, most overdue first. Fewer than `limit` results means nothing more was due, unless the script
-    /// met more than 3 × `limit` index members whose entry was already gone (acked, or its device's keys expired),
-    /// which it drops without a result. For a router's own thread.
+    /// Removes up to `limit` expired entries across ALL devices (those whose expiresAtMs <= now), so that two routers
+    /// running it concurrently never both return the same entry: each entry is deleted by one atomic call on its
+    /// device's keys. Returns (device, entry) pairs, for expiry reports, most overdue first. Reads every shard of the
+    /// expiry index, then expires the due entries device by device; members whose entry is gone (acked, or its
+    /// device's keys expired) are dropped without a result. Fewer than `limit` results means nothing more was due, as
+    /// far as this sweep could tell. Throws only when nothing could be swept. For a router's own thread.
     public func sweepExpiredBlocking(limit: Int = 500, timeout: Duration = .seconds(5)) throws -> [(device: String, entry: MailboxEntry)] {
-        guard limit > 0 else { return [] }
-        let reply = try redis.runBlocking(MailboxScripts.sweep, keys: [indexKey],
-                                          args: [names.mailboxPrefix, names.mailboxEntriesPrefix, names.mailboxMetaPrefix, String(limit)],
-                                          timeout: timeout)
-        guard let flat = reply.array else {
-            throw RedisError.reply("unexpected reply to the mailbox sweep script: \(reply)")
+        var swept: [(device: String, entry: MailboxEntry, expires: Int64)] = []
+        var examined = 0
+        // Another sweeper may take the members this one read: look again (those are gone from the index by then) until
+        // enough are swept, nothing is due, or 4 × `limit` members were looked at.
+        while swept.count < limit && examined < 4 * limit {
+            let round: (swept: [(device: String, entry: MailboxEntry, expires: Int64)], examined: Int, error: (any Error)?)
+            round = try sweepRound(limit: limit - swept.count, timeout: timeout)
+            swept += round.swept
+            examined += round.examined
+            if let error = round.error, swept.isEmpty { throw error }
+            if round.examined == 0 || round.error != nil { break }
         }
-        return stride(from: 0, to: flat.count - 3, by: 4).compactMap { i in
-            guard let device = flat[i].string, let id = flat[i + 1].string, let seq = flat[i + 2].int,
-                  let value = flat[i + 3].bytes, let entry = MailboxEntry(seq: seq, id: id, storedValue: value) else { return nil }
-            return (device, entry)
+        return swept.sorted { $0.expires < $1.expires }.map { ($0.device, $0.entry) }
+    }
+
+    /// One look at the index shards and one expire call per device with due members; what was swept, how many
+    /// members were looked at, and the first error met on the way.
+    private func sweepRound(limit: Int, timeout: Duration) throws
+        -> (swept: [(device: String, entry: MailboxEntry, expires: Int64)], examined: Int, error: (any Error)?) {
+        let shards = names.expiryIndexShards
+        let lists = try redis.runBlocking(MailboxScripts.due, byteInvocations: shards.map {
+            RedisScript.ByteInvocation(keys: [Array($0.utf8)], args: [Array(String(limit).utf8)])
+        }, timeout: timeout)
+        var due: [(shard: String, member: String, expires: Int64)] = []
+        var firstError: (any Error)?
+        for (shard, list) in zip(shards, lists) {
+            do {
+                let flat = try list.get().array ?? []
+                for i in stride(from: 0, to: flat.count - 1, by: 2) {
+                    guard let member = flat[i].string else { continue }
+                    due.append((shard, member, flat[i + 1].string.flatMap { Int64($0) } ?? 0))
+                }
+            } catch { firstError = firstError ?? error }
         }
+        due.sort { $0.expires < $1.expires }
+        let taken = due.prefix(limit)
+        // Per device, its due ids in expiry order; a member that names no device is simply dropped.
+        var devices: [String] = []
+        var ids: [String: [(shard: String, member: String, id: String)]] = [:]
+        var fixes: [RedisCommand] = []
+        for (shard, member, _) in taken {
+            guard let (device, id) = Self.parseIndexMember(member) else {
+                fixes.append(RedisCommand(["ZREM", shard, member], key: shard))
+                continue
+            }
+            if ids[device] == nil { devices.append(device) }
+            ids[device, default: []].append((shard, member, id))
+        }
+        let replies = try redis.runBlocking(MailboxScripts.expire, byteInvocations: devices.map { device in
+            RedisScript.ByteInvocation(keys: [zsetKey(device), entriesKey(device), metaKey(device)].map { Array($0.utf8) },
+                                       args: ids[device]!.map { Array($0.id.utf8) })
+        }, timeout: timeout)
+        var swept: [(device: String, entry: MailboxEntry, expires: Int64)] = []
+        for (device, reply) in zip(devices, replies) {
+            let flat: [RedisValue]
+            do { flat = try reply.get().array ?? [] } catch { firstError = firstError ?? error; continue }
+            for (position, due) in ids[device]!.enumerated() where 3 * position + 2 < flat.count {
+                switch flat[3 * position].string {
+                case "removed":
+                    fixes.append(RedisCommand(["ZREM", due.shard, due.member], key: due.shard))
+                    guard let seq = flat[3 * position + 1].int, let value = flat[3 * position + 2].bytes,
+                          let entry = MailboxEntry(seq: seq, id: due.id, storedValue: value) else { continue }
+                    swept.append((device, entry, entry.expiresAtMs))
+                case "later":
+                    // The index was out of step with the entry: put the member back at the entry's real expiry.
+                    let expires = flat[3 * position + 1].string ?? "0"
+                    fixes.append(RedisCommand(["ZADD", due.shard, expires, due.member], key: due.shard))
+                default:
+                    fixes.append(RedisCommand(["ZREM", due.shard, due.member], key: due.shard))
+                }
+            }
+        }
+        // A fix that fails leaves a member the next sweep looks at again.
+        _ = try? redis.pipelineBlocking(fixes, timeout: timeout)
+        return (swept, taken.count, firstError)
+    }
+
+    /// The device and id an expiry index member names, or nil for a malformed member.
+    static func parseIndexMember(_ member: String) -> (device: String, id: String)? {
+        let bytes = Array(member.utf8)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let length = Int(String(decoding: bytes[..<colon], as: UTF8.self)),
+              length >= 0, colon + 1 + length <= bytes.count else { return nil }
+        let device = bytes[(colon + 1)..<(colon + 1 + length)], id = bytes[(colon + 1 + length)...]
+        return (String(decoding: device, as: UTF8.self), String(decoding: id, as: UTF8.self))
     }
 }

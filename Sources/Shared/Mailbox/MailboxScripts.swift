@@ -6,9 +6,9 @@ import Infrastructure
 /// every time in ms fits a double exactly.
 ///
 /// Per device the scripts get KEYS zset (`<prefix>:mbox:{<device>}`), entries (`<prefix>:mbox-e:{<device>}`) and
-/// meta (`<prefix>:mbox-m:{<device>}`), in that order; store adds the route, read the expiry index
-/// (`<prefix>:mbox-expiry`). Store and ack touch one device's slot only, as Redis Cluster requires; read (the index)
-/// and sweep (keys derived from index members) still assume one primary.
+/// meta (`<prefix>:mbox-m:{<device>}`), in that order; store adds the route. Each script touches one slot only, as Redis
+/// Cluster requires: a device's keys, or one shard of the expiry index (`<prefix>:mbox-expiry:{e<n>}`), which the caller
+/// writes with commands of their own beside the device's scripts.
 enum MailboxScripts {
     /// Shared helpers, put in front of each script.
     private static let prelude = """
@@ -23,12 +23,11 @@ enum MailboxScripts {
           if not e then return 0, 0 end
           return tonumber(e), math.max(0, #value - p + 1 - tonumber(s) - tonumber(c))
         end
-        -- Deletes one entry everywhere and takes its payload off the byte count (if the meta hash is still there:
-        -- writing to a vanished one would recreate it without a TTL).
-        local function remove(zset, entries, meta, index, member, id, size)
+        -- Deletes one entry from the device's keys and takes its payload off the byte count (if the meta hash is still
+        -- there: writing to a vanished one would recreate it without a TTL).
+        local function remove(zset, entries, meta, id, size)
           redis.call('ZREM', zset, id)
           redis.call('HDEL', entries, id)
-          redis.call('ZREM', index, member)
           local bytes = tonumber(redis.call('HGET', meta, 'bytes'))
           if bytes then redis.call('HSET', meta, 'bytes', string.format('%d', math.max(0, bytes - size))) end
         end
@@ -95,10 +94,10 @@ enum MailboxScripts {
         return withRoute({'stored', seq})
         """)
 
-    /// KEYS: zset, entries, meta, index. ARGV: after seq, limit, index member prefix (`<device bytes>:<device>`).
+    /// KEYS: zset, entries, meta. ARGV: after seq, limit.
     /// Returns {live, expired}, each a flat list of id, seq, stored value, oldest first. Expired entries met on
     /// the way are deleted and do not count towards the limit, so fewer than `limit` live entries means there are
-    /// no more after them.
+    /// no more after them. The caller takes the expired ones' members out of the expiry index (another slot).
     static let read = RedisScript(prelude + """
         local now = clock()
         local limit = tonumber(ARGV[2])
@@ -112,12 +111,11 @@ enum MailboxScripts {
             local value = redis.call('HGET', KEYS[2], id)
             if not value then
               redis.call('ZREM', KEYS[1], id)
-              redis.call('ZREM', KEYS[4], ARGV[3] .. id)
             else
               local expires, size = parse(value)
               local list = live
               if expires <= now then
-                remove(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3] .. id, id, size)
+                remove(KEYS[1], KEYS[2], KEYS[3], id, size)
                 list = expired
               else
                 found = found + 1
@@ -151,44 +149,33 @@ enum MailboxScripts {
         return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[2], 'bytes')) or 0}
         """)
 
-    /// KEYS: index. ARGV: zset key prefix, entries key prefix, meta key prefix (each up to the device's opening
-    /// brace), limit.
-    /// Takes index members due by now out of the index, oldest expiry first, and deletes their entries, until it has
-    /// deleted `limit` entries, nothing more is due, or it has looked at 4 × `limit` members. Returns a flat list of
-    /// device, id, seq, stored value for the entries it deleted; members whose entry is gone (acked meanwhile, or
-    /// the device's keys expired) are dropped without a result. The device keys are derived from the member, so
-    /// they are not declared in KEYS: a single Redis primary, not Redis Cluster.
-    static let sweep = RedisScript(prelude + """
+    /// KEYS: one shard of the expiry index. ARGV: limit. Returns a flat list of member, expiry (ms) for up to `limit`
+    /// members due by now, most overdue first, and leaves them in place: ``expire`` decides, per device, what is really
+    /// gone, so that two sweepers reading the same members still report each entry once.
+    static let due = RedisScript(prelude + """
+        return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', clock()), 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
+        """)
+
+    /// KEYS: zset, entries, meta (one device). ARGV: ids the expiry index says are due. Per id, in order, three values:
+    /// `removed`, seq, stored value (it had expired: deleted now, by this call only); `later`, its real expiry, '' (not
+    /// expired by this node's clock: the index was out of step); or `gone`, 0, '' (acked, or the keys expired).
+    static let expire = RedisScript(prelude + """
         local now = clock()
-        local limit = tonumber(ARGV[4])
-        local out, found, examined = {}, 0, 0
-        while found < limit and examined < 4 * limit do
-          local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now), 'LIMIT', 0, limit - found)
-          if #due == 0 then break end
-          for _, member in ipairs(due) do
-            examined = examined + 1
-            redis.call('ZREM', KEYS[1], member)
-            local length, start = string.match(member, '^(%d+):()')
-            if length then
-              local device = string.sub(member, start, start + tonumber(length) - 1)
-              local id = string.sub(member, start + tonumber(length))
-              local zset, entries, meta = ARGV[1] .. device .. '}', ARGV[2] .. device .. '}', ARGV[3] .. device .. '}'
-              local value = redis.call('HGET', entries, id)
-              if value then
-                local expires, size = parse(value)
-                if expires > now then
-                  -- The index was out of step with the entry: put the member back at the entry's real expiry.
-                  redis.call('ZADD', KEYS[1], string.format('%d', expires), member)
-                else
-                  local seq = tonumber(redis.call('ZSCORE', zset, id)) or 0
-                  remove(zset, entries, meta, KEYS[1], member, id, size)
-                  out[#out + 1] = device
-                  out[#out + 1] = id
-                  out[#out + 1] = seq
-                  out[#out + 1] = value
-                  found = found + 1
-                end
-              end
+        local out = {}
+        for i = 1, #ARGV do
+          local id = ARGV[i]
+          local value = redis.call('HGET', KEYS[2], id)
+          if not value then
+            redis.call('ZREM', KEYS[1], id)
+            out[#out + 1] = 'gone'; out[#out + 1] = 0; out[#out + 1] = ''
+          else
+            local expires, size = parse(value)
+            if expires > now then
+              out[#out + 1] = 'later'; out[#out + 1] = string.format('%d', expires); out[#out + 1] = ''
+            else
+              local seq = tonumber(redis.call('ZSCORE', KEYS[1], id)) or 0
+              remove(KEYS[1], KEYS[2], KEYS[3], id, size)
+              out[#out + 1] = 'removed'; out[#out + 1] = seq; out[#out + 1] = value
             end
           end
         end

@@ -21,8 +21,7 @@ import NIOCore
 //                           on clean shutdown. A route whose edge has no record counts as edgeDead.
 //
 // Every script touches the keys of one device only (one hash tag, one Redis Cluster slot); batches are
-// pipelined. A lookup reads routes first and the edges' records after, in a second step. The client speaks to
-// one server, so the registry still runs on a single Redis primary.
+// pipelined (per node, on a cluster). A lookup reads routes first and the edges' records after, in a second step.
 
 /// The device → edge registry in Redis (schema above).
 ///
@@ -30,12 +29,12 @@ import NIOCore
 /// a connection that has been replaced changes nothing, so a slow old edge can never erase or prolong a
 /// newer connection's route; epochs of a device only grow.
 public final class DeviceRegistry: Sendable {
-    public let redis: RedisClient
+    public let redis: any RedisKeyspace
     public let prefix: String
     public let routeTTL: Duration
     public let epochTTL: Duration
 
-    public init(redis: RedisClient, prefix: String, routeTTL: Duration = .seconds(3600),
+    public init(redis: any RedisKeyspace, prefix: String, routeTTL: Duration = .seconds(3600),
                 epochTTL: Duration = .seconds(30 * 24 * 3600)) {
         self.redis = redis
         self.prefix = prefix
@@ -95,7 +94,7 @@ public final class DeviceRegistry: Sendable {
     /// from its store script).
     public func lookupBlocking(devices: [String], timeout: Duration = .seconds(5)) throws -> [RouteLookup] {
         guard !devices.isEmpty else { return [] }
-        let routes = try redis.pipelineBlocking(devices.map { ["HMGET", routeKey($0), "edge", "session", "epoch", "since"] },
+        let routes = try redis.pipelineBlocking(devices.map { RedisCommand(["HMGET", routeKey($0), "edge", "session", "epoch", "since"], key: routeKey($0)) },
                                                 timeout: timeout).map { DeviceRoute(fields: try $0.get().array?[...] ?? []) }
         let edges = Array(Set(routes.compactMap { $0?.edge }))
         let records = try edgeRecordsBlocking(edges, timeout: timeout)
@@ -107,20 +106,20 @@ public final class DeviceRegistry: Sendable {
 
     /// Looks up one device (two round trips: its route, then its edge's record).
     public func lookup(device: String) async throws -> RouteLookup {
-        let reply = try await redis.send(["HMGET", routeKey(device), "edge", "session", "epoch", "since"])
+        let reply = try await redis.send(["HMGET", routeKey(device), "edge", "session", "epoch", "since"], key: routeKey(device))
         guard let route = DeviceRoute(fields: reply.array?[...] ?? []) else { return .noRoute }
         return try await edgeRecord(route.edge) != nil ? .online(route) : .edgeDead(route)
     }
 
     /// The liveness record of `edge`, or nil when it has none (dead, stopped, never started) or it does not parse.
     public func edgeRecord(_ edge: String) async throws -> EdgeRecord? {
-        try await redis.send(["GET", edgeKey(edge)]).string.flatMap(EdgeRecord.init(value:))
+        try await redis.send(["GET", edgeKey(edge)], key: edgeKey(edge)).string.flatMap(EdgeRecord.init(value:))
     }
 
     /// The liveness records of `edges` in one pipeline; edges without a (readable) record are left out. Blocks.
     public func edgeRecordsBlocking(_ edges: [String], timeout: Duration = .seconds(5)) throws -> [String: EdgeRecord] {
         guard !edges.isEmpty else { return [:] }
-        let replies = try redis.pipelineBlocking(edges.map { ["GET", edgeKey($0)] }, timeout: timeout)
+        let replies = try redis.pipelineBlocking(edges.map { RedisCommand(["GET", edgeKey($0)], key: edgeKey($0)) }, timeout: timeout)
         var records: [String: EdgeRecord] = [:]
         for (edge, reply) in zip(edges, replies) {
             if let record = try reply.get().string.flatMap(EdgeRecord.init(value:)) { records[edge] = record }
@@ -132,11 +131,11 @@ public final class DeviceRegistry: Sendable {
     /// alive for lookups but cannot be handed anything.
     public func heartbeat(edge: String, record: EdgeRecord? = nil, ttl: Duration = .seconds(15)) async throws {
         let value = record?.value ?? "- 1 unreachable.invalid"
-        _ = try await redis.send(["SET", edgeKey(edge), value, "PX", String(ttl.redisMilliseconds)])
+        _ = try await redis.send(["SET", edgeKey(edge), value, "PX", String(ttl.redisMilliseconds)], key: edgeKey(edge))
     }
 
     /// Deletes the edge's liveness record (clean shutdown): its routes read as edgeDead from then on.
     public func removeEdge(_ edge: String) async throws {
-        _ = try await redis.send(["DEL", edgeKey(edge)])
+        _ = try await redis.send(["DEL", edgeKey(edge)], key: edgeKey(edge))
     }
 }

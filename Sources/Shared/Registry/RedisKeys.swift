@@ -1,10 +1,12 @@
+import Infrastructure
+
 /// The names of the gateway's own Redis keys (registry, mailboxes, edge liveness), in one place
 /// (docs/redis-schema.md lists each with its slot rule).
 ///
 /// Every key of one device carries the hash tag `{<device>}`, so all of them share one Redis Cluster slot and one
 /// script may touch them together. The tag comes last and the parts before it never hold a brace, so whatever bytes a
 /// device id holds, all keys of that device hash alike (an id holding `}` only shortens the tag, for all its keys).
-/// Keys that are not a device's (edge liveness, the expiry index) carry no tag.
+/// Keys that are not a device's carry no tag (edge liveness) or a tag of their own (the expiry index shards).
 public struct RedisKeys: Sendable, Equatable {
     public let prefix: String
 
@@ -22,8 +24,25 @@ public struct RedisKeys: Sendable, Equatable {
     public func mailboxEntries(_ device: String) -> String { mailboxEntriesPrefix + device + "}" }
     /// Hash: the device's mailbox counters (seq, bytes, until).
     public func mailboxMeta(_ device: String) -> String { mailboxMetaPrefix + device + "}" }
-    /// Zset: every waiting entry of every device, by expiry, for the sweeper.
-    public var expiryIndex: String { "\(prefix):mbox-expiry" }
+    /// Zset: the waiting entries of the devices whose slots fall in shard `shard`'s sixteenth of the slots, by expiry,
+    /// for the sweeper. Each shard's tag puts it in that same sixteenth, so on a cluster a shard mostly lives on the
+    /// node of its devices' mailboxes (no script touches both: they are written side by side).
+    public func expiryIndex(shard: Int) -> String { "\(prefix):mbox-expiry:{\(Self.expiryShardTags[shard])}" }
+    /// Every shard of the expiry index.
+    public var expiryIndexShards: [String] { (0..<Self.expiryShards).map { expiryIndex(shard: $0) } }
+    /// The shard of the expiry index that holds `device`'s entries.
+    public func expiryIndex(device: String) -> String {
+        expiryIndex(shard: RedisKeySlot.slot(of: mailbox(device)) * Self.expiryShards / RedisKeySlot.count)
+    }
+
+    /// How many shards the expiry index has: few, so that a sweep asks little, but enough to spread over the primaries
+    /// of any cluster worth running.
+    public static let expiryShards = 16
+    /// For each shard, the first tag `e0`, `e1`, … whose slot falls in that shard's sixteenth of the slots.
+    static let expiryShardTags: [String] = (0..<expiryShards).map { shard in
+        let range = (shard * RedisKeySlot.count / expiryShards)..<((shard + 1) * RedisKeySlot.count / expiryShards)
+        return (0...).lazy.map { "e\($0)" }.first { range.contains(RedisKeySlot.slot(of: $0)) }!
+    }
     /// String: an edge's liveness record (``EdgeRecord``), with a TTL its heartbeat renews.
     public func edge(_ edge: String) -> String { "\(prefix):edge:\(edge)" }
 

@@ -21,21 +21,48 @@ import ServiceLifecycle
 ///   once instead of waiting. The queue is bounded; a full queue fails the request at once.
 /// - A top-level error reply is always reported as a failure, never as a `.error` value.
 /// - As a `Service`, it closes on the group's graceful shutdown after running what was queued.
-public final class RedisClient: Service, Sendable {
+public final class RedisClient: Service, RedisKeyspace {
     public let endpoint: RedisEndpoint
+    public let durability: RedisDurability
     let worker: RedisWorker
 
-    /// - Parameter maxQueued: how many requests may wait for the thread; beyond that they fail at once.
-    public init(endpoint: RedisEndpoint, logger: Logger, maxQueued: Int = 100_000) {
+    /// - Parameters:
+    ///   - durability: the replicas a write must reach before the domain types report it done (`WAIT`).
+    ///   - maxQueued: how many requests may wait for the thread; beyond that they fail at once.
+    public init(endpoint: RedisEndpoint, logger: Logger, durability: RedisDurability = RedisDurability(),
+                maxQueued: Int = 100_000) {
         self.endpoint = endpoint
+        self.durability = durability
         worker = RedisWorker(endpoint: endpoint, logger: logger, maxQueued: maxQueued)
+    }
+
+    public var description: String { endpoint.description }
+
+    public var isRedisThread: Bool { worker.isWorkerThread }
+
+    /// One server: every command goes to it, in one pipeline; the keys only matter to a cluster.
+    public func send(_ commands: [RedisCommand], completion: @escaping @Sendable ([Result<RedisValue, RedisError>]) -> Void) {
+        pipeline(commands.map(\.args), completion: completion)
+    }
+
+    /// `WAIT` on this client's one connection, which every write went through.
+    public func awaitReplication(of keys: [[UInt8]], replicas: Int, timeout: Duration,
+                                 completion: @escaping @Sendable (Result<Void, RedisError>) -> Void) {
+        guard replicas > 0 else { return completion(.success(())) }
+        send(["WAIT", String(replicas), String(timeout.redisMilliseconds)].map { Array($0.utf8) }) { [endpoint] reply in
+            completion(reply.flatMap { value in
+                let acked = value.int ?? 0
+                return acked >= Int64(replicas) ? .success(())
+                    : .failure(.connection("only \(acked) of \(replicas) replicas of \(endpoint) acknowledged its writes within \(timeout)"))
+            })
+        }
     }
 
     deinit { worker.close() }
 
     /// Connects (now, even if backing off) and PINGs. Throws a RedisError saying
     /// "cannot reach Redis at host:port: …" if no PONG comes within `timeout`. Blocks: call once at start-up.
-    public func checkReachable(timeout: Duration = .seconds(5)) throws {
+    public func checkReachable(timeout: Duration) throws {
         let deadline = ContinuousClock.now + timeout
         var result = probe(deadline: deadline)
         // An idle connection may have died unnoticed (server restarted): the probe then finds out, and the

@@ -1,188 +1,185 @@
+import Lifecycle
 import Logging
+import ServiceLifecycle
 
-/// A Redis Cluster client built on one ``RedisClient`` (one pipelined hiredis connection and its thread) per primary.
+/// A Redis Cluster client built on one ``RedisClient`` (one pipelined hiredis connection and its thread) per node.
 ///
 /// Each command names the key that decides its slot; it goes to the primary the slot map names. Guarantees:
-/// - `MOVED`: the map is read again (`CLUSTER SLOTS`, from any node that answers) and the command is sent to the node
-///   the redirect names; `ASK`: the command alone goes to that node behind `ASKING`, and the map is kept. At most
-///   ``maxRedirects`` redirects per command, then the last error is thrown.
+/// - `MOVED`: the map is read again (`CLUSTER SLOTS`, from any node that answers) and the command is sent where the new
+///   map says; `ASK`: the command alone goes to the node the redirect names, behind `ASKING`, and the map is kept. At
+///   most ``maxRedirects`` redirects per command, then the last error is the result.
 /// - A slot without a primary fails at once with a clear error naming the slot, rather than guessing a node.
-/// - A connection error (a primary that died) reads the map again before the error is thrown, so that the caller's
-///   retry reaches the replica promoted in its place.
-/// - Commands of one call to ``pipeline(_:)`` (or script calls of one ``run(_:byteInvocations:)``) are grouped per
-///   primary, each group one pipeline, results in the order given; each is redirected on its own.
-public final class RedisClusterClient: Sendable {
+/// - A connection error (a primary that died) reads the map again before the error is reported, so that the caller's
+///   retry reaches the replica promoted in its place. Concurrent map reads are joined into one.
+/// - Commands of one call (or script calls of one run) are grouped per primary, each group one pipeline, results in the
+///   order given; each is redirected on its own.
+public final class RedisClusterClient: RedisKeyspace, Service {
     public static let maxRedirects = 5
 
     private let seeds: [RedisEndpoint]
     private let template: RedisEndpoint
     private let logger: Logger
+    public let durability: RedisDurability
     private let state = Locked(State())
 
     private struct State {
         var map: RedisSlotMap?
         var clients: [RedisSlotMap.Node: RedisClient] = [:]
+        /// Who waits for the map read under way, if one is.
+        var mapWaiters: [@Sendable (Result<RedisSlotMap, RedisError>) -> Void]?
     }
 
-    /// - Parameter seeds: nodes to read the slot map from (any of them will do); their password and timeouts apply
-    ///   to every node.
-    public init(seeds: [RedisEndpoint], logger: Logger) {
+    /// - Parameters:
+    ///   - seeds: nodes to read the slot map from (any of them will do); their password and timeouts apply to every
+    ///     node.
+    ///   - durability: the replicas a write must reach before the domain types report it done (`WAIT`).
+    public init(seeds: [RedisEndpoint], logger: Logger, durability: RedisDurability = RedisDurability()) {
         precondition(!seeds.isEmpty, "a Redis Cluster client needs at least one seed node")
         self.seeds = seeds
         template = seeds[0]
         self.logger = logger
+        self.durability = durability
     }
 
     deinit { close() }
 
+    public var description: String { "Redis Cluster " + seeds.map(\.description).joined(separator: ",") }
+
     /// The slot map last read, if any.
     public var slotMap: RedisSlotMap? { state.withLock { $0.map } }
 
-    /// Reads the slot map from the first seed or known node that answers.
-    /// - Throws: the last node's error when none answers, or a ``RedisError`` for a malformed reply.
+    public var isRedisThread: Bool { state.withLock { Array($0.clients.values) }.contains { $0.isRedisThread } }
+
+    // MARK: the slot map
+
+    /// Reads the slot map from the first known primary or seed that answers; joins a read already under way.
+    /// `completion` gets the last node's error when none answers, or a ``RedisError`` for a malformed reply.
+    public func refreshSlotMap(completion: @escaping @Sendable (Result<RedisSlotMap, RedisError>) -> Void) {
+        let first = state.withLock { state -> Bool in
+            if state.mapWaiters != nil {
+                state.mapWaiters!.append(completion)
+                return false
+            }
+            state.mapWaiters = [completion]
+            return true
+        }
+        guard first else { return }
+        let known = state.withLock { $0.map?.primaries ?? [] }.map { endpoint(for: $0) }
+        readSlotMap(from: (known + seeds)[...], lastError: .connection("no Redis Cluster node to ask for the slot map")) { [self] result in
+            let waiters = state.withLock { state in
+                if case .success(let map) = result { state.map = map }
+                defer { state.mapWaiters = nil }
+                return state.mapWaiters ?? []
+            }
+            waiters.forEach { $0(result) }
+        }
+    }
+
+    /// Async form of ``refreshSlotMap(completion:)``.
     @discardableResult
     public func refreshSlotMap() async throws -> RedisSlotMap {
-        let known = state.withLock { $0.map?.primaries ?? [] }.map { endpoint(for: $0) }
-        var lastError: any Error = RedisError.connection("no Redis Cluster node to ask for the slot map")
-        for candidate in known + seeds {
+        try await withCheckedThrowingContinuation { continuation in
+            refreshSlotMap { continuation.resume(with: $0.mapError { $0 }) }
+        }
+    }
+
+    private func readSlotMap(from candidates: ArraySlice<RedisEndpoint>, lastError: RedisError,
+                             completion: @escaping @Sendable (Result<RedisSlotMap, RedisError>) -> Void) {
+        guard let candidate = candidates.first else { return completion(.failure(lastError)) }
+        client(for: candidate).send(["CLUSTER", "SLOTS"].map { Array($0.utf8) }) { [self] reply in
             do {
-                let map = try RedisSlotMap(clusterSlots: try await client(for: candidate).send(["CLUSTER", "SLOTS"]))
-                state.withLock { $0.map = map }
-                return map
+                completion(.success(try RedisSlotMap(clusterSlots: reply.get())))
             } catch {
-                lastError = error
+                let failure = error as? RedisError ?? .reply("\(error)")
+                readSlotMap(from: candidates.dropFirst(), lastError: failure, completion: completion)
             }
         }
-        throw lastError
     }
 
-    /// Sends one command to the primary of `key`'s slot, following redirects.
-    public func send(_ args: [[UInt8]], key: [UInt8]) async throws -> RedisValue {
-        try await pipeline([(args: args, key: key)])[0].get()
+    /// The map last read, or a fresh read if there is none yet.
+    func withMap(_ body: @escaping @Sendable (Result<RedisSlotMap, RedisError>) -> Void) {
+        if let map = state.withLock({ $0.map }) { return body(.success(map)) }
+        refreshSlotMap(completion: body)
     }
 
-    /// Text form of ``send(_:key:)``.
-    public func send(_ args: [String], key: String) async throws -> RedisValue {
-        try await send(args.map { Array($0.utf8) }, key: Array(key.utf8))
+    static func noPrimary(_ slot: Int) -> RedisError {
+        .connection("Redis Cluster slot \(slot) has no primary (cluster down or still forming)")
     }
 
-    /// Sends commands grouped per primary (one pipeline each, side by side); results in the order given.
-    public func pipeline(_ commands: [(args: [[UInt8]], key: [UInt8])]) async -> [Result<RedisValue, RedisError>] {
-        await route(keys: commands.map(\.key)) { client, indices, asked in
+    // MARK: RedisKeyspace
+
+    public func send(_ commands: [RedisCommand], completion: @escaping @Sendable ([Result<RedisValue, RedisError>]) -> Void) {
+        route(keys: commands.map(\.key), send: { client, indices, asked, done in
             // ASKING applies to the command right behind it on the same connection.
             let sent = indices.flatMap { asked.contains($0) ? [[Array("ASKING".utf8)], commands[$0].args] : [commands[$0].args] }
-            return Self.dropAsking(await client.pipeline(bytes: sent), indices: indices, asked: asked)
-        }
+            client.pipeline(sent) { done(Self.dropAsking($0, indices: indices, asked: asked)) }
+        }, completion: completion)
     }
 
-    /// Runs `script` once per invocation, each on the primary of its first key's slot (a script's keys must share a
-    /// slot: give them one hash tag), grouped per primary; EVALSHA with the EVAL fallback on each node. Results in
-    /// invocation order.
-    public func run(_ script: RedisScript, byteInvocations invocations: [RedisScript.ByteInvocation]) async -> [Result<RedisValue, RedisError>] {
-        await route(keys: invocations.map { $0.keys.first ?? [] }) { client, indices, asked in
+    /// Each call runs on the primary of its first key's slot (a script's keys must share a slot: give them one hash
+    /// tag); EVALSHA with the EVAL fallback on each node, and EVAL behind `ASKING` (the importing node may not have the
+    /// script cached).
+    public func run(_ script: RedisScript, byteInvocations calls: [RedisScript.ByteInvocation],
+                    completion: @escaping @Sendable ([Result<RedisValue, RedisError>]) -> Void) {
+        route(keys: calls.map { $0.keys.first ?? [] }, send: { client, indices, asked, done in
             let normal = indices.filter { !asked.contains($0) }
-            async let ran = client.run(script, byteInvocations: normal.map { invocations[$0] }, alongside: [])
-            // Behind ASKING the script goes in full (EVAL): the importing node may not have it cached.
             let askedOnes = indices.filter { asked.contains($0) }
-            let evals = await client.pipeline(bytes: askedOnes.flatMap { [[Array("ASKING".utf8)], script.eval(invocations[$0])] })
-            var byIndex: [Int: Result<RedisValue, RedisError>] = [:]
-            for (index, reply) in zip(normal, await ran) { byIndex[index] = reply.script }
-            for (position, index) in askedOnes.enumerated() { byIndex[index] = evals[2 * position + 1] }
-            return indices.map { byIndex[$0]! }
+            let parts = Gathering<[Result<RedisValue, RedisError>]>(count: 2) { parts in
+                var byIndex: [Int: Result<RedisValue, RedisError>] = [:]
+                for (index, reply) in zip(normal, parts[0]) { byIndex[index] = reply }
+                for (position, index) in askedOnes.enumerated() { byIndex[index] = parts[1][2 * position + 1] }
+                done(indices.map { byIndex[$0]! })
+            }
+            client.run(script, byteInvocations: normal.map { calls[$0] }) { parts.put($0, at: 0) }
+            client.pipeline(askedOnes.flatMap { [[Array("ASKING".utf8)], script.eval(calls[$0])] }) { parts.put($0, at: 1) }
+        }, completion: completion)
+    }
+
+    /// `WAIT` on each primary holding one of `keys`, side by side, on the connection the writes went through.
+    public func awaitReplication(of keys: [[UInt8]], replicas: Int, timeout: Duration,
+                                 completion: @escaping @Sendable (Result<Void, RedisError>) -> Void) {
+        guard replicas > 0, !keys.isEmpty else { return completion(.success(())) }
+        withMap { [self] result in
+            let map: RedisSlotMap
+            switch result {
+            case .failure(let error): return completion(.failure(error))
+            case .success(let current): map = current
+            }
+            var primaries = Set<RedisSlotMap.Node>()
+            for key in keys {
+                let slot = RedisKeySlot.slot(of: key)
+                guard let node = map.primary(forSlot: slot) else { return completion(.failure(Self.noPrimary(slot))) }
+                primaries.insert(RedisSlotMap.Node(host: node.host, port: node.port))
+            }
+            let waits = Gathering<Result<Void, RedisError>>(count: primaries.count) { results in
+                completion(results.first { if case .failure = $0 { true } else { false } } ?? .success(()))
+            }
+            for (position, node) in primaries.enumerated() {
+                client(for: endpoint(for: node)).awaitReplication(of: [], replicas: replicas, timeout: timeout) {
+                    waits.put($0, at: position)
+                }
+            }
         }
     }
 
-    /// The replies of `indices` from a pipeline in which each asked index's command came behind an ASKING.
-    private static func dropAsking(_ replies: [Result<RedisValue, RedisError>], indices: [Int], asked: Set<Int>) -> [Result<RedisValue, RedisError>] {
-        var position = 0
-        return indices.map { index in
-            if asked.contains(index) { position += 1 }
-            defer { position += 1 }
-            return replies[position]
+    /// Reads the slot map and PINGs every primary; throws naming what is missing. Blocks: call once at start-up.
+    public func checkReachable(timeout: Duration) throws {
+        let deadline = ContinuousClock.now + timeout
+        let reply = Gathering<Result<RedisSlotMap, RedisError>>(count: 1)
+        refreshSlotMap { reply.put($0, at: 0) }
+        guard let result = reply.wait(until: deadline)[0] else {
+            throw RedisError.connection("cannot reach \(self): no slot map within \(timeout)")
         }
-    }
-
-    /// Sends item `i` (whose slot `keys[i]` decides) to its node with `send`, grouped per node, side by side, and
-    /// follows redirects item by item; results in the order of `keys`.
-    private func route(
-        keys: [[UInt8]],
-        send: @escaping @Sendable (RedisClient, [Int], Set<Int>) async -> [Result<RedisValue, RedisError>]
-    ) async -> [Result<RedisValue, RedisError>] {
-        var results = [Result<RedisValue, RedisError>?](repeating: nil, count: keys.count)
-        var pending = Array(keys.indices)
-        var asking: [Int: RedisSlotMap.Node] = [:]
-        for attempt in 0...Self.maxRedirects {
-            var map = state.withLock { $0.map }
-            if map == nil { map = try? await refreshSlotMap() }
-            var groups: [RedisSlotMap.Node: [Int]] = [:]
-            for index in pending {
-                let slot = RedisKeySlot.slot(of: keys[index])
-                if let node = asking[index] ?? map?.primary(forSlot: slot) {
-                    groups[RedisSlotMap.Node(host: node.host, port: node.port), default: []].append(index)
-                } else {
-                    results[index] = .failure(.connection("Redis Cluster slot \(slot) has no primary (cluster down or still forming)"))
-                }
-            }
-            let asked = Set(asking.keys)
-            let answered = await withTaskGroup(of: [(Int, Result<RedisValue, RedisError>)].self) { group in
-                for (node, indices) in groups {
-                    let client = client(for: endpoint(for: node))
-                    group.addTask { Array(zip(indices, await send(client, indices, asked.intersection(indices)))) }
-                }
-                return await group.reduce(into: []) { $0 += $1 }
-            }
-            pending = []
-            asking = [:]
-            var moved = false, lostNode = false
-            for (index, result) in answered {
-                results[index] = result
-                guard case .failure(let error) = result else { continue }
-                if let redirect = RedisRedirect(errorMessage: error.message), attempt < Self.maxRedirects {
-                    pending.append(index)
-                    if redirect.kind == .ask { asking[index] = redirect.node } else { moved = true }
-                } else if error.isConnectionError {
-                    lostNode = true
-                }
-            }
-            if moved || lostNode { _ = try? await refreshSlotMap() }
-            if pending.isEmpty { break }
-            pending.sort()
+        let map: RedisSlotMap
+        do { map = try result.get() } catch {
+            throw RedisError.connection("cannot reach \(self): \(error.message)")
         }
-        return results.map { $0! }
-    }
-
-    /// Waits until `replicas` replicas of each primary holding one of `keys` have every write sent to it so far
-    /// (`WAIT` on the connection the writes went through, on all those primaries side by side).
-    /// - Throws: ``RedisError`` naming the first primary whose replicas fell short within `timeout`, or its error;
-    ///   then the writes may not survive that primary's loss, and the caller must not report them done.
-    public func awaitReplication(of keys: [[UInt8]], replicas: Int, timeout: Duration) async throws {
-        guard replicas > 0, !keys.isEmpty else { return }
-        let map = try await currentMap()
-        let primaries = Set(try keys.map { key in
-            let slot = RedisKeySlot.slot(of: key)
-            guard let node = map.primary(forSlot: slot) else {
-                throw RedisError.connection("Redis Cluster slot \(slot) has no primary (cluster down or still forming)")
-            }
-            return node
-        })
-        let ms = String(timeout.redisMilliseconds)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for node in primaries {
-                let client = client(for: endpoint(for: node))
-                group.addTask {
-                    let acked = try await client.send(["WAIT", String(replicas), ms]).int ?? 0
-                    guard acked >= Int64(replicas) else {
-                        throw RedisError.connection("only \(acked) of \(replicas) replicas of \(node) acknowledged its writes within \(timeout)")
-                    }
-                }
-            }
-            try await group.waitForAll()
+        guard map.coveredSlots == RedisKeySlot.count else {
+            throw RedisError.connection("\(self) serves only \(map.coveredSlots) of \(RedisKeySlot.count) slots (cluster down or still forming)")
         }
-    }
-
-    private func currentMap() async throws -> RedisSlotMap {
-        if let map = state.withLock({ $0.map }) { return map }
-        return try await refreshSlotMap()
+        for node in map.primaries {
+            try client(for: endpoint(for: node)).checkReachable(timeout: max(.milliseconds(100), ContinuousClock.now.duration(to: deadline)))
+        }
     }
 
     /// Closes every node's connection.
@@ -191,7 +188,20 @@ public final class RedisClusterClient: Sendable {
         clients.forEach { $0.close() }
     }
 
-    private func endpoint(for node: RedisSlotMap.Node) -> RedisEndpoint {
+    /// As a `Service`: waits for the group's graceful shutdown, then closes every node's connection after what was
+    /// queued (at most 5 s each).
+    public func run() async throws {
+        try? await gracefulShutdown()
+        let clients = state.withLock { state -> [RedisClient] in defer { state.clients = [:] }; return Array(state.clients.values) }
+        for client in clients {
+            client.close()
+            _ = await client.worker.finished(within: .seconds(5))
+        }
+    }
+
+    // MARK: nodes
+
+    func endpoint(for node: RedisSlotMap.Node) -> RedisEndpoint {
         var endpoint = template
         endpoint.host = node.host.isEmpty ? template.host : node.host
         endpoint.port = node.port
@@ -199,7 +209,7 @@ public final class RedisClusterClient: Sendable {
     }
 
     /// The one client per node, made on first use.
-    private func client(for endpoint: RedisEndpoint) -> RedisClient {
+    func client(for endpoint: RedisEndpoint) -> RedisClient {
         let node = RedisSlotMap.Node(host: endpoint.host, port: endpoint.port)
         return state.withLock { state in
             if let client = state.clients[node] { return client }
