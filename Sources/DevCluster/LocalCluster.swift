@@ -31,6 +31,9 @@ public final class LocalCluster: @unchecked Sendable {
         public var logLevel = "info"
         /// Redis with an append-only file fsynced on every write, for tests that restart it.
         public var persistentRedis = false
+        /// A Redis Cluster (three primaries, a replica each) instead of one server; components then run with
+        /// `--redis-mode cluster` and every seed. Push and presence do not run on a cluster yet.
+        public var redisCluster = false
         /// Extra `--kafka-consumer-property` values for every component: Tansu answers a fetch only when its wait
         /// runs out, so a short wait is what keeps latency low.
         public var kafkaConsumerProperties: [String: String] = ["fetch.wait.max.ms": "5"]
@@ -67,7 +70,10 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     public let options: Options
+    /// The one Redis server (nil with ``Options/redisCluster``).
     public private(set) var redis: RedisProcess!
+    /// The Redis Cluster, with ``Options/redisCluster``.
+    public private(set) var redisCluster: RedisClusterProcess?
     public private(set) var broker: TansuProcess!
     public private(set) var routers: [LocalProcess] = []
     public private(set) var edges: [(id: String, port: Int, process: LocalProcess)] = []
@@ -94,9 +100,17 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts everything and returns once every component said it is ready. `report` gets one line per part.
     public func start(report: (String) -> Void = { _ in }) throws {
         if let dir = options.logDirectory { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        redis = try RedisProcess.start(port: options.redisPort, persistent: options.persistentRedis,
-                                       logDirectory: options.logDirectory)
-        report("redis 127.0.0.1:\(redis.port)")
+        if options.redisCluster {
+            guard !options.push && !options.presence else {
+                throw ClusterError.unsupported("push and presence run on a standalone Redis only for now, not on a Redis Cluster")
+            }
+            redisCluster = try RedisClusterProcess.start(logDirectory: options.logDirectory)
+            report("redis cluster \(redisSeeds) (3 primaries, 1 replica each)")
+        } else {
+            redis = try RedisProcess.start(port: options.redisPort, persistent: options.persistentRedis,
+                                           logDirectory: options.logDirectory)
+            report("redis 127.0.0.1:\(redis.port)")
+        }
         broker = try TansuProcess.start(port: options.brokerPort, logDirectory: options.logDirectory)
         report("broker \(broker.bootstrap)")
         for i in 1...max(options.routers, 1) {
@@ -166,9 +180,10 @@ public final class LocalCluster: @unchecked Sendable {
         let adminPort = try adminPorts[name] ?? FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
         adminPorts[name] = adminPort
         var args = arguments + ["--admin-port", "\(adminPort)"] + [
-            "--kafka", broker.bootstrap, "--redis", "127.0.0.1:\(redis.port)", "--prefix", options.prefix,
+            "--kafka", broker.bootstrap, "--redis", redisSeeds, "--prefix", options.prefix,
             "--log-level", options.logLevel, "--exit-with-stdin",
         ]
+        if redisCluster != nil { args += ["--redis-mode", "cluster"] }
         if arguments.first == "edge" { args += ["--services", edgeServices.joined(separator: ",")] }
         for (key, value) in options.kafkaConsumerProperties.sorted(by: { $0.key < $1.key }) {
             args += ["--kafka-consumer-property", "\(key)=\(value)"]
@@ -191,6 +206,12 @@ public final class LocalCluster: @unchecked Sendable {
         return services
     }
 
+    /// What components get as `--redis`: the server, or every node of the cluster as seeds.
+    public var redisSeeds: String {
+        if let redisCluster { return redisCluster.ports.map { "127.0.0.1:\($0)" }.joined(separator: ",") }
+        return "127.0.0.1:\(redis.port)"
+    }
+
     /// Restarts Redis on the same port and data directory.
     public func restartRedis() throws {
         redis = try redis.restart(persistent: options.persistentRedis, logDirectory: options.logDirectory)
@@ -205,6 +226,7 @@ public final class LocalCluster: @unchecked Sendable {
         routers.forEach { $0.stop() }
         broker?.stop()
         redis?.stop()
+        redisCluster?.stop()
     }
 }
 

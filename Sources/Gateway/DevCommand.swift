@@ -23,6 +23,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Redis port (a free one when unset).")
     var redisPort: Int?
 
+    @Flag(help: "Run a Redis Cluster (three primaries, a replica each, from redis-server) instead of one Redis; push and presence do not run on it yet, so it implies --no-push --no-presence.")
+    var redisCluster = false
+
     @Option(help: "Broker port (a free one when unset).")
     var brokerPort: Int?
 
@@ -61,7 +64,7 @@ struct DevCommand: AsyncParsableCommand {
             Console.say("failed: \(error)")
             throw ExitCode.failure
         }
-        let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push ? [pushPort] : [])
+        let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push && !redisCluster ? [pushPort] : [])
         let busy = wanted.filter { !FreePort.isFree($0) }
         guard busy.isEmpty else {
             Console.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port or --push-port")
@@ -75,8 +78,10 @@ struct DevCommand: AsyncParsableCommand {
         options.brokerPort = brokerPort
         options.services = services.split(separator: ",").map(String.init)
         options.logDirectory = logDir
-        options.presence = presence
-        options.push = push
+        options.redisCluster = redisCluster
+        options.presence = presence && !redisCluster
+        options.push = push && !redisCluster
+        if redisCluster && (push || presence) { Console.say("push and presence run on a standalone Redis only for now: not started with --redis-cluster") }
         options.pushPort = pushPort
         if verbose { options.echoOutput = { Console.say($0) } }
         let cluster = LocalCluster(options: options)

@@ -9,10 +9,10 @@ import Testing
 /// The user stories of the spine, through real processes, Kafka (Tansu) and Redis.
 @Suite(.timeLimit(.minutes(3)))
 struct RoundTripTests {
-    @Test(arguments: [0, 1])
-    func echoComesBackThroughKafkaRouterAndRedis(edge: Int) async throws {
+    @Test(arguments: TestRedis.allCases, [0, 1])
+    func echoComesBackThroughKafkaRouterAndRedis(on redis: TestRedis, edge: Int) async throws {
         let device = TestCluster.uniqueDevice("echo")
-        let client = try await TestCluster.connect(device, edge: edge)
+        let client = try await TestCluster.connect(device, edge: edge, on: redis)
         let body = #"{"text":"hello","n":[1,2,3],"nested":{"ok":true}}"#
         let id = try await client.send(service: "echo", json: body)
         let reply = try await client.nextMessage()
@@ -22,16 +22,18 @@ struct RoundTripTests {
         await client.close()
     }
 
-    @Test func binaryPayloadsRoundTripUnchanged() async throws {
-        let client = try await TestCluster.connect(TestCluster.uniqueDevice("bin"), edge: 0)
+    @Test(arguments: TestRedis.allCases)
+    func binaryPayloadsRoundTripUnchanged(on redis: TestRedis) async throws {
+        let client = try await TestCluster.connect(TestCluster.uniqueDevice("bin"), edge: 0, on: redis)
         let bytes: [UInt8] = (0...255).map { UInt8($0) }
         try await client.send(service: "echo", payload: .binary(bytes))
         #expect(try await client.nextMessage().payload == .binary(bytes))
         await client.close()
     }
 
-    @Test func perDeviceOrderIsKept() async throws {
-        let client = try await TestCluster.connect(TestCluster.uniqueDevice("order"), edge: 1)
+    @Test(arguments: TestRedis.allCases)
+    func perDeviceOrderIsKept(on redis: TestRedis) async throws {
+        let client = try await TestCluster.connect(TestCluster.uniqueDevice("order"), edge: 1, on: redis)
         for i in 0..<20 { try await client.send(service: "echo", json: "\(i)", id: "o-\(i)") }
         var seen: [String] = []
         for _ in 0..<20 { seen.append(try await client.nextMessage().id) }
@@ -39,19 +41,20 @@ struct RoundTripTests {
         await client.close()
     }
 
-    @Test func backendMessageReachesTheEdgeHoldingTheDeviceAndFollowsItToAnotherEdge() async throws {
+    @Test(arguments: TestRedis.allCases)
+    func backendMessageReachesTheEdgeHoldingTheDeviceAndFollowsItToAnotherEdge(on redis: TestRedis) async throws {
         let a = TestCluster.uniqueDevice("a")
         let b = TestCluster.uniqueDevice("b")
-        let backend = try await TestBackend()
-        let deviceA = try await TestCluster.connect(a, edge: 0)
-        var deviceB = try await TestCluster.connect(b, edge: 1)
+        let backend = try await TestBackend(on: redis)
+        let deviceA = try await TestCluster.connect(a, edge: 0, on: redis)
+        var deviceB = try await TestCluster.connect(b, edge: 1, on: redis)
 
         try await backend.send(to: b, id: "n-1", json: #"{"for":"b","n":1}"#)
         let first = try await deviceB.nextMessage()
         #expect(first.id == "n-1" && first.payload == .json(Array(#"{"for":"b","n":1}"#.utf8)))
 
         await deviceB.close()
-        deviceB = try await TestCluster.connect(b, edge: 0)
+        deviceB = try await TestCluster.connect(b, edge: 0, on: redis)
         try await backend.send(to: b, id: "n-2", json: #"{"for":"b","n":2}"#)
         let second = try await deviceB.nextMessage()
         #expect(second.id == "n-2", "the next message follows B to edge 1")
@@ -63,11 +66,12 @@ struct RoundTripTests {
         backend.producer.shutdownBlocking()
     }
 
-    @Test func takeoverOnAnotherEdgeSurvivesTheOldConnectionClosingLate() async throws {
+    @Test(arguments: TestRedis.allCases)
+    func takeoverOnAnotherEdgeSurvivesTheOldConnectionClosingLate(on redis: TestRedis) async throws {
         let device = TestCluster.uniqueDevice("takeover")
-        let backend = try await TestBackend()
-        let old = try await TestCluster.connect(device, edge: 0)
-        let new = try await TestCluster.connect(device, edge: 1)
+        let backend = try await TestBackend(on: redis)
+        let old = try await TestCluster.connect(device, edge: 0, on: redis)
+        let new = try await TestCluster.connect(device, edge: 1, on: redis)
         // The old connection ends after the new one registered: its compare-and-delete must not erase the new route.
         await old.close()
         try await Task.sleep(for: .milliseconds(300))
@@ -81,10 +85,9 @@ struct RoundTripTests {
 /// What the edge leaves in Redis, read back with the registry.
 @Suite(.timeLimit(.minutes(2)))
 struct RegistryStateTests {
-    func registry() async throws -> (DeviceRegistry, RedisClient) {
-        let redis = RedisClient(endpoint: RedisEndpoint(port: try await TestCluster.shared.redis.port), logger: .init(label: "test"))
-        try redis.checkReachable()
-        return (DeviceRegistry(redis: redis, prefix: "cg"), redis)
+    func registry(on redis: TestRedis) async throws -> (DeviceRegistry, any RedisKeyspace) {
+        let keyspace = try await redis.keyspace()
+        return (DeviceRegistry(redis: keyspace, prefix: "cg"), keyspace)
     }
 
     func eventually(_ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
@@ -93,12 +96,12 @@ struct RegistryStateTests {
         }
     }
 
-    @Test(arguments: ["device closes", "edge closes after a protocol violation"])
-    func routeIsReleasedWhenTheConnectionEnds(how: String) async throws {
-        let (registry, redis) = try await registry()
-        defer { redis.close() }
+    @Test(arguments: TestRedis.allCases, ["device closes", "edge closes after a protocol violation"])
+    func routeIsReleasedWhenTheConnectionEnds(on redis: TestRedis, how: String) async throws {
+        let (registry, keyspace) = try await registry(on: redis)
+        defer { keyspace.close() }
         let device = TestCluster.uniqueDevice("leaves")
-        let client = try await TestCluster.connect(device, edge: 0)
+        let client = try await TestCluster.connect(device, edge: 0, on: redis)
         guard case .online(let route) = try await registry.lookup(device: device) else {
             Issue.record("no route while connected"); return
         }

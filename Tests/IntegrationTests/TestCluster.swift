@@ -7,8 +7,39 @@ import Lifecycle
 import Shared
 import Testing
 
+/// Which Redis a test's cluster runs on: tests of what must work on both take it as an argument.
+enum TestRedis: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// One redis-server (``TestCluster/shared``).
+    case standalone
+    /// A Redis Cluster of three primaries with a replica each (``TestCluster/onRedisCluster``).
+    case cluster
+
+    var description: String { rawValue }
+
+    /// The local cluster running on this Redis.
+    var cluster: LocalCluster {
+        get async throws {
+            switch self {
+            case .standalone: try await TestCluster.shared
+            case .cluster: try await TestCluster.onRedisCluster
+            }
+        }
+    }
+
+    /// A client of this Redis, as the components connect to it.
+    func keyspace() async throws -> any RedisKeyspace {
+        let cluster = try await cluster
+        let seeds = cluster.redisSeeds.split(separator: ",").map { RedisEndpoint(port: Int($0.split(separator: ":")[1])!) }
+        let settings = RedisSettings(seeds: seeds, mode: self == .cluster ? .cluster : .standalone)
+        let redis = settings.connect(logger: .init(label: "test-\(self)"))
+        try redis.checkReachable()
+        return redis
+    }
+}
+
 /// One local cluster for the whole test run: Redis, Tansu, a router, two edges, the echo, push and presence services,
-/// each a real `gateway` process on free ports. Started on first use; stopped when the test process exits.
+/// each a real `gateway` process on free ports. Started on first use; stopped when the test process exits. A second
+/// one, on a Redis Cluster, runs the core stories again (``onRedisCluster``).
 enum TestCluster {
     static let services = ["echo", "contract", "other", "push", "presence"]
     /// The push service's app-server key and rate (small, so a test can exceed it quickly).
@@ -22,23 +53,34 @@ enum TestCluster {
 
     private static let starting = Task { try await offload { try start() } }
 
-    private static func start() throws -> LocalCluster {
+    /// The same on a Redis Cluster (three primaries, a replica each), without push and presence (not on a cluster
+    /// yet); started on first use.
+    static var onRedisCluster: LocalCluster {
+        get async throws { try await startingOnRedisCluster.value }
+    }
+
+    private static let startingOnRedisCluster = Task { try await offload { try start(redisCluster: true) } }
+
+    private static func start(redisCluster: Bool = false) throws -> LocalCluster {
         var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
         options.edges = 2
         options.services = services
         options.presence = true
-        options.logDirectory = NSTemporaryDirectory() + "channel-gateway-tests-\(getpid())"
+        options.logDirectory = NSTemporaryDirectory() + "channel-gateway-tests-\(getpid())" + (redisCluster ? "-redis-cluster" : "")
         options.logLevel = "info"
-        options.push = true
+        options.push = !redisCluster
+        options.presence = !redisCluster
+        options.redisCluster = redisCluster
         options.pushArguments = ["--rate-per-minute", "\(pushRatePerMinute)", "--api-key", pushAPIKey]
         let cluster = LocalCluster(options: options)
+        let name = redisCluster ? "cluster on redis cluster" : "cluster"
         do {
-            try cluster.start { print("[cluster] \($0)") }
+            try cluster.start { print("[\(name)] \($0)") }
         } catch {
             cluster.stop()
             throw error
         }
-        print("[cluster] logs in \(options.logDirectory!)")
+        print("[\(name)] logs in \(options.logDirectory!)")
         return cluster
     }
 
@@ -49,7 +91,11 @@ enum TestCluster {
     }
 
     static var kafka: KafkaConfig {
-        get async throws { KafkaConfig(bootstrapServers: try await shared.broker.bootstrap) }
+        get async throws { try await kafka(on: .standalone) }
+    }
+
+    static func kafka(on redis: TestRedis) async throws -> KafkaConfig {
+        KafkaConfig(bootstrapServers: try await redis.cluster.broker.bootstrap)
     }
 
     static func token(_ device: String, services: [String] = ["*"], ttl: Duration = .seconds(600)) async throws -> String {
@@ -58,8 +104,8 @@ enum TestCluster {
 
     /// Connects `device` to edge `edge` (0-based) and says hello.
     static func connect(_ device: String, edge: Int, services: [String] = ["*"], autoAck: Bool = true,
-                        encoding: FrameEncoding = .json) async throws -> DeviceClient {
-        let client = try await DeviceClient.connect(to: try await shared.edgeURL(edge), encoding: encoding)
+                        encoding: FrameEncoding = .json, on redis: TestRedis = .standalone) async throws -> DeviceClient {
+        let client = try await DeviceClient.connect(to: try await redis.cluster.edgeURL(edge), encoding: encoding)
         client.autoAck = autoAck
         _ = try await client.hello(device: device, token: try await token(device, services: services))
         return client
@@ -92,8 +138,8 @@ final class TestBackend: Sendable {
     let producer: KafkaProducer
     let topics = Topics(prefix: "cg")
 
-    init() async throws {
-        producer = try KafkaProducer(config: try await TestCluster.kafka, messageTimeout: .seconds(30), logger: .init(label: "test-backend"))
+    init(on redis: TestRedis = .standalone) async throws {
+        producer = try KafkaProducer(config: try await TestCluster.kafka(on: redis), messageTimeout: .seconds(30), logger: .init(label: "test-backend"))
     }
 
     func send(to device: String, service: String = "echo", id: String, json: String, ttlSeconds: Int? = nil) async throws {
