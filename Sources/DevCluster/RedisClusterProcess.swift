@@ -6,10 +6,14 @@ import Foundation
 ///
 /// Guarantees: ``start(primaries:replicasPerPrimary:logDirectory:)`` returns only once every node reports
 /// `cluster_state:ok` and lists every node in its `CLUSTER SLOTS`, so a client may read the slot map at once.
-public final class RedisClusterProcess: Sendable {
-    /// Every node, in the order given to `redis-cli --cluster create` (it makes the first `primaries` the primaries).
-    public let nodes: [RedisProcess]
+public final class RedisClusterProcess: @unchecked Sendable {
+    /// Every node, in the order given to `redis-cli --cluster create` (it makes the first `primaries` the primaries);
+    /// a restarted node keeps its place.
+    public var nodes: [RedisProcess] { lock.withLock { current } }
     public let primaries: Int
+    private let logDirectory: String?
+    private let lock = NSLock()
+    private var current: [RedisProcess]
 
     /// The nodes' ports, for `--redis` as a list of seeds.
     public var ports: [Int] { nodes.map(\.port) }
@@ -35,12 +39,27 @@ public final class RedisClusterProcess: Sendable {
             nodes.forEach { $0.stop() }
             throw error
         }
-        return RedisClusterProcess(nodes: nodes, primaries: primaries)
+        return RedisClusterProcess(nodes: nodes, primaries: primaries, logDirectory: logDirectory)
     }
 
-    private init(nodes: [RedisProcess], primaries: Int) {
-        self.nodes = nodes
+    private init(nodes: [RedisProcess], primaries: Int, logDirectory: String?) {
+        current = nodes
         self.primaries = primaries
+        self.logDirectory = logDirectory
+    }
+
+    /// Starts the node on `port` again, after it crashed or was stopped, from its own directory (its `nodes.conf` and
+    /// append-only file), as an orchestrator restarting a failed pod would: it rejoins the cluster, as a replica of
+    /// whichever node took its slots meanwhile.
+    public func restart(port: Int) throws {
+        guard let index = nodes.firstIndex(where: { $0.port == port }) else { return }
+        let old = nodes[index]
+        old.process.crash()
+        let nodeLogs = logDirectory.map { "\($0)/redis-\(index + 1)-restarted" }
+        if let nodeLogs { try FileManager.default.createDirectory(atPath: nodeLogs, withIntermediateDirectories: true) }
+        let node = try RedisProcess.start(port: port, persistent: true, logDirectory: nodeLogs, directory: old.directory,
+                                          clusterEnabled: true)
+        lock.withLock { current[index] = node }
     }
 
     /// Stops every node and removes their directories.

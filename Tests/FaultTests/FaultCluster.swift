@@ -12,12 +12,13 @@ final class FaultCluster: @unchecked Sendable {
     let cluster: LocalCluster
     let producer: KafkaProducer
 
-    static func start(_ name: String, routers: Int = 1, persistentRedis: Bool = false, presence: Bool = false,
-                      edgeArguments: [String] = [], routerArguments: [String] = []) async throws -> FaultCluster {
+    static func start(_ name: String, routers: Int = 1, persistentRedis: Bool = false, redisCluster: Bool = false,
+                      presence: Bool = false, edgeArguments: [String] = [], routerArguments: [String] = []) async throws -> FaultCluster {
         var options = LocalCluster.Options(gatewayExecutable: gatewayExecutable)
         options.edges = 2
         options.routers = routers
         options.persistentRedis = persistentRedis
+        options.redisCluster = redisCluster
         options.presence = presence
         // The stalled-device scenario floods on purpose, to test backpressure rather than the rate limit.
         options.edgeArguments = ["--max-messages-per-second", "100000", "--message-burst", "100000"] + edgeArguments
