@@ -66,4 +66,90 @@ extension FaultTests {
         }
         for r in receivers { await r.stop() }
     }
+
+    /// `redis-cli --cluster reshard` moves 2,000 slots (and the mailboxes in them) from one primary to another while
+    /// messages flow: the components follow ASK during each slot's migration and MOVED after it, and nothing is lost.
+    @Test func reshardingUnderLoadLosesNothing() async throws {
+        let f = try await FaultCluster.start("redis-reshard", redisCluster: true)
+        defer { f.stop() }
+        let redis = try #require(f.cluster.redisCluster)
+        let client = RedisClusterClient(seeds: redis.ports.map { RedisEndpoint(port: $0) }, logger: .init(label: "fault-map"))
+        defer { client.close() }
+        let before = try await client.refreshSlotMap()
+        let source = try #require(before.ranges.first?.primary)
+        let target = try #require(before.primaries.first { $0.port != source.port })
+        let cli = try #require(LocalProcess.find("redis-cli"))
+
+        let receivers = try await f.devices(1000, name: "rr")
+        let senders = Array(receivers.prefix(50))
+        let upstream = Upstream()
+        let rounds = 10
+        var reshard: Task<(status: Int32, output: String, seconds: Double), any Error>?
+        for round in 0..<rounds {
+            upstream.startRound(round, from: senders)
+            if round == 2 {
+                reshard = Task {
+                    let started = Date()
+                    let run = try await offload {
+                        try LocalProcess.runToEnd(cli, ["--cluster", "reshard", "127.0.0.1:\(source.port)",
+                                                        "--cluster-from", source.id ?? "", "--cluster-to", target.id ?? "",
+                                                        "--cluster-slots", "2000", "--cluster-yes"])
+                    }
+                    return (run.status, run.output, Date().timeIntervalSince(started))
+                }
+            }
+            try await f.publish(round: round, to: receivers)
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let moved = try #require(try await reshard?.value)
+        #expect(moved.status == 0, "redis-cli --cluster reshard: \(moved.output.suffix(500))")
+        let after = try await client.refreshSlotMap()
+        let movedSlots = before.ranges.filter { $0.primary.port == source.port }.flatMap { Array($0.slots) }
+            .filter { after.primary(forSlot: $0)?.port == target.port }.count
+        print("fault redis reshard: \(movedSlots) slots moved from \(source) to \(target) in \(String(format: "%.1f", moved.seconds)) s while 1000 devices received")
+        #expect(movedSlots == 2000)
+        let scenario = "redis-cli --cluster reshard of 2000 slots under load"
+        try await expectAllDelivered(receivers, rounds: rounds, scenario: scenario, within: 120)
+        try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "\(scenario): device → echo")
+        for r in receivers { await r.stop() }
+    }
+
+    /// Every primary stops answering for 5 s (SIGSTOP), longer than the router's replica timeout: batches whose writes
+    /// no replica confirmed are not committed and are routed again, so nothing is lost once they answer again.
+    @Test func pausingEveryRedisPrimaryLosesNothing() async throws {
+        let f = try await FaultCluster.start("redis-pause", redisCluster: true)
+        defer { f.stop() }
+        let redis = try #require(f.cluster.redisCluster)
+        let client = RedisClusterClient(seeds: redis.ports.map { RedisEndpoint(port: $0) }, logger: .init(label: "fault-map"))
+        defer { client.close() }
+        let primaries = Set(try await client.refreshSlotMap().primaries.map(\.port))
+        let paused = redis.nodes.filter { primaries.contains($0.port) }
+        #expect(paused.count == 3)
+
+        let receivers = try await f.devices(1000, name: "rp")
+        let senders = Array(receivers.prefix(50))
+        let upstream = Upstream()
+        let rounds = 10
+        for round in 0..<rounds {
+            upstream.startRound(round, from: senders)
+            if round == 3 {
+                paused.forEach { $0.process.signal(SIGSTOP) }
+                Task.detached {
+                    try? await Task.sleep(for: .seconds(5))
+                    paused.forEach { $0.process.signal(SIGCONT) }
+                }
+            }
+            try await f.publish(round: round, to: receivers)
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let scenario = "every Redis Cluster primary paused 5 s under load"
+        try await expectAllDelivered(receivers, rounds: rounds, scenario: scenario, within: 120)
+        try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "\(scenario): device → echo")
+        // No replica took over: a failover needs a majority of primaries, and all of them were paused.
+        #expect(Set(try await client.refreshSlotMap().primaries.map(\.port)) == primaries)
+        for name in ["edge-1", "edge-2", "router-1", "echo"] {
+            try await AdminProbe.waitFor(try #require(f.cluster.adminURL(name)) + "/readyz", status: 200, within: 30)
+        }
+        for r in receivers { await r.stop() }
+    }
 }

@@ -7,7 +7,8 @@ import ServiceLifecycle
 /// Each command names the key that decides its slot; it goes to the primary the slot map names. Guarantees:
 /// - `MOVED`: the map is read again (`CLUSTER SLOTS`, from any node that answers) and the command is sent where the new
 ///   map says; `ASK`: the command alone goes to the node the redirect names, behind `ASKING`, and the map is kept. At
-///   most ``maxRedirects`` redirects per command, then the last error is the result.
+///   most ``maxRedirects`` redirects per command, then the last error is the result. `TRYAGAIN` (a script whose keys a
+///   migration has split between two nodes) is sent again after 20 ms, doubling, within the same limit.
 /// - A slot without a primary fails at once with a clear error naming the slot, rather than guessing a node.
 /// - A connection error (a primary that died) reads the map again before the error is reported, so that the caller's
 ///   retry reaches the replica promoted in its place. Concurrent map reads are joined into one.

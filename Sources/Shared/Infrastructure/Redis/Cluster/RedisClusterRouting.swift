@@ -1,8 +1,9 @@
+import Foundation
 import Lifecycle
 
 // How RedisClusterClient sends a batch: items grouped by the node of their key's slot, one pipeline per node side by
-// side, then a further round for the items redirected (MOVED: after the map is read again; ASK: to the node named),
-// until none is left or the redirect limit is reached.
+// side, then a further round for the items redirected (MOVED: after the map is read again; ASK: to the node named;
+// TRYAGAIN: after a short wait), until none is left or the redirect limit is reached.
 
 extension RedisClusterClient {
     typealias Reply = Result<RedisValue, RedisError>
@@ -70,13 +71,18 @@ extension RedisClusterClient {
     private func followRedirects(_ batch: Batch, answers: some Sequence<(Int, Reply)>, attempt: Int) {
         var pending: [Int] = []
         var asking: [Int: RedisSlotMap.Node] = [:]
-        var moved = false, lostNode = false
+        var moved = false, lostNode = false, tryAgain = false
         for (index, reply) in answers {
             batch.set(index, reply)
             guard case .failure(let error) = reply else { continue }
             if let redirect = RedisRedirect(errorMessage: error.message), attempt < Self.maxRedirects {
                 pending.append(index)
                 if redirect.kind == .ask { asking[index] = redirect.node } else { moved = true }
+            } else if error.message.hasPrefix("TRYAGAIN"), attempt < Self.maxRedirects {
+                // A multi-key call on a slot being migrated, with its keys split between the two nodes: the
+                // migration moves the rest within moments.
+                pending.append(index)
+                tryAgain = true
             } else if error.isConnectionError {
                 lostNode = true
             }
@@ -85,7 +91,13 @@ extension RedisClusterClient {
             if pending.isEmpty { return batch.finish() }
             round(batch, pending: pending.sorted(), asking: asking, attempt: attempt + 1)
         }
-        if moved || lostNode { refreshSlotMap { _ in next() } } else { next() }
+        if moved || lostNode {
+            refreshSlotMap { _ in next() }
+        } else if tryAgain {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(20 << attempt), execute: next)
+        } else {
+            next()
+        }
     }
 
     /// The replies of `indices` from a pipeline in which each asked index's command came behind an ASKING.
