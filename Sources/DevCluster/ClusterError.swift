@@ -4,8 +4,6 @@ public enum ClusterError: Error, CustomStringConvertible {
     case executableNotFound(String, hint: String)
     case exitedEarly(name: String, status: Int32, output: String)
     case notReady(name: String, waitedSeconds: Double, output: String)
-    /// A combination of options that cannot run (yet).
-    case unsupported(String)
 
     public var description: String {
         switch self {
@@ -15,7 +13,6 @@ public enum ClusterError: Error, CustomStringConvertible {
             return "\(name) exited with status \(status) before it was ready; its last output:\n\(output)"
         case .notReady(let name, let waited, let output):
             return "\(name) was not ready after \(waited) s; its last output:\n\(output)"
-        case .unsupported(let what): return what
         }
     }
 }

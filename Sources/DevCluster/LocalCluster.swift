@@ -32,7 +32,7 @@ public final class LocalCluster: @unchecked Sendable {
         /// Redis with an append-only file fsynced on every write, for tests that restart it.
         public var persistentRedis = false
         /// A Redis Cluster (three primaries, a replica each) instead of one server; components then run with
-        /// `--redis-mode cluster` and every seed. Push and presence do not run on a cluster yet.
+        /// `--redis-mode cluster` and every seed.
         public var redisCluster = false
         /// Extra `--kafka-consumer-property` values for every component: Tansu answers a fetch only when its wait
         /// runs out, so a short wait is what keeps latency low.
@@ -101,9 +101,6 @@ public final class LocalCluster: @unchecked Sendable {
     public func start(report: (String) -> Void = { _ in }) throws {
         if let dir = options.logDirectory { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         if options.redisCluster {
-            guard !options.push && !options.presence else {
-                throw ClusterError.unsupported("push and presence run on a standalone Redis only for now, not on a Redis Cluster")
-            }
             redisCluster = try RedisClusterProcess.start(logDirectory: options.logDirectory)
             report("redis cluster \(redisSeeds) (3 primaries, 1 replica each)")
         } else {

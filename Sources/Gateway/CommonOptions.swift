@@ -117,16 +117,6 @@ struct CommonOptions: ParsableArguments {
                              durability: RedisDurability(replicas: replicas, timeout: .milliseconds(redisReplicaTimeoutMs)))
     }
 
-    /// The one Redis server of a component that does not run on Redis Cluster yet (push and presence: their keys
-    /// are not laid out for it); refuses cluster mode with a clear error rather than failing on CROSSSLOT later.
-    func standaloneRedis(for component: String) throws -> RedisEndpoint {
-        let settings = try redisSettings()
-        guard settings.mode == .standalone else {
-            throw ValidationError("\(component) runs on a standalone Redis only for now; --redis-mode cluster is not supported by it yet")
-        }
-        return settings.primary
-    }
-
     func logger(_ label: String) -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"

@@ -23,7 +23,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Redis port (a free one when unset).")
     var redisPort: Int?
 
-    @Flag(help: "Run a Redis Cluster (three primaries, a replica each, from redis-server) instead of one Redis; push and presence do not run on it yet, so it implies --no-push --no-presence.")
+    @Flag(help: "Run a Redis Cluster (three primaries, a replica each, from redis-server) instead of one Redis.")
     var redisCluster = false
 
     @Option(help: "Broker port (a free one when unset).")
@@ -64,7 +64,7 @@ struct DevCommand: AsyncParsableCommand {
             Console.say("failed: \(error)")
             throw ExitCode.failure
         }
-        let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push && !redisCluster ? [pushPort] : [])
+        let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push ? [pushPort] : [])
         let busy = wanted.filter { !FreePort.isFree($0) }
         guard busy.isEmpty else {
             Console.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port or --push-port")
@@ -79,9 +79,8 @@ struct DevCommand: AsyncParsableCommand {
         options.services = services.split(separator: ",").map(String.init)
         options.logDirectory = logDir
         options.redisCluster = redisCluster
-        options.presence = presence && !redisCluster
-        options.push = push && !redisCluster
-        if redisCluster && (push || presence) { Console.say("push and presence run on a standalone Redis only for now: not started with --redis-cluster") }
+        options.presence = presence
+        options.push = push
         options.pushPort = pushPort
         if verbose { options.echoOutput = { Console.say($0) } }
         let cluster = LocalCluster(options: options)

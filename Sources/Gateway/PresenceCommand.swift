@@ -18,7 +18,7 @@ struct PresenceCommand: AsyncParsableCommand {
             return
         }
         AdminEndpoint.bootstrapMetrics()  // before the service makes its metrics
-        let presence = PresenceService(topics: common.topics, kafka: try common.kafkaConfig(), redis: try common.standaloneRedis(for: "presence"),
+        let presence = PresenceService(topics: common.topics, kafka: try common.kafkaConfig(), redis: try common.redisSettings(),
                                        logger: logger)
         try await BackendRun.run("presence", common: common, logger: logger, redis: true,
                                  start: { try await offload { try presence.start() } }, isAssigned: { presence.isAssigned },

@@ -81,7 +81,7 @@ struct PushCommand: AsyncParsableCommand {
             return
         }
         AdminEndpoint.bootstrapMetrics()  // before the service makes its metrics
-        let push = PushService(topics: common.topics, kafka: kafka, redis: try common.standaloneRedis(for: "push"), configuration: settings,
+        let push = PushService(topics: common.topics, kafka: kafka, redis: try common.redisSettings(), configuration: settings,
                                logger: logger)
         try await BackendRun.run("push", common: common, logger: logger, redis: true,
                                  start: { try await push.start() }, isAssigned: { push.isAssigned },

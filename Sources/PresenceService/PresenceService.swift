@@ -18,21 +18,21 @@ public final class PresenceService: @unchecked Sendable {
 
     private let topics: Topics
     private let kafka: KafkaConfig
-    private let redisEndpoint: RedisEndpoint
+    private let redisSettings: RedisSettings
     private let limits: PresenceLimits
     private let logger: Logger
     private let channel: ChannelService
-    private var redis: RedisClient?
+    private var redis: (any RedisKeyspace & Service)?
     private var producer: KafkaProducer?
     private var events: ConnectionEventConsumer?
     private var sweeper: RecurringWork?
 
     /// A service for the installation `topics.prefix`; nothing runs before ``start()``.
-    public init(topics: Topics, kafka: KafkaConfig, redis: RedisEndpoint, limits: PresenceLimits = PresenceLimits(),
+    public init(topics: Topics, kafka: KafkaConfig, redis: RedisSettings, limits: PresenceLimits = PresenceLimits(),
                 logger: Logger) {
         self.topics = topics
         self.kafka = kafka
-        redisEndpoint = redis
+        redisSettings = redis
         self.limits = limits
         self.logger = logger
         channel = ChannelService(name: Self.service, topics: topics, kafka: kafka, logger: logger)
@@ -45,7 +45,7 @@ public final class PresenceService: @unchecked Sendable {
     /// Blocks for the checks: call it from a thread that may block (start-up), not an event loop.
     /// - Throws: when Redis or the broker cannot be reached, or librdkafka is too old.
     public func start() throws {
-        let redis = RedisClient(endpoint: redisEndpoint, logger: logger)
+        let redis = redisSettings.connect(logger: logger)
         self.redis = redis
         try redis.checkReachable()
         let admin = try KafkaAdmin(config: kafka, logger: logger)

@@ -1,13 +1,16 @@
+import Foundation
 import Infrastructure
 import Shared
 
 /// Presence state in Redis (docs/redis-schema.md, "Presence"): each device's entry, who watches whom, rooms, and which
-/// devices are online through which edge. Every transition is one Lua script (``PresenceScripts``), so several service
-/// instances can run at once.
+/// devices are online through which edge. Every change of a device's entry is one Lua script on that device's keys
+/// (``PresenceScripts``), so several service instances can run at once, on one Redis or a Redis Cluster; what spans
+/// devices, rooms and edges is written beside those scripts, in an order that leaves nothing a later sweep cannot
+/// repair.
 ///
 /// All methods block: call them only from dedicated threads (the consumers' and the sweeper's), never from an event
-/// loop or the concurrency pool. They throw ``RedisError`` when Redis fails or answers something unreadable; nothing
-/// is half done then, since each script is atomic.
+/// loop or the concurrency pool. They throw ``RedisError`` when Redis fails or answers something unreadable; each
+/// device's entry is then either changed or not, since each script is atomic.
 public final class PresenceStore: Sendable {
     /// A change to announce: the device's entry and who gets the `change`.
     public struct Announcement: Sendable, Equatable {
@@ -23,29 +26,49 @@ public final class PresenceStore: Sendable {
         case tooManyRooms
     }
 
-    public let redis: RedisClient
+    public let redis: any RedisKeyspace
     public let limits: PresenceLimits
     private let prefix: String
     private let keyPrefix: String
 
     /// - Parameter prefix: the installation prefix (`cg`); keys are `<prefix>:presence:…`.
-    public init(redis: RedisClient, prefix: String, limits: PresenceLimits = PresenceLimits()) {
+    public init(redis: any RedisKeyspace, prefix: String, limits: PresenceLimits = PresenceLimits()) {
         self.redis = redis
         self.limits = limits
         self.prefix = prefix
         keyPrefix = "\(prefix):presence:"
     }
 
-    func devKey(_ device: String) -> String { "\(keyPrefix)dev:\(device)" }
-    private func watchingKey(_ device: String) -> String { "\(keyPrefix)watching:\(device)" }
-    private func roomKey(_ room: String) -> String { "\(keyPrefix)room:\(room)" }
-    private func roomsKey(_ device: String) -> String { "\(keyPrefix)rooms:\(device)" }
+    // Each key carries the hash tag of what it belongs to: a device, a watcher, a room or an edge (one Redis Cluster
+    // slot each); the set of edges has none.
+    func devKey(_ device: String) -> String { "\(keyPrefix)dev:{\(device)}" }
+    private func watchersKey(_ device: String) -> String { "\(keyPrefix)watchers:{\(device)}" }
+    private func roomsKey(_ device: String) -> String { "\(keyPrefix)rooms:{\(device)}" }
+    private func watchingKey(_ device: String) -> String { "\(keyPrefix)watching:{\(device)}" }
+    private func roomKey(_ room: String) -> String { "\(keyPrefix)room:{\(room)}" }
+    private func onKey(_ edge: String) -> String { "\(keyPrefix)on:{\(edge)}" }
+    private func startedKey(_ edge: String) -> String { "\(keyPrefix)started:{\(edge)}" }
     private var edgesKey: String { "\(keyPrefix)edges" }
+    /// The KEYS of a device transition script: the device's entry, watchers and rooms.
+    private func deviceKeys(_ device: String) -> [String] { [devKey(device), watchersKey(device), roomsKey(device)] }
 
-    /// Applies connection events in order (one pipeline); returns what each one announces (nil: nothing).
+    /// Applies connection events in order; returns what each one announces (nil: nothing).
     public func apply(_ events: [ConnectionEvent]) throws -> [Announcement?] {
         guard !events.isEmpty else { return [] }
         let ttl = String(limits.entryTTL.redisMilliseconds)
+        // The edge side first: the edges' start marks (for the connects' check), and each connecting device in its
+        // edge's online set, so that a crash after this leaves at most a set member the sweeps drop, never an online
+        // device no sweep can find.
+        let connects = events.filter { $0.kind == .connect }
+        let edges = Array(Set(connects.map(\.edge)))
+        var started: [String: String] = [:]
+        if !edges.isEmpty {
+            let marks = try redis.pipelineBlocking(edges.map { RedisCommand(["GET", startedKey($0)], key: startedKey($0)) }
+                + connects.map { RedisCommand(["SADD", onKey($0.edge), $0.device], key: onKey($0.edge)) }
+                + edges.map { RedisCommand(["SADD", edgesKey, $0], key: edgesKey) })
+            for (edge, mark) in zip(edges, marks) { started[edge] = try mark.get().string }
+            for reply in marks.dropFirst(edges.count) { _ = try reply.get() }
+        }
         // Consecutive events of one kind go out as one pipeline; the runs are sent one after the other, so the events
         // of a device are applied in the order they came.
         var results: [Result<RedisValue, RedisError>] = []
@@ -58,22 +81,27 @@ public final class PresenceStore: Sendable {
             results += try redis.runBlocking(kind == .connect ? PresenceScripts.connect : PresenceScripts.disconnect,
                                              invocations: run.map { event in
                                                  kind == .connect
-                                                     ? .init(keys: [devKey(event.device)],
-                                                             args: [keyPrefix, event.device, event.edge, event.session, String(event.epoch), ttl,
-                                                                    event.atMs.map(String.init) ?? ""])
-                                                     : .init(keys: [devKey(event.device), DeviceRegistry.routeKey(prefix: prefix, device: event.device)],
-                                                             args: [keyPrefix, event.device, String(event.epoch), ttl])
+                                                     ? .init(keys: deviceKeys(event.device),
+                                                             args: [event.device, event.edge, event.session, String(event.epoch), ttl,
+                                                                    event.atMs.map(String.init) ?? "", started[event.edge] ?? ""])
+                                                     : .init(keys: deviceKeys(event.device) + [DeviceRegistry.routeKey(prefix: prefix, device: event.device)],
+                                                             args: [String(event.epoch), ttl])
                                              })
             start = end
         }
-        return try zip(events, results).map { event, result in try Self.announcement(device: event.device, try result.get()) }
+        let transitions = try results.map { try Transition($0.get()) }
+        // A device that left an edge leaves its set; a member left behind is dropped by the next sweep of that edge.
+        let left = zip(events, transitions).filter { !$1.extra.isEmpty }
+            .map { RedisCommand(["SREM", onKey($1.extra), $0.device], key: onKey($1.extra)) }
+        _ = try? redis.pipelineBlocking(left)
+        return try announce(Array(zip(events.map(\.device), transitions)))
     }
 
     /// Sets `device`'s status and note (nil clears it); returns its entry and who gets the change.
     public func set(device: String, status: String, note: String?) throws -> Announcement {
-        let reply = try redis.runBlocking(PresenceScripts.set, keys: [devKey(device)],
-                                          args: [keyPrefix, device, status, note ?? "", String(limits.entryTTL.redisMilliseconds)])
-        guard let announcement = try Self.announcement(device: device, reply) else {
+        let reply = try redis.runBlocking(PresenceScripts.set, keys: deviceKeys(device),
+                                          args: [status, note ?? "", String(limits.entryTTL.redisMilliseconds)])
+        guard let announcement = try announce([(device, try Transition(reply))])[0] else {
             throw RedisError(message: "unexpected reply to the presence set script: \(reply)", isConnectionError: false)
         }
         return announcement
@@ -82,45 +110,73 @@ public final class PresenceStore: Sendable {
     /// The current entries of `devices`, in order (one pipeline); an unknown device reads as offline.
     public func entries(_ devices: [String]) throws -> [PresenceEntry] {
         guard !devices.isEmpty else { return [] }
-        let results = try redis.pipelineBlocking(devices.map { ["HMGET", devKey($0), "online", "status", "note", "since", "version"] })
+        let results = try redis.pipelineBlocking(devices.map {
+            RedisCommand(["HMGET", devKey($0), "online", "status", "note", "since", "version"], key: devKey($0))
+        })
         return try zip(devices, results).map { device, result in
             PresenceEntry(device: device, fields: try result.get().array ?? [])
         }
     }
 
     /// Makes `watcher` watch `devices` (renewing watches it has); false, changing nothing, if it would then watch more
-    /// than the limit.
+    /// than the limit. The watcher's side is one script; each device's side (its watchers) a command of its own.
     public func watch(watcher: String, devices: [String]) throws -> Bool {
+        let ttl = String(limits.membershipTTL.redisMilliseconds)
         let reply = try redis.runBlocking(PresenceScripts.watch, keys: [watchingKey(watcher)],
-                                          args: [keyPrefix, watcher, String(limits.membershipTTL.redisMilliseconds),
-                                                 String(limits.maxWatched)] + devices)
+                                          args: [watcher, ttl, String(limits.maxWatched)] + devices)
         guard let fields = reply.array, let ok = fields.first?.int else {
             throw RedisError(message: "unexpected reply to the presence watch script: \(reply)", isConnectionError: false)
         }
-        return ok == 1
+        guard ok == 1 else { return false }
+        guard fields.count == 3, let expires = fields[2].string else {
+            throw RedisError(message: "unexpected reply to the presence watch script: \(reply)", isConnectionError: false)
+        }
+        let now = String(Self.nowMs())
+        for reply in try redis.pipelineBlocking(devices.flatMap { device -> [RedisCommand] in
+            let key = watchersKey(device)
+            return [RedisCommand(["ZREMRANGEBYSCORE", key, "-inf", now], key: key),
+                    RedisCommand(["ZADD", key, expires, watcher], key: key),
+                    RedisCommand(["PEXPIRE", key, ttl], key: key)]
+        }) { _ = try reply.get() }
+        return true
     }
 
-    /// Drops `watcher`'s watches of `devices`.
+    /// Drops `watcher`'s watches of `devices`, both ways.
     public func unwatch(watcher: String, devices: [String]) throws {
-        _ = try redis.runBlocking(PresenceScripts.unwatch, keys: [watchingKey(watcher)], args: [keyPrefix, watcher] + devices)
+        guard !devices.isEmpty else { return }
+        for reply in try redis.pipelineBlocking([RedisCommand(["ZREM", watchingKey(watcher)] + devices, key: watchingKey(watcher))]
+            + devices.map { RedisCommand(["ZREM", watchersKey($0), watcher], key: watchersKey($0)) }) { _ = try reply.get() }
     }
 
-    /// Puts `device` in `room` (renewing its membership), unless the room or the device is at its limit.
+    /// Puts `device` in `room` (renewing its membership), unless the room or the device is at its limit. The room's
+    /// side is one script, the device's another; when the device's limit refuses, a membership the first one added
+    /// is taken back.
     public func join(device: String, room: String) throws -> Joined {
-        let reply = try redis.runBlocking(PresenceScripts.join, keys: [roomKey(room), roomsKey(device)],
-                                          args: [keyPrefix, device, room, String(limits.membershipTTL.redisMilliseconds),
-                                                 String(limits.maxRoomMembers), String(limits.maxRoomsPerDevice)])
-        guard let fields = reply.array, fields.count == 2, let ok = fields[0].int else {
+        let ttl = String(limits.membershipTTL.redisMilliseconds)
+        let reply = try redis.runBlocking(PresenceScripts.join, keys: [roomKey(room)],
+                                          args: [device, ttl, String(limits.maxRoomMembers)])
+        guard let fields = reply.array, let ok = fields.first?.int else {
             throw RedisError(message: "unexpected reply to the presence join script: \(reply)", isConnectionError: false)
         }
-        if ok == 1 { return .joined(others: (fields[1].array ?? []).compactMap(\.string)) }
-        return fields[1].string == "room" ? .roomFull : .tooManyRooms
+        guard ok == 1 else { return .roomFull }
+        guard fields.count == 3 else {
+            throw RedisError(message: "unexpected reply to the presence join script: \(reply)", isConnectionError: false)
+        }
+        let entered = try redis.runBlocking(PresenceScripts.enterRoom, keys: [roomsKey(device)],
+                                            args: [room, ttl, String(limits.maxRoomsPerDevice)])
+        guard entered.int == 1 else {
+            if fields[2].int == 1 { _ = try redis.sendBlocking(["ZREM", roomKey(room), device], key: roomKey(room)) }
+            return .tooManyRooms
+        }
+        return .joined(others: (fields[1].array ?? []).compactMap(\.string))
     }
 
     /// Takes `device` out of `room`; returns whether it was a member and the members left.
     public func leave(device: String, room: String) throws -> (wasMember: Bool, members: [String]) {
-        let reply = try redis.runBlocking(PresenceScripts.leave, keys: [roomKey(room), roomsKey(device)],
-                                          args: [keyPrefix, device, room])
+        let replies = try redis.runBlocking(PresenceScripts.leave, byteInvocations: [RedisScript.ByteInvocation(keys: [Array(roomKey(room).utf8)], args: [Array(device.utf8)])],
+                                            alongside: [RedisCommand(["ZREM", roomsKey(device), room], key: roomsKey(device))])
+        let reply = try replies.scripts[0].get()
+        _ = try replies.commands[0].get()
         guard let fields = reply.array, fields.count == 2 else {
             throw RedisError(message: "unexpected reply to the presence leave script: \(reply)", isConnectionError: false)
         }
@@ -129,28 +185,27 @@ public final class PresenceStore: Sendable {
 
     /// The edges that have devices online in presence.
     public func edgesWithDevices() throws -> [String] {
-        (try redis.sendBlocking(["SMEMBERS", edgesKey]).array ?? []).compactMap(\.string)
+        (try redis.sendBlocking(["SMEMBERS", edgesKey], key: edgesKey).array ?? []).compactMap(\.string)
     }
 
     /// If `edge`'s liveness key (`<prefix>:edge:<edge>`) is gone, makes up to `batch` of its devices offline; returns
-    /// what that announces and whether the edge may have more devices left to sweep.
+    /// what that announces and whether the edge may have more devices left to sweep. Devices leave the edge's set only
+    /// after their entries were updated, so a crash in between leaves them for the next sweep.
     public func sweep(edge: String, batch: Int = 500) throws -> (announcements: [Announcement], more: Bool) {
-        let reply = try redis.runBlocking(PresenceScripts.sweep,
-                                          keys: [DeviceRegistry.edgeKey(prefix: prefix, edge: edge), "\(keyPrefix)on:\(edge)", edgesKey],
-                                          args: [keyPrefix, edge, String(batch)])
-        guard let fields = reply.array, fields.count == 2, let left = fields[0].int else {
-            throw RedisError(message: "unexpected reply to the presence sweep script: \(reply)", isConnectionError: false)
+        let liveness = DeviceRegistry.edgeKey(prefix: prefix, edge: edge)
+        if try redis.sendBlocking(["EXISTS", liveness], key: liveness).int == 1 { return ([], false) }
+        let devices = (try redis.sendBlocking(["SRANDMEMBER", onKey(edge), String(batch)], key: onKey(edge)).array ?? [])
+            .compactMap(\.string)
+        var announcements: [Announcement] = []
+        if !devices.isEmpty {
+            let transitions = try redis.runBlocking(PresenceScripts.offline, invocations: devices.map {
+                .init(keys: deviceKeys($0), args: [edge])
+            }).map { try Transition($0.get()) }
+            announcements = try announce(Array(zip(devices, transitions))).compactMap { $0 }
+            _ = try redis.sendBlocking(["SREM", onKey(edge)] + devices, key: onKey(edge))
         }
-        return (Self.announcements(fields[1]), left > 0)
-    }
-
-    /// Reads `{{device, entry, recipients}...}`.
-    static func announcements(_ reply: RedisValue) -> [Announcement] {
-        (reply.array ?? []).compactMap { item -> Announcement? in
-            guard let parts = item.array, parts.count == 3, let device = parts[0].string else { return nil }
-            return Announcement(entry: PresenceEntry(device: device, fields: parts[1].array ?? []),
-                                recipients: (parts[2].array ?? []).compactMap(\.string))
-        }
+        let left = try forgetEdgeIfEmpty(edge)
+        return (announcements, left > 0)
     }
 
     /// `edge` started at `atMs` (its clock): makes offline every device whose entry still names a connection of an
@@ -160,26 +215,73 @@ public final class PresenceStore: Sendable {
         var cursor = "0"
         var announcements: [Announcement] = []
         repeat {
-            let reply = try redis.runBlocking(PresenceScripts.edgeStarted,
-                                              keys: ["\(keyPrefix)on:\(edge)", edgesKey],
-                                              args: [keyPrefix, edge, String(atMs), cursor, String(batch),
-                                                     String(limits.entryTTL.redisMilliseconds)])
+            let reply = try redis.runBlocking(PresenceScripts.edgeStartedScan, keys: [startedKey(edge), onKey(edge)],
+                                              args: [String(atMs), cursor, String(batch), String(limits.entryTTL.redisMilliseconds)])
             guard let fields = reply.array, fields.count == 2, let next = fields[0].string else {
                 throw RedisError(message: "unexpected reply to the presence edge-start script: \(reply)", isConnectionError: false)
             }
             cursor = next
-            announcements += Self.announcements(fields[1])
+            let devices = (fields[1].array ?? []).compactMap(\.string)
+            guard !devices.isEmpty else { continue }
+            let transitions = try redis.runBlocking(PresenceScripts.edgeRestarted, invocations: devices.map {
+                .init(keys: deviceKeys($0), args: [edge, String(atMs)])
+            }).map { try Transition($0.get()) }
+            announcements += try announce(Array(zip(devices, transitions))).compactMap { $0 }
+            let dropped = zip(devices, transitions).filter { $1.extra == "drop" }.map(\.0)
+            if !dropped.isEmpty { _ = try redis.sendBlocking(["SREM", onKey(edge)] + dropped, key: onKey(edge)) }
         } while cursor != "0"
+        _ = try forgetEdgeIfEmpty(edge)
         return announcements
     }
 
-    /// Reads `{notify, entry, recipients}`; nil when the script announced nothing.
-    static func announcement(device: String, _ reply: RedisValue) throws -> Announcement? {
-        guard let fields = reply.array, let notify = fields.first?.int else {
-            throw RedisError(message: "unexpected reply from a presence script: \(reply)", isConnectionError: false)
-        }
-        guard notify == 1, fields.count == 3 else { return nil }
-        return Announcement(entry: PresenceEntry(device: device, fields: fields[1].array ?? []),
-                            recipients: (fields[2].array ?? []).compactMap(\.string))
+    /// Takes `edge` out of the set of edges once it has no device left; returns how many it has.
+    private func forgetEdgeIfEmpty(_ edge: String) throws -> Int64 {
+        let left = try redis.sendBlocking(["SCARD", onKey(edge)], key: onKey(edge)).int ?? 0
+        if left == 0 { _ = try redis.sendBlocking(["SREM", edgesKey, edge], key: edgesKey) }
+        return left
     }
+
+    /// What a device transition script answered (``PresenceScripts``).
+    private struct Transition {
+        var notify: Bool
+        var entry: [RedisValue]
+        var watchers: [String]
+        var rooms: [String]
+        var extra: String
+
+        init(_ reply: RedisValue) throws {
+            guard let fields = reply.array, fields.count == 5, let notify = fields[0].int else {
+                throw RedisError(message: "unexpected reply from a presence script: \(reply)", isConnectionError: false)
+            }
+            self.notify = notify == 1
+            entry = fields[1].array ?? []
+            watchers = (fields[2].array ?? []).compactMap(\.string)
+            rooms = (fields[3].array ?? []).compactMap(\.string)
+            extra = fields[4].string ?? ""
+        }
+    }
+
+    /// Each transition's announcement (nil when it announces nothing), with its recipients: the device's watchers,
+    /// then the live members of each of its rooms (read for all the rooms at once, each room from its own slot), the
+    /// device itself excluded, each once.
+    private func announce(_ transitions: [(device: String, transition: Transition)]) throws -> [Announcement?] {
+        let rooms = Array(Set(transitions.filter(\.transition.notify).flatMap(\.transition.rooms)))
+        var members: [String: [String]] = [:]
+        if !rooms.isEmpty {
+            let after = "(\(Self.nowMs())"
+            let replies = try redis.pipelineBlocking(rooms.map { RedisCommand(["ZRANGEBYSCORE", roomKey($0), after, "+inf"], key: roomKey($0)) })
+            for (room, reply) in zip(rooms, replies) { members[room] = (try reply.get().array ?? []).compactMap(\.string) }
+        }
+        return transitions.map { device, transition in
+            guard transition.notify else { return nil }
+            var seen: Set<String> = [device]
+            var recipients: [String] = []
+            for other in transition.watchers + transition.rooms.flatMap({ members[$0] ?? [] }) where seen.insert(other).inserted {
+                recipients.append(other)
+            }
+            return Announcement(entry: PresenceEntry(device: device, fields: transition.entry), recipients: recipients)
+        }
+    }
+
+    private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }

@@ -6,16 +6,27 @@ import Shared
 /// Times come from the Redis server clock (`TIME`), so every push instance agrees on when a subscription expires.
 /// Numbers are written with `%d` because Lua 5.1 would print large numbers in exponent form.
 enum PushScripts {
+    /// The key of a subscription hash from its id (as `SubscriptionStore.subscriptionKey`): `ARGV[7]{<tag>}<random>`
+    /// for a 25-character id ending in its slot tag, `ARGV[7]<id>` for an older 22-character one.
+    private static let subKey = """
+        local function subKey(id)
+          if #id == 25 then return ARGV[7] .. '{' .. string.sub(id, 23) .. '}' .. string.sub(id, 1, 22) end
+          return ARGV[7] .. id
+        end
+
+        """
+
     /// KEYS: request memo, new subscription hash, the device's set. ARGV: new id, device, label, expires seconds
     /// (0 = never), memo TTL ms, tombstone ms, subscription key prefix (`<prefix>:push:sub:`), most live subscriptions
     /// per device.
     /// Returns {id, expires ms (0 = never), label}: the new subscription, or the one an earlier run of the same
-    /// device message created (the memo is read undeclared-key style, like the registry's lookup: one Redis primary);
-    /// or {''} when the device already has the most live subscriptions (dead ids are pruned from its set first).
-    static let subscribe = RedisScript("""
+    /// device message created; or {''} when the device already has the most live subscriptions (dead ids are pruned
+    /// from its set first). The subscriptions it reads by id are not in KEYS, but each is in the device's slot (the
+    /// slot tag its id ends with), as Redis Cluster requires.
+    static let subscribe = RedisScript(subKey + """
         local existing = redis.call('GET', KEYS[1])
         if existing then
-          local s = redis.call('HMGET', ARGV[7] .. existing, 'expires', 'label')
+          local s = redis.call('HMGET', subKey(existing), 'expires', 'label')
           return {existing, s[1] or '0', s[2] or ''}
         end
         local t = redis.call('TIME')
@@ -23,7 +34,7 @@ enum PushScripts {
         local max = tonumber(ARGV[8])
         if redis.call('SCARD', KEYS[3]) >= max then
           for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-            local s = redis.call('HMGET', ARGV[7] .. id, 'state', 'expires')
+            local s = redis.call('HMGET', subKey(id), 'state', 'expires')
             local e = tonumber(s[2]) or 0
             if s[1] ~= 'active' or (e > 0 and e <= now) then redis.call('SREM', KEYS[3], id) end
           end

@@ -36,17 +36,17 @@ public final class PushService: @unchecked Sendable {
 
     private let configuration: Configuration
     private let channel: ChannelService
-    private let redis: RedisClient
+    private let redis: any RedisKeyspace & Service
     private let store: SubscriptionStore
     private let logger: Logger
     private var server: PushHTTPServer?
 
     /// Prepares the parts; nothing connects or listens before ``start()``.
-    public init(topics: Topics, kafka: KafkaConfig, redis: RedisEndpoint, configuration: Configuration, logger: Logger) {
+    public init(topics: Topics, kafka: KafkaConfig, redis: RedisSettings, configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         channel = ChannelService(name: Self.service, topics: topics, kafka: Self.producerDefaults(kafka), logger: logger)
-        self.redis = RedisClient(endpoint: redis, logger: logger)
+        self.redis = redis.connect(logger: logger)
         store = SubscriptionStore(redis: self.redis, prefix: topics.prefix)
     }
 

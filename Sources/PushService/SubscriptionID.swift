@@ -1,3 +1,5 @@
+import Infrastructure
+
 /// The ids of the push service: a subscription id is the capability an app server holds, so it is unguessable.
 ///
 /// Guarantees: ``newRandom()`` returns 128 bits from the system's cryptographic generator (`getrandom` on Linux),
@@ -7,16 +9,31 @@ public enum SubscriptionID {
     /// The length of a subscription or push message id: 16 bytes in base64url without padding.
     public static let length = 22
 
-    /// A fresh random id (subscriptions and push messages use the same kind).
+    /// A fresh random id: 128 bits, 22 characters (a push message id; a subscription id adds its slot tag).
     public static func newRandom() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         return base64url(bytes)
     }
 
-    /// Whether `text` has the shape of an id this service hands out: 22 characters of the base64url alphabet.
+    /// The length of a subscription id: 22 random characters and the 3-character tag of its device's Redis slot.
+    public static let subscriptionLength = length + 3
+
+    /// A fresh subscription id for a device whose push keys are in Redis slot `slot`: 128 random bits, then that
+    /// slot's tag (`RedisKeySlot.tag(forSlot:)`), so that the subscription's own keys land in the device's slot.
+    public static func newSubscription(slot: Int) -> String { newRandom() + RedisKeySlot.tag(forSlot: slot) }
+
+    /// The random part and the slot tag of a subscription id; nil for an id without a tag (22 characters: made before
+    /// ids carried one).
+    public static func parts(_ id: String) -> (random: Substring, tag: Substring)? {
+        guard id.utf8.count == subscriptionLength else { return nil }
+        return (id.prefix(length), id.suffix(3))
+    }
+
+    /// Whether `text` has the shape of an id this service hands out: 22 (a push message, or a subscription made before
+    /// ids carried a slot tag) or 25 characters of the base64url alphabet.
     public static func isWellFormed(_ text: String) -> Bool {
-        text.utf8.count == length && text.utf8.allSatisfy(isBase64URL)
+        (text.utf8.count == length || text.utf8.count == subscriptionLength) && text.utf8.allSatisfy(isBase64URL)
     }
 
     /// Whether a byte is in the base64url alphabet (`A–Z a–z 0–9 - _`).

@@ -31,24 +31,32 @@ public final class SubscriptionStore: Sendable {
     /// A device asked for more than ``maxPerDevice`` live subscriptions.
     public struct TooMany: Error, Sendable {}
 
-    private let redis: RedisClient
+    private let redis: any RedisKeyspace
     private let prefix: String
 
     /// - Parameter prefix: the installation prefix every key starts with.
-    public init(redis: RedisClient, prefix: String) {
+    public init(redis: any RedisKeyspace, prefix: String) {
         self.redis = redis
         self.prefix = prefix
     }
 
-    func subscriptionKey(_ id: String) -> String { "\(prefix):push:sub:\(id)" }
-    func deviceKey(_ device: String) -> String { "\(prefix):push:device:\(device)" }
-    func requestKey(device: String, messageID: String) -> String { "\(prefix):push:req:\(device):\(messageID)" }
-    func rateKey(_ id: String, minute: Int64) -> String { "\(prefix):push:rate:\(id):\(minute)" }
+    // A device's keys carry its hash tag; a subscription's keys carry the slot tag its id ends with, which is its
+    // device's slot, so every script touches one Redis Cluster slot (docs/redis-schema.md, "Push").
+    func subscriptionKey(_ id: String) -> String { "\(prefix):push:sub:" + tagged(id) }
+    func deviceKey(_ device: String) -> String { "\(prefix):push:device:{\(device)}" }
+    func requestKey(device: String, messageID: String) -> String { "\(prefix):push:req:{\(device)}:\(messageID)" }
+    func rateKey(_ id: String, minute: Int64) -> String { "\(prefix):push:rate:" + tagged(id) + ":\(minute)" }
+
+    /// `{<tag>}<random>` for an id with a slot tag; the id itself for an older one.
+    private func tagged(_ id: String) -> String {
+        guard let (random, tag) = SubscriptionID.parts(id) else { return id }
+        return "{\(tag)}\(random)"
+    }
 
     /// Creates a subscription for `device`, or returns the one an earlier handling of the same message created.
     /// - Throws: ``TooMany`` when the device already holds ``maxPerDevice`` live subscriptions; Redis errors.
     public func subscribe(device: String, messageID: String, label: String?, expiresSeconds: Int?) throws -> SubscriptionInfo {
-        let id = SubscriptionID.newRandom()
+        let id = SubscriptionID.newSubscription(slot: RedisKeySlot.slot(of: deviceKey(device)))
         let reply = try redis.runBlocking(PushScripts.subscribe, keys: [
             requestKey(device: device, messageID: messageID), subscriptionKey(id), deviceKey(device),
         ], args: [
@@ -61,24 +69,38 @@ public final class SubscriptionStore: Sendable {
         }
         let expires = fields[1].int ?? 0
         let label = fields[2].string.flatMap { $0.isEmpty ? nil : $0 }
+        // The device is told its subscription exists only once the replicas asked for hold it.
+        try redis.confirmDurableBlocking([Array(subscriptionKey(stored).utf8)])
         return SubscriptionInfo(id: stored, expiresMs: expires > 0 ? expires : nil, label: label)
     }
 
     /// Marks `subscription` gone if `device` owns it.
     /// - Returns: false when it does not exist or belongs to another device.
     public func unsubscribe(device: String, subscription: String) throws -> Bool {
-        let reply = try redis.runBlocking(PushScripts.unsubscribe, keys: [subscriptionKey(subscription), deviceKey(device)],
+        // Another device's subscription is in another slot: not this device's, whatever Redis holds.
+        guard SubscriptionID.parts(subscription) == nil
+            || RedisKeySlot.slot(of: subscriptionKey(subscription)) == RedisKeySlot.slot(of: deviceKey(device)) else { return false }
+        let reply: RedisValue
+        do {
+            reply = try redis.runBlocking(PushScripts.unsubscribe, keys: [subscriptionKey(subscription), deviceKey(device)],
                                           args: [device, subscription, String(Self.tombstoneMs)])
-        return reply.int == 1
+        } catch let error as RedisError where error.message.hasPrefix("CROSSSLOT") {
+            return false  // an id without a slot tag, on a cluster: it cannot be this device's
+        }
+        guard reply.int == 1 else { return false }
+        try redis.confirmDurableBlocking([Array(subscriptionKey(subscription).utf8)])
+        return true
     }
 
     /// The device's live subscriptions, oldest first. Ids whose hash is gone, unsubscribed or expired are pruned
     /// from the device's set on the way.
     public func list(device: String, now: Date = Date()) throws -> [SubscriptionInfo] {
-        let members = try redis.sendBlocking(["SMEMBERS", deviceKey(device)]).array ?? []
+        let members = try redis.sendBlocking(["SMEMBERS", deviceKey(device)], key: deviceKey(device)).array ?? []
         let ids = members.compactMap(\.string)
         guard !ids.isEmpty else { return [] }
-        let rows = try redis.pipelineBlocking(ids.map { ["HMGET", subscriptionKey($0), "created", "expires", "label", "state"] })
+        let rows = try redis.pipelineBlocking(ids.map {
+            RedisCommand(["HMGET", subscriptionKey($0), "created", "expires", "label", "state"], key: subscriptionKey($0))
+        })
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
         var live: [(created: Int64, info: SubscriptionInfo)] = []
         var dead: [String] = []
@@ -96,7 +118,7 @@ public final class SubscriptionStore: Sendable {
             let label = fields[2].string.flatMap { $0.isEmpty ? nil : $0 }
             live.append((fields[0].int ?? 0, SubscriptionInfo(id: id, expiresMs: expires > 0 ? expires : nil, label: label)))
         }
-        if !dead.isEmpty { _ = try redis.sendBlocking(["SREM", deviceKey(device)] + dead) }
+        if !dead.isEmpty { _ = try redis.sendBlocking(["SREM", deviceKey(device)] + dead, key: deviceKey(device)) }
         return live.sorted { ($0.created, $0.info.id) < ($1.created, $1.info.id) }.map(\.info)
     }
 

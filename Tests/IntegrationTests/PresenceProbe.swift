@@ -27,8 +27,8 @@ final class PresenceProbe: @unchecked Sendable {
     }
 
     /// Connects `device` to edge `edge` of the shared cluster.
-    static func connect(_ device: String, edge: Int) async throws -> PresenceProbe {
-        PresenceProbe(device, client: try await TestCluster.connect(device, edge: edge))
+    static func connect(_ device: String, edge: Int, on redis: TestRedis = .standalone) async throws -> PresenceProbe {
+        PresenceProbe(device, client: try await TestCluster.connect(device, edge: edge, on: redis))
     }
 
     /// A JSON value read strictly (true and false are never numbers), turned into plain Swift values: String, Bool,

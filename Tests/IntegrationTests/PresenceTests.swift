@@ -13,9 +13,10 @@ struct PresenceTests {
     /// How long a change may take to reach a watcher here: about a second by design, with room for a loaded machine.
     static let changeWithin = 3.0
 
-    @Test func setWatchAndSnapshot() async throws {
-        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("pa"), edge: 0)
-        let b = try await PresenceProbe.connect(TestCluster.uniqueDevice("pb"), edge: 1)
+    @Test(arguments: TestRedis.allCases)
+    func setWatchAndSnapshot(on redis: TestRedis) async throws {
+        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("pa"), edge: 0, on: redis)
+        let b = try await PresenceProbe.connect(TestCluster.uniqueDevice("pb"), edge: 1, on: redis)
         let own = try await b.op(#"{"op":"set","status":"away","note":"in a meeting"}"#)
         #expect(own["op"] as? String == "presence" && own["device"] as? String == b.device)
         #expect(own["status"] as? String == "away" && own["note"] as? String == "in a meeting")
@@ -50,14 +51,15 @@ struct PresenceTests {
         await b.close()
     }
 
-    @Test func aWatcherSeesConnectAndDisconnectWithinSeconds() async throws {
-        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("wa"), edge: 0)
+    @Test(arguments: TestRedis.allCases)
+    func aWatcherSeesConnectAndDisconnectWithinSeconds(on redis: TestRedis) async throws {
+        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("wa"), edge: 0, on: redis)
         let watched = TestCluster.uniqueDevice("wb")
         let snapshot = try await a.op(#"{"op":"watch","devices":["\#(watched)"]}"#)
         #expect((snapshot["presence"] as? [any Sendable])?.first.flatMap { $0 as? [String: any Sendable] }?["online"] as? Bool == false)
 
         var started = ContinuousClock.now
-        let b = try await PresenceProbe.connect(watched, edge: 1)
+        let b = try await PresenceProbe.connect(watched, edge: 1, on: redis)
         let online = try await a.change(of: watched, online: true, within: Self.changeWithin)
         print("presence: connect reached the watcher after \(ContinuousClock.now - started)")
         #expect(online["status"] as? String == "available" && online["since"] as? Int64 ?? 0 > 0)
@@ -71,11 +73,12 @@ struct PresenceTests {
         await a.close()
     }
 
-    @Test func roomMembersWatchEachOther() async throws {
+    @Test(arguments: TestRedis.allCases)
+    func roomMembersWatchEachOther(on redis: TestRedis) async throws {
         let room = "room-\(UInt32.random(in: 0...UInt32.max))"
-        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("ra"), edge: 0)
-        let b = try await PresenceProbe.connect(TestCluster.uniqueDevice("rb"), edge: 1)
-        let c = try await PresenceProbe.connect(TestCluster.uniqueDevice("rc"), edge: 0)
+        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("ra"), edge: 0, on: redis)
+        let b = try await PresenceProbe.connect(TestCluster.uniqueDevice("rb"), edge: 1, on: redis)
+        let c = try await PresenceProbe.connect(TestCluster.uniqueDevice("rc"), edge: 0, on: redis)
 
         let first = try await a.op(#"{"op":"join","room":"\#(room)"}"#)
         #expect(first["op"] as? String == "snapshot" && first["room"] as? String == room)
@@ -143,14 +146,15 @@ struct PresenceTests {
         await watcher.close()
     }
 
-    @Test func aDeviceMovingToAnotherEdgeStaysOnline() async throws {
-        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("ma"), edge: 0)
+    @Test(arguments: TestRedis.allCases)
+    func aDeviceMovingToAnotherEdgeStaysOnline(on redis: TestRedis) async throws {
+        let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("ma"), edge: 0, on: redis)
         let moving = TestCluster.uniqueDevice("mb")
-        let before = try await PresenceProbe.connect(moving, edge: 0)
+        let before = try await PresenceProbe.connect(moving, edge: 0, on: redis)
         try await a.waitUntilWatched(moving, online: true)
         _ = a.pending
 
-        let after = try await PresenceProbe.connect(moving, edge: 1)
+        let after = try await PresenceProbe.connect(moving, edge: 1, on: redis)
         #expect(try await before.client.closeCode() == CloseCode.replaced.rawValue, "the old connection is replaced")
         try await Task.sleep(for: .seconds(2))
         #expect(!a.pending.contains { $0.json["device"] as? String == moving && $0.json["online"] as? Bool == false },
@@ -158,12 +162,12 @@ struct PresenceTests {
         let snapshot = try await a.op(#"{"op":"watch","devices":["\#(moving)"]}"#)
         #expect((snapshot["presence"] as? [any Sendable])?.first.flatMap { $0 as? [String: any Sendable] }?["online"] as? Bool == true)
 
-        let cluster = try await TestCluster.shared
-        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port), logger: .init(label: "presence-test"))
-        defer { redis.close() }
-        #expect(try await redis.send(["HGET", "cg:presence:dev:\(moving)", "edge"]).string == "edge-2")
-        #expect(try await redis.send(["SISMEMBER", "cg:presence:on:edge-1", moving]).int == 0)
-        #expect(try await redis.send(["SISMEMBER", "cg:presence:on:edge-2", moving]).int == 1)
+        let keyspace = try await redis.keyspace()
+        defer { keyspace.close() }
+        let entry = "cg:presence:dev:{\(moving)}", on1 = "cg:presence:on:{edge-1}", on2 = "cg:presence:on:{edge-2}"
+        #expect(try await keyspace.send(["HGET", entry, "edge"], key: entry).string == "edge-2")
+        #expect(try await keyspace.send(["SISMEMBER", on1, moving], key: on1).int == 0)
+        #expect(try await keyspace.send(["SISMEMBER", on2, moving], key: on2).int == 1)
         await after.close()
         _ = try await a.change(of: moving, online: false, within: Self.changeWithin)
         await a.close()

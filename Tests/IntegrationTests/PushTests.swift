@@ -20,25 +20,25 @@ struct PushTests {
     }
 
     /// Subscribes and returns the subscription id (checking the reply's shape on the way).
-    func subscribe(_ client: DeviceClient, extra: String = "") async throws -> String {
+    func subscribe(_ client: DeviceClient, extra: String = "", on redis: TestRedis = .standalone) async throws -> String {
         let reply = try await op(client, #"{"op":"subscribe"\#(extra)}"#)
         #expect(reply["op"] as? String == "subscribed")
         let id = try #require(reply["subscription"] as? String)
-        let base = try #require(try await TestCluster.shared.pushURL)
+        let base = try #require(try await redis.cluster.pushURL)
         #expect(reply["endpoint"] as? String == "\(base)/v1/push/\(id)")
         return id
     }
 
     /// POSTs a push with the cluster's API key.
     func push(_ subscription: String, ttl: String? = "60", body: [UInt8] = Array("hi".utf8), headers: [(String, String)] = [],
-              key: String? = TestCluster.pushAPIKey) async throws -> HTTPReply {
+              key: String? = TestCluster.pushAPIKey, on redis: TestRedis = .standalone) async throws -> HTTPReply {
         var all = headers
         if let ttl { all.append(("TTL", ttl)) }
         if let key { all.append(("Authorization", "Bearer \(key)")) }
-        return try await HTTPTestClient.send(try await pushURL(), "POST", "/v1/push/\(subscription)", headers: all, body: body)
+        return try await HTTPTestClient.send(try await pushURL(on: redis), "POST", "/v1/push/\(subscription)", headers: all, body: body)
     }
 
-    func pushURL() async throws -> String { try #require(try await TestCluster.shared.pushURL) }
+    func pushURL(on redis: TestRedis = .standalone) async throws -> String { try #require(try await redis.cluster.pushURL) }
 
     static func object(_ bytes: [UInt8]) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
@@ -48,11 +48,12 @@ struct PushTests {
 
     // MARK: - Tests
 
-    @Test func aPushReachesAConnectedDevice() async throws {
-        let device = try await TestCluster.connect(TestCluster.uniqueDevice("push-live"), edge: 0)
-        let subscription = try await subscribe(device, extra: #","label":"Mail""#)
+    @Test(arguments: TestRedis.allCases)
+    func aPushReachesAConnectedDevice(on redis: TestRedis) async throws {
+        let device = try await TestCluster.connect(TestCluster.uniqueDevice("push-live"), edge: 0, on: redis)
+        let subscription = try await subscribe(device, extra: #","label":"Mail""#, on: redis)
 
-        let created = try await push(subscription, body: Array("héllo \"world\"".utf8), headers: [("Urgency", "high"), ("Topic", "inbox")])
+        let created = try await push(subscription, body: Array("héllo \"world\"".utf8), headers: [("Urgency", "high"), ("Topic", "inbox")], on: redis)
         #expect(created.status == 201)
         #expect(created.header("TTL") == "60")
         #expect(created.header("Access-Control-Allow-Origin") == "*")
@@ -71,21 +72,22 @@ struct PushTests {
         #expect(body["text"] as? String == "héllo \"world\"")
 
         let binary: [UInt8] = [0xFF, 0x00, 0xC3, 0x28]
-        #expect(try await push(subscription, body: binary).status == 201)
+        #expect(try await push(subscription, body: binary, on: redis).status == 201)
         let second = try Self.object(try await device.nextMessage(within: 30).payload.bytes)
         #expect(second["data"] as? String == Data(binary).base64EncodedString() && second["text"] == nil)
         #expect(second["urgency"] as? String == "normal" && second["topic"] == nil)
         await device.close()
     }
 
-    @Test func anOfflineDeviceGetsThePushWhenItReconnectsWithinTheTTL() async throws {
+    @Test(arguments: TestRedis.allCases)
+    func anOfflineDeviceGetsThePushWhenItReconnectsWithinTheTTL(on redis: TestRedis) async throws {
         let name = TestCluster.uniqueDevice("push-offline")
-        let device = try await TestCluster.connect(name, edge: 0)
-        let subscription = try await subscribe(device)
+        let device = try await TestCluster.connect(name, edge: 0, on: redis)
+        let subscription = try await subscribe(device, on: redis)
         await device.close()
 
-        #expect(try await push(subscription, ttl: "60", body: Array("while you were out".utf8)).status == 201)
-        let again = try await TestCluster.connect(name, edge: 1)
+        #expect(try await push(subscription, ttl: "60", body: Array("while you were out".utf8), on: redis).status == 201)
+        let again = try await TestCluster.connect(name, edge: 1, on: redis)
         let body = try Self.object(try await again.nextMessage(within: 30).payload.bytes)
         #expect(body["text"] as? String == "while you were out")
         await again.close()
@@ -118,10 +120,11 @@ struct PushTests {
         #expect(try await HTTPTestClient.send(try await pushURL(), "GET", "/v1/push/AAAAAAAAAAAAAAAAAAAAAA").status == 405)
     }
 
-    @Test func unsubscribedIs410AndOnlyTheOwnerMayUnsubscribe() async throws {
-        let owner = try await TestCluster.connect(TestCluster.uniqueDevice("push-owner"), edge: 0)
-        let stranger = try await TestCluster.connect(TestCluster.uniqueDevice("push-stranger"), edge: 1)
-        let subscription = try await subscribe(owner)
+    @Test(arguments: TestRedis.allCases)
+    func unsubscribedIs410AndOnlyTheOwnerMayUnsubscribe(on redis: TestRedis) async throws {
+        let owner = try await TestCluster.connect(TestCluster.uniqueDevice("push-owner"), edge: 0, on: redis)
+        let stranger = try await TestCluster.connect(TestCluster.uniqueDevice("push-stranger"), edge: 1, on: redis)
+        let subscription = try await subscribe(owner, on: redis)
 
         let refused = try await op(stranger, #"{"op":"unsubscribe","subscription":"\#(subscription)"}"#)
         #expect(refused["op"] as? String == "error" && refused["code"] as? String == "not_found")
@@ -130,7 +133,7 @@ struct PushTests {
 
         let done = try await op(owner, #"{"op":"unsubscribe","subscription":"\#(subscription)"}"#)
         #expect(done["op"] as? String == "unsubscribed" && done["subscription"] as? String == subscription)
-        let gone = try await push(subscription)
+        let gone = try await push(subscription, on: redis)
         #expect(gone.status == 410)
         #expect(try error(gone) == "gone")
         let list = try await op(owner, #"{"op":"list"}"#)
@@ -151,16 +154,17 @@ struct PushTests {
         await device.close()
     }
 
-    @Test func listShowsTheDevicesSubscriptionsAndARepeatedSubscribeGetsTheSameOne() async throws {
+    @Test(arguments: TestRedis.allCases)
+    func listShowsTheDevicesSubscriptionsAndARepeatedSubscribeGetsTheSameOne(on redis: TestRedis) async throws {
         let name = TestCluster.uniqueDevice("push-repeat")
-        let first = try await TestCluster.connect(name, edge: 0)
-        let a = try await subscribe(first, extra: #","label":"A""#)
+        let first = try await TestCluster.connect(name, edge: 0, on: redis)
+        let a = try await subscribe(first, extra: #","label":"A""#, on: redis)
         let b = try await op(first, #"{"op":"subscribe","label":"B"}"#, id: "sub-b")
         await first.close()
 
         // The same device message again, as after a lost ack: the service must answer with the same subscription.
         // A new connection, so the client does not drop the repeated reply id as a duplicate.
-        let second = try await TestCluster.connect(name, edge: 1)
+        let second = try await TestCluster.connect(name, edge: 1, on: redis)
         let repeated = try await op(second, #"{"op":"subscribe","label":"B"}"#, id: "sub-b")
         #expect(repeated["subscription"] as? String == b["subscription"] as? String)
         #expect(repeated["label"] as? String == "B")
@@ -228,15 +232,16 @@ struct PushTests {
         #expect(await client.closedByServer(), "the unread body is not taken for a request: the connection closes")
     }
 
-    @Test func overTheRateIs429WithRetryAfter() async throws {
-        let device = try await TestCluster.connect(TestCluster.uniqueDevice("push-rate"), edge: 0)
-        let subscription = try await subscribe(device)
+    @Test(arguments: TestRedis.allCases)
+    func overTheRateIs429WithRetryAfter(on redis: TestRedis) async throws {
+        let device = try await TestCluster.connect(TestCluster.uniqueDevice("push-rate"), edge: 0, on: redis)
+        let subscription = try await subscribe(device, on: redis)
         await device.close()
         // Windows are whole minutes: start early in one, so all the pushes land in the same window.
         let second = Int(Date().timeIntervalSince1970) % 60
         if second > 50 { try await Task.sleep(for: .seconds(61 - second)) }
 
-        let client = try await HTTPTestClient.connect(try await pushURL())
+        let client = try await HTTPTestClient.connect(try await pushURL(on: redis))
         let headers = [("TTL", "30"), ("Authorization", "Bearer \(TestCluster.pushAPIKey)")]
         for i in 1...TestCluster.pushRatePerMinute {
             let reply = try await client.request("POST", "/v1/push/\(subscription)", headers: headers, body: Array("n\(i)".utf8))

@@ -53,8 +53,7 @@ enum TestCluster {
 
     private static let starting = Task { try await offload { try start() } }
 
-    /// The same on a Redis Cluster (three primaries, a replica each), without push and presence (not on a cluster
-    /// yet); started on first use.
+    /// The same on a Redis Cluster (three primaries, a replica each); started on first use.
     static var onRedisCluster: LocalCluster {
         get async throws { try await startingOnRedisCluster.value }
     }
@@ -68,8 +67,7 @@ enum TestCluster {
         options.presence = true
         options.logDirectory = NSTemporaryDirectory() + "channel-gateway-tests-\(getpid())" + (redisCluster ? "-redis-cluster" : "")
         options.logLevel = "info"
-        options.push = !redisCluster
-        options.presence = !redisCluster
+        options.push = true
         options.redisCluster = redisCluster
         options.pushArguments = ["--rate-per-minute", "\(pushRatePerMinute)", "--api-key", pushAPIKey]
         let cluster = LocalCluster(options: options)

@@ -1,4 +1,5 @@
 import Foundation
+import Infrastructure
 import PushService
 import ServiceKit
 import Testing
@@ -67,13 +68,21 @@ struct PushMessagesTests {
         #expect(PushMessages.notificationID(for: "abc") == "push-n-abc")
     }
 
-    @Test func subscriptionIDsAre128RandomBits() {
+    @Test func subscriptionIDsAre128RandomBits() throws {
         let ids = (0..<200).map { _ in SubscriptionID.newRandom() }
         #expect(Set(ids).count == ids.count)
         for id in ids {
             #expect(SubscriptionID.isWellFormed(id), "\(id)")
             #expect(!id.contains("=") && !id.contains("+") && !id.contains("/"))
         }
+        // A subscription id ends in its device's slot tag.
+        let device = "cg:push:device:{phone-7}"
+        let slot = RedisKeySlot.slot(of: device)
+        let subscription = SubscriptionID.newSubscription(slot: slot)
+        #expect(subscription.utf8.count == 25 && SubscriptionID.isWellFormed(subscription))
+        let (random, tag) = try #require(SubscriptionID.parts(subscription))
+        #expect(random.utf8.count == 22 && RedisKeySlot.slot(of: "cg:push:sub:{\(tag)}\(random)") == slot)
+        #expect(SubscriptionID.parts(ids[0]) == nil)
         #expect(!SubscriptionID.isWellFormed("too-short"))
         #expect(!SubscriptionID.isWellFormed("AAAAAAAAAAAAAAAAAAAAA="))
     }

@@ -27,6 +27,14 @@ struct RedisClusterMapTests {
         #expect(RedisKeySlot.slot(of: "cg:route:{d-1}") == RedisKeySlot.slot(of: "d-1"))
     }
 
+    @Test func everySlotHasAThreeCharacterTag() {
+        for slot in 0..<RedisKeySlot.count {
+            let tag = RedisKeySlot.tag(forSlot: slot)
+            #expect(tag.utf8.count == 3 && RedisKeySlot.slot(of: "p:push:sub:{\(tag)}random") == slot, "slot \(slot): \(tag)")
+        }
+        #expect(RedisKeySlot.tag(forSlot: RedisKeySlot.slot(of: "AAA")) == "AAA", "the first in alphabet order")
+    }
+
     /// A recorded reply of a 3-primary, 3-replica cluster (redis-server 7.0, `redis-cli --cluster create`).
     static let recorded: RedisValue = .array([
         slots(0, 5460, primary: 17201, "41a2b0eb11190d88043dd355fb7b535587f79faa", replica: 17204, "dc87ff96ae0678f49a3dc62e43f2dad7b74d11f8"),

@@ -14,6 +14,24 @@ public enum RedisKeySlot {
     /// The slot of a text key.
     public static func slot(of key: String) -> Int { slot(of: key.utf8) }
 
+    /// A three-character tag of the base64url alphabet (`A–Z a–z 0–9 - _`) whose slot is `slot`: the first in
+    /// alphabet order. Written inside braces into a key, it puts that key in `slot`, so that an id can carry the slot
+    /// of the keys it belongs with (every slot has one: checked in the tests).
+    public static func tag(forSlot slot: Int) -> String { tags[slot] }
+
+    private static let tags: [String] = {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var found = [String?](repeating: nil, count: count)
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet where found[slot(of: [a, b, c])] == nil {
+                    found[slot(of: [a, b, c])] = String(decoding: [a, b, c], as: UTF8.self)
+                }
+            }
+        }
+        return found.map { $0! }
+    }()
+
     /// The bytes that decide the slot: the hash tag when there is a non-empty one, else the whole key.
     static func hashed<Key: Collection<UInt8>>(_ key: Key) -> Key.SubSequence {
         guard let open = key.firstIndex(of: UInt8(ascii: "{")) else { return key[...] }
