@@ -32,6 +32,11 @@ final class BenchCluster: @unchecked Sendable {
         o.connectionsPerIP = 1_000_000
         o.connectsPerIPPerSecond = 1_000_000
         o.edgeArguments = ["--max-messages-per-second", "1000000", "--message-burst", "1000000"]
+        o.redisCluster = options.redisCluster
+        if let replicas = options.redisMinReplicas {
+            o.edgeArguments += ["--redis-min-replicas", "\(replicas)"]
+            o.routerArguments += ["--redis-min-replicas", "\(replicas)"]
+        }
         cluster = LocalCluster(options: o)
         try cluster.start { print("  \($0)") }
     }
@@ -40,7 +45,12 @@ final class BenchCluster: @unchecked Sendable {
 
     /// Every process of the cluster, by name, for memory and CPU figures.
     var components: [(name: String, pid: Int32)] {
-        var all: [(String, Int32)] = [("redis", cluster.redis.process.pid), ("tansu", cluster.broker.process.pid)]
+        var all: [(String, Int32)] = [("tansu", cluster.broker.process.pid)]
+        if let redisCluster = cluster.redisCluster {
+            for (i, node) in redisCluster.nodes.enumerated() { all.append(("redis-\(i + 1)", node.process.pid)) }
+        } else {
+            all.append(("redis", cluster.redis.process.pid))
+        }
         for (i, router) in cluster.routers.enumerated() { all.append(("router-\(i + 1)", router.pid)) }
         for edge in cluster.edges { all.append((edge.id, edge.process.pid)) }
         if let echo = cluster.echoService { all.append(("echo", echo.pid)) }
@@ -52,6 +62,13 @@ final class BenchCluster: @unchecked Sendable {
         var stats: [String: ProcessStats] = [:]
         for (name, pid) in components { stats[name] = ProcessStats.read(pid: pid) }
         return stats
+    }
+
+    /// Bytes Redis holds for data now (`used_memory`), summed over the primaries of a cluster (each replica holds as
+    /// much again).
+    func redisUsedMemory() async throws -> Int64 {
+        let seeds = cluster.redisSeeds.split(separator: ",").compactMap { Int($0.split(separator: ":").last ?? "") }
+        return try await RedisMemory.used(ports: seeds, cluster: cluster.redisCluster != nil)
     }
 
     func stop() { cluster.stop() }

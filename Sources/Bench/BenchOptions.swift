@@ -22,6 +22,12 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Payload size in bytes.")
     var payloadBytes = 100
 
+    @Flag(help: "Run the cluster on a Redis Cluster (three primaries, a replica each) instead of one Redis.")
+    var redisCluster = false
+
+    @Option(help: "--redis-min-replicas for every component (default: the mode's, 1 on a Redis Cluster, 0 standalone).")
+    var redisMinReplicas: Int?
+
     func validate() throws {
         guard encoding == "binary" || encoding == "json" else { throw ValidationError("--encoding: binary or json") }
     }

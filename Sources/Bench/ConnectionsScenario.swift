@@ -23,6 +23,7 @@ struct ConnectionsScenario: AsyncParsableCommand {
         defer { run.finish() }
         try await Task.sleep(for: .seconds(2))
         let idle = run.cluster.snapshot()
+        let redisBefore = try await run.cluster.redisUsedMemory()
         let urls = run.cluster.edgeURLs
         let plans = WorkerFleet.plans(devices: devices) { w, first, count in
             var plan = options.plan(.connections, worker: w, first: first, count: count, urls: urls,
@@ -34,6 +35,7 @@ struct ConnectionsScenario: AsyncParsableCommand {
         print("connections: holding \(Int(hold)) s")
         try await Task.sleep(for: .seconds(hold))
         let held = run.cluster.snapshot()
+        let redisHeld = try await run.cluster.redisUsedMemory()
 
         var result = run.result(["devices": "\(devices)", "edges": "\(edges)", "hold_s": "\(hold)", "tls": "\(tls)"])
         result.components(from: idle, to: held, seconds: connected.connectSeconds + hold)
@@ -43,6 +45,8 @@ struct ConnectionsScenario: AsyncParsableCommand {
         result.figures["connect_seconds"] = connected.connectSeconds
         result.figures["connect_hello_per_s"] = rate
         result.figures["connect_hello_per_s_per_edge"] = rate / Double(edges)
+        // Each device's route and epoch counter (on the primaries; every replica holds as much again).
+        result.figures["redis_bytes_per_idle_device"] = Double(redisHeld - redisBefore) / Double(max(connected.connected, 1))
         var perConnection: [Double] = []
         var cpuPerConnect: [Double] = []
         for (i, _) in urls.enumerated() {

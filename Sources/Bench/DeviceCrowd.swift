@@ -134,7 +134,7 @@ final class DeviceCrowd: @unchecked Sendable {
             }
         case .upstream, .roundtrip:
             Task { await pace() }
-        case .connections, .downstream, .reconnect:
+        case .connections, .downstream, .reconnect, .mailboxMemory:
             break
         }
     }

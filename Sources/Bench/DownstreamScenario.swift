@@ -56,6 +56,8 @@ struct DownstreamScenario: AsyncParsableCommand {
             // The gateway's own cost: edges, routers, Redis and the broker (not the generator or the publisher).
             let cpu = result.components.values.reduce(0) { $0 + $1.cpuSeconds }
             result.figures["server_cpu_us_per_message"] = cpu / Double(m.report.received) * 1e6
+            let redis = result.components.filter { $0.key.hasPrefix("redis") }.values.reduce(0) { $0 + $1.cpuSeconds }
+            result.figures["cpu_us_per_message_redis_all_nodes"] = redis / Double(m.report.received) * 1e6
             for (name, use) in result.components {
                 result.figures["cpu_us_per_message_\(name)"] = use.cpuSeconds / Double(m.report.received) * 1e6
             }

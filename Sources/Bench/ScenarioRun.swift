@@ -79,6 +79,8 @@ final class ScenarioRun: @unchecked Sendable {
         var p = parameters
         p["encoding"] = options.encoding
         p["payload_bytes"] = "\(options.payloadBytes)"
+        p["redis"] = options.redisCluster ? "cluster" : "standalone"
+        if let replicas = options.redisMinReplicas { p["redis_min_replicas"] = "\(replicas)" }
         var result = BenchResult(scenario: scenario, parameters: p)
         if devices > 0 { result.figures["generator_cpu_us_per_connect"] = generatorConnectCPU / Double(devices) * 1e6 }
         return result

@@ -3,6 +3,8 @@ import ChannelProtocol
 /// The scenarios the load generator runs (docs/performance.md).
 enum Scenario: String, Codable, Sendable, CaseIterable {
     case connections, upstream, roundtrip, downstream, reconnect
+    /// Redis alone: what waiting messages cost it (no devices, no workers).
+    case mailboxMemory = "mailbox-memory"
 }
 
 /// What one worker process does: which devices it plays, where they connect from and to, and what they send.
