@@ -23,8 +23,8 @@ enum AdminEndpoint {
         if first { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
     }
 
-    /// The checks every component shares: Redis answers PING (when it uses Redis), the Kafka cluster answers a
-    /// metadata request.
+    /// The checks every component shares: Redis serves (when it uses Redis: one server answers PING, a Redis Cluster its
+    /// slot map, covering every slot), the Kafka cluster answers a metadata request.
     static func checks(common: CommonOptions, redis: Bool, logger: Logger) throws -> [(name: String, check: Readiness.Check)] {
         var checks: [(name: String, check: Readiness.Check)] = []
         let kafka = try KafkaAdmin(config: try common.kafkaConfig(), logger: logger)
@@ -34,7 +34,7 @@ enum AdminEndpoint {
         if redis {
             let client = try common.redisSettings().connect(logger: logger)
             checks.append(("redis", { () -> String? in
-                do { try client.checkReachable(timeout: .seconds(1)); return nil } catch { return "\(error)" }
+                do { try client.checkServing(timeout: .seconds(1)); return nil } catch { return "\(error)" }
             }))
         }
         return checks

@@ -20,4 +20,10 @@ enum AdminProbe {
         }
         Issue.record("\(url) answered \(last) (\(body.trimmingCharacters(in: .whitespacesAndNewlines))), not \(status), within \(seconds) s")
     }
+
+    /// The status and body an endpoint answers now, or nil when it does not answer.
+    static func get(_ url: String) async -> (status: Int, body: String)? {
+        guard let (data, response) = try? await URLSession.shared.data(from: URL(string: url)!) else { return nil }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
 }

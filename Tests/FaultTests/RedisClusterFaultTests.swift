@@ -31,11 +31,26 @@ extension FaultTests {
         let rounds = 10
         let failover = Task<Double?, any Error> { nil }
         var promotion = failover
+        let readiness = try ["edge-1", "router-1"].map { try #require(f.cluster.adminURL($0)) + "/readyz" }
+        let unready = Task<[String], Never> { [] }
+        var watching = unready
         for round in 0..<rounds {
             upstream.startRound(round, from: senders)
             if round == 3 {
                 try #require(redis.nodes.first { $0.port == victim.port }).process.crash()
                 let killed = Date()
+                // Readiness asks for the slot map, not every primary: a failover must not take every component out of
+                // service at once.
+                watching = Task {
+                    var refusals: [String] = []
+                    while Date().timeIntervalSince(killed) < 8 {
+                        for url in readiness {
+                            if let (status, body) = await AdminProbe.get(url), status != 200, body.contains("redis") { refusals.append("\(url): \(body)") }
+                        }
+                        try? await Task.sleep(for: .milliseconds(250))
+                    }
+                    return refusals
+                }
                 // Once a replica took the slots over, the killed node is started again and rejoins as its replica.
                 promotion = Task {
                     while Date().timeIntervalSince(killed) < 30 {
@@ -55,6 +70,8 @@ extension FaultTests {
         let promotedAfter = try await promotion.value
         print("fault redis failover: \(share) of 1000 devices' mailboxes on the killed primary; a replica took its slots \(promotedAfter.map { String(format: "%.1f s", $0) } ?? "never") after kill -9")
         #expect(promotedAfter != nil, "a replica was promoted")
+        let refusals = await watching.value
+        #expect(refusals.isEmpty, "readiness stayed up through the failover: \(refusals.prefix(3))")
         let scenario = "kill -9 of a Redis Cluster primary holding \(share) of 1000 mailboxes"
         try await expectAllDelivered(receivers, rounds: rounds, scenario: scenario, within: 120)
         try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "\(scenario): device → echo")

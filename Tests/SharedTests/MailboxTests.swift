@@ -266,7 +266,9 @@ struct MailboxTests {
             let all = swept.flatMap { $0 }
             #expect(all.count == expiring.count)
             #expect(Set(all) == expected)
-            #expect(swept.allSatisfy { !$0.isEmpty })  // both took part
+            // Which sweeper took how many depends on the machine's load (one may find everything gone); that each
+            // entry came out exactly once, over both, is the property.
+            print("mailbox sweep: the two sweepers took \(swept.map(\.count)) of \(expiring.count) expired entries")
             #expect(try await mailbox.totalEntries() == 4)
             for d in 0..<4 {
                 #expect(try await mailbox.read(device: "dev-\(d)", after: 0, limit: 100).entries.map(\.id) == ["keep"])

@@ -83,6 +83,9 @@ public final class RedisClient: Service, RedisKeyspace {
         }
     }
 
+    /// One server: the same as ``checkReachable(timeout:)``.
+    public func checkServing(timeout: Duration) throws { try checkReachable(timeout: timeout) }
+
     private func probe(deadline: ContinuousClock.Instant) -> Result<RedisValue, RedisError>? {
         let reply = Gathering<Result<RedisValue, RedisError>>(count: 1)
         worker.enqueue([RedisWorker.Request(args: [Array("PING".utf8)], completion: { reply.put($0, at: 0) }, probe: true)])

@@ -60,6 +60,12 @@ public protocol RedisKeyspace: AnyObject, Sendable, CustomStringConvertible {
     /// Connects and checks that Redis answers (every primary, for a cluster). Blocks: call once at start-up.
     func checkReachable(timeout: Duration) throws
 
+    /// Checks that Redis serves the gateway's data now, for readiness: one server answers PING; a cluster answers the
+    /// slot map from some node and it covers every slot. So a cluster whose one primary is failing over stays ready
+    /// (its other slots serve, and clients follow the promotion), where a check of every primary would take every
+    /// component out of service at once. Blocks.
+    func checkServing(timeout: Duration) throws
+
     /// Closes the connections; later requests fail with a connection error.
     func close()
 }

@@ -166,6 +166,18 @@ public final class RedisClusterClient: RedisKeyspace, Service {
     /// Reads the slot map and PINGs every primary; throws naming what is missing. Blocks: call once at start-up.
     public func checkReachable(timeout: Duration) throws {
         let deadline = ContinuousClock.now + timeout
+        let map = try checkServing(until: deadline, timeout: timeout)
+        for node in map.primaries {
+            try client(for: endpoint(for: node)).checkReachable(timeout: max(.milliseconds(100), ContinuousClock.now.duration(to: deadline)))
+        }
+    }
+
+    /// Reads the slot map from any node; throws unless it answers in time and covers every slot. Blocks.
+    public func checkServing(timeout: Duration) throws {
+        _ = try checkServing(until: ContinuousClock.now + timeout, timeout: timeout)
+    }
+
+    private func checkServing(until deadline: ContinuousClock.Instant, timeout: Duration) throws -> RedisSlotMap {
         let reply = Gathering<Result<RedisSlotMap, RedisError>>(count: 1)
         refreshSlotMap { reply.put($0, at: 0) }
         guard let result = reply.wait(until: deadline)[0] else {
@@ -178,9 +190,7 @@ public final class RedisClusterClient: RedisKeyspace, Service {
         guard map.coveredSlots == RedisKeySlot.count else {
             throw RedisError.connection("\(self) serves only \(map.coveredSlots) of \(RedisKeySlot.count) slots (cluster down or still forming)")
         }
-        for node in map.primaries {
-            try client(for: endpoint(for: node)).checkReachable(timeout: max(.milliseconds(100), ContinuousClock.now.duration(to: deadline)))
-        }
+        return map
     }
 
     /// Closes every node's connection.
