@@ -37,6 +37,12 @@ struct SmokeCommand: AsyncParsableCommand {
         let k = try await ReconnectScenario.parse(common + ["--devices", "100", "--edges", "2"]).execute()
         check("reconnect", k.figures["devices_reconnected"] == 100, "\(Int(k.figures["devices_reconnected"] ?? 0))/100 in \(k.figures["all_reconnected_s"] ?? -1) s")
 
+        let dc = try await DownstreamScenario.parse(common + ["--devices", "20", "--warmup", "2", "--duration", "2", "--redis-cluster"]).execute()
+        check("downstream (redis cluster)", (dc.figures["delivered_per_s"] ?? 0) > 0, "\(Int(dc.figures["delivered_per_s"] ?? 0)) delivered/s")
+
+        let m = try await MailboxMemoryScenario.parse(common + ["--devices", "100", "--per-device", "2"]).execute()
+        check("mailbox-memory", m.figures["stored"] == 200, "\(Int(m.figures["stored"] ?? 0))/200 stored, \(Int(m.figures["redis_bytes_per_waiting_message"] ?? 0)) B each")
+
         if !failures.isEmpty { throw BenchError("smoke failed: \(failures.joined(separator: ", "))") }
         print("smoke: every scenario ran")
     }
