@@ -67,8 +67,7 @@ final class BenchCluster: @unchecked Sendable {
     /// Bytes Redis holds for data now (`used_memory`), summed over the primaries of a cluster (each replica holds as
     /// much again).
     func redisUsedMemory() async throws -> Int64 {
-        let seeds = cluster.redisSeeds.split(separator: ",").compactMap { Int($0.split(separator: ":").last ?? "") }
-        return try await RedisMemory.used(ports: seeds, cluster: cluster.redisCluster != nil)
+        try await RedisMemory.used(ports: cluster.redisPorts, cluster: cluster.redisCluster != nil)
     }
 
     func stop() { cluster.stop() }

@@ -204,10 +204,10 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     /// What components get as `--redis`: the server, or every node of the cluster as seeds.
-    public var redisSeeds: String {
-        if let redisCluster { return redisCluster.ports.map { "127.0.0.1:\($0)" }.joined(separator: ",") }
-        return "127.0.0.1:\(redis.port)"
-    }
+    public var redisSeeds: String { redisPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") }
+
+    /// The ports of Redis on 127.0.0.1: the server's, or every node's of the cluster.
+    public var redisPorts: [Int] { redisCluster?.ports ?? [redis.port] }
 
     /// Restarts Redis on the same port and data directory.
     public func restartRedis() throws {

@@ -77,15 +77,14 @@ public final class SubscriptionStore: Sendable {
     /// Marks `subscription` gone if `device` owns it.
     /// - Returns: false when it does not exist or belongs to another device.
     public func unsubscribe(device: String, subscription: String) throws -> Bool {
-        // Another device's subscription is in another slot: not this device's, whatever Redis holds.
-        guard SubscriptionID.parts(subscription) == nil
-            || RedisKeySlot.slot(of: subscriptionKey(subscription)) == RedisKeySlot.slot(of: deviceKey(device)) else { return false }
         let reply: RedisValue
         do {
             reply = try redis.runBlocking(PushScripts.unsubscribe, keys: [subscriptionKey(subscription), deviceKey(device)],
                                           args: [device, subscription, String(Self.tombstoneMs)])
         } catch let error as RedisError where error.message.hasPrefix("CROSSSLOT") {
-            return false  // an id without a slot tag, on a cluster: it cannot be this device's
+            // On a cluster, a subscription in another slot than the device's keys is not this device's (its id carries
+            // another device's slot, or no tag at all): Redis refuses the call, and the answer is no.
+            return false
         }
         guard reply.int == 1 else { return false }
         try redis.confirmDurableBlocking([Array(subscriptionKey(subscription).utf8)])

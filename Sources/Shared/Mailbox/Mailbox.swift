@@ -182,8 +182,9 @@ public final class Mailbox: Sendable {
                      on eventLoop: any EventLoop) -> EventLoopFuture<(entries: [MailboxEntry], expired: [MailboxEntry])> {
         guard limit > 0 else { return eventLoop.makeSucceededFuture(([], [])) }
         return redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(seq, limit), on: eventLoop)
-            .flatMapThrowing(Self.readResult)
-            .flatMap { [redis] read in
+            .flatMap { [redis] reply in
+                let read: (entries: [MailboxEntry], expired: [MailboxEntry])
+                do { read = try Self.readResult(reply) } catch { return eventLoop.makeFailedFuture(error) }
                 guard !read.expired.isEmpty else { return eventLoop.makeSucceededFuture(read) }
                 // A removal that fails leaves a member the sweep drops later; the read stands either way.
                 return redis.pipeline(self.indexRemovals(device, read.expired), on: eventLoop).map { _ in read }

@@ -98,17 +98,14 @@ public final class RedisClient: Service, RedisKeyspace {
         worker.enqueue([RedisWorker.Request(args: args, completion: completion)])
     }
 
+    // One server needs no key to route by: these forms take bare commands and are the keyspace's families
+    // (RedisKeyspace+Families.swift) with an empty key.
+
     /// Sends one binary-safe command; an error reply is thrown as RedisError.
-    public func send(_ args: [[UInt8]]) async throws -> RedisValue {
-        try await withCheckedThrowingContinuation { continuation in
-            send(args) { continuation.resume(with: $0) }
-        }
-    }
+    public func send(_ args: [[UInt8]]) async throws -> RedisValue { try await send(args, key: []) }
 
     /// Sends one command; an error reply is thrown as RedisError.
-    public func send(_ args: [String]) async throws -> RedisValue {
-        try await send(args.map { Array($0.utf8) })
-    }
+    public func send(_ args: [String]) async throws -> RedisValue { try await send(args, key: "") }
 
     /// Sends commands back to back in one pipeline; the results are in command order. Not a transaction:
     /// other clients' commands may run in between. `completion` runs once, on the Redis thread: the plumbing under the
@@ -124,39 +121,24 @@ public final class RedisClient: Service, RedisKeyspace {
     /// Sends commands back to back in one pipeline and resumes with their results, in command order. Never throws:
     /// each result says how its command went. Not a transaction: other clients' commands may run in between.
     public func pipeline(bytes commands: [[[UInt8]]]) async -> [Result<RedisValue, RedisError>] {
-        await withCheckedContinuation { continuation in
-            pipeline(commands) { continuation.resume(returning: $0) }
-        }
+        await pipeline(commands.map { RedisCommand($0, key: []) })
     }
 
     /// ``pipeline(bytes:)`` for text commands.
     public func pipeline(_ commands: [[String]]) async -> [Result<RedisValue, RedisError>] {
-        await pipeline(bytes: commands.map { $0.map { Array($0.utf8) } })
+        await pipeline(commands.map { RedisCommand($0, key: "") })
     }
 
     /// Sends one command and waits for the reply; an error reply is thrown. For dedicated threads only.
     /// Not waiting past `timeout` is reported as a connection error (the command may still run).
     public func sendBlocking(_ args: [String], timeout: Duration = .seconds(5)) throws -> RedisValue {
-        try pipelineBlocking([args], timeout: timeout)[0].get()
+        try sendBlocking(args, key: "", timeout: timeout)
     }
 
     /// Sends commands in one pipeline and waits for all replies, in command order. For dedicated threads only.
     /// Throws only if the replies do not all arrive within `timeout`.
     public func pipelineBlocking(_ commands: [[String]], timeout: Duration = .seconds(5)) throws -> [Result<RedisValue, RedisError>] {
-        try pipelineBlocking(bytes: commands.map { $0.map { Array($0.utf8) } }, timeout: timeout)
-    }
-
-    /// Binary-safe form of `pipelineBlocking(_:timeout:)`.
-    public func pipelineBlocking(bytes commands: [[[UInt8]]], timeout: Duration = .seconds(5)) throws -> [Result<RedisValue, RedisError>] {
-        if worker.isWorkerThread {
-            throw RedisError(message: "blocking Redis call from a Redis completion would deadlock", isConnectionError: false)
-        }
-        let replies = Gathering<[Result<RedisValue, RedisError>]>(count: 1)
-        pipeline(commands) { replies.put($0, at: 0) }
-        guard let results = replies.wait(until: .now + timeout)[0] else {
-            throw RedisError.connection("no reply from Redis at \(endpoint) within \(timeout)")
-        }
-        return results
+        try pipelineBlocking(commands.map { RedisCommand($0, key: "") }, timeout: timeout)
     }
 
     /// Runs what is already queued (if connected), then stops the thread and frees the connection.

@@ -62,13 +62,6 @@ extension RedisKeyspace {
         }
     }
 
-    /// Async form of ``confirmDurable(_:completion:)``.
-    public func confirmDurable(_ keys: [[UInt8]]) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            confirmDurable(keys) { continuation.resume(with: $0.mapError { $0 }) }
-        }
-    }
-
     // MARK: futures
 
     /// Runs `script` once; the future, on `eventLoop`, is completed straight from the Redis thread with the reply, or

@@ -194,20 +194,20 @@ public final class RedisClusterClient: RedisKeyspace, Service {
     }
 
     /// Closes every node's connection.
-    public func close() {
-        let clients = state.withLock { state -> [RedisClient] in defer { state.clients = [:] }; return Array(state.clients.values) }
-        clients.forEach { $0.close() }
-    }
+    public func close() { takeClients().forEach { $0.close() } }
 
     /// As a `Service`: waits for the group's graceful shutdown, then closes every node's connection after what was
     /// queued (at most 5 s each).
     public func run() async throws {
         try? await gracefulShutdown()
-        let clients = state.withLock { state -> [RedisClient] in defer { state.clients = [:] }; return Array(state.clients.values) }
-        for client in clients {
-            client.close()
-            _ = await client.worker.finished(within: .seconds(5))
-        }
+        let clients = takeClients()
+        clients.forEach { $0.close() }
+        for client in clients { _ = await client.worker.finished(within: .seconds(5)) }
+    }
+
+    /// Every node's client, forgotten here (a later request makes a new one).
+    private func takeClients() -> [RedisClient] {
+        state.withLock { state in defer { state.clients = [:] }; return Array(state.clients.values) }
     }
 
     // MARK: nodes

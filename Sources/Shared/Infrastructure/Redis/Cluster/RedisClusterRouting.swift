@@ -25,7 +25,7 @@ extension RedisClusterClient {
             results = Locked(Array(repeating: nil, count: keys.count))
         }
 
-        func set(_ index: Int, _ reply: Reply) { results.withLock { $0[index] = reply } }
+        func set(_ replies: [(Int, Reply)]) { results.withLock { for (index, reply) in replies { $0[index] = reply } } }
         func finish() { completion(results.withLock { $0.map { $0! } }) }
     }
 
@@ -38,26 +38,28 @@ extension RedisClusterClient {
 
     private func round(_ batch: Batch, pending: [Int], asking: [Int: RedisSlotMap.Node], attempt: Int) {
         withMap { [self] mapRead in
+            let map: RedisSlotMap
+            switch mapRead {
+            case .failure(let error):
+                batch.set(pending.map { ($0, .failure(.connection("no Redis Cluster slot map: \(error.message)"))) })
+                return batch.finish()
+            case .success(let current): map = current
+            }
             var groups: [RedisSlotMap.Node: [Int]] = [:]
+            var unserved: [(Int, Reply)] = []
             for index in pending {
                 let slot = RedisKeySlot.slot(of: batch.keys[index])
-                let map: RedisSlotMap
-                switch mapRead {
-                case .failure(let error):
-                    batch.set(index, .failure(.connection("no Redis Cluster slot map: \(error.message)")))
-                    continue
-                case .success(let current): map = current
-                }
                 if let node = asking[index] ?? map.primary(forSlot: slot) {
                     groups[RedisSlotMap.Node(host: node.host, port: node.port), default: []].append(index)
                 } else {
-                    batch.set(index, .failure(Self.noPrimary(slot)))
+                    unserved.append((index, .failure(Self.noPrimary(slot))))
                 }
             }
+            batch.set(unserved)
             guard !groups.isEmpty else { return batch.finish() }
             let nodes = Array(groups)
             let answers = Gathering<[(Int, Reply)]>(count: nodes.count) { [self] answers in
-                followRedirects(batch, answers: answers.joined(), attempt: attempt)
+                followRedirects(batch, answers: Array(answers.joined()), attempt: attempt)
             }
             let asked = Set(asking.keys)
             for (position, (node, indices)) in nodes.enumerated() {
@@ -68,12 +70,12 @@ extension RedisClusterClient {
         }
     }
 
-    private func followRedirects(_ batch: Batch, answers: some Sequence<(Int, Reply)>, attempt: Int) {
+    private func followRedirects(_ batch: Batch, answers: [(Int, Reply)], attempt: Int) {
         var pending: [Int] = []
         var asking: [Int: RedisSlotMap.Node] = [:]
         var moved = false, lostNode = false, tryAgain = false
+        batch.set(answers)
         for (index, reply) in answers {
-            batch.set(index, reply)
             guard case .failure(let error) = reply else { continue }
             if let redirect = RedisRedirect(errorMessage: error.message), attempt < Self.maxRedirects {
                 pending.append(index)
