@@ -34,12 +34,7 @@ extension FaultTests {
         }
         try await after.expectEveryAckedMessageReachedTheService(senders, scenario: "after the outage: device → echo")
         #expect(await after.ackedCount == senders.count, "every sender's message was acked after the outage")
-        for component in f.cluster.routers + f.cluster.edges.map(\.process) + [f.cluster.echoService].compactMap({ $0 }) {
-            #expect(component.isRunning, "\(component.name) kept running")
-        }
-        for name in ["edge-1", "edge-2", "router-1", "echo"] {
-            try await AdminProbe.waitFor(try #require(f.cluster.adminURL(name)) + "/readyz", status: 200, within: 30)
-        }
+        try await f.expectEveryComponentRunningAndReady()
         for r in receivers { await r.stop() }
     }
 }

@@ -82,6 +82,22 @@ final class FaultCluster: @unchecked Sendable {
         }
     }
 
+    /// A cluster client of the Redis Cluster (``LocalCluster/Options/redisCluster``).
+    func redisClusterClient() throws -> RedisClusterClient {
+        let redis = try #require(cluster.redisCluster)
+        return RedisClusterClient(seeds: redis.ports.map { RedisEndpoint(port: $0) }, logger: .init(label: "fault-redis"))
+    }
+
+    /// Every router and edge and the echo service still run, and each answers `/readyz` 200 within 30 s.
+    func expectEveryComponentRunningAndReady() async throws {
+        for component in cluster.routers + cluster.edges.map(\.process) + [cluster.echoService].compactMap({ $0 }) {
+            #expect(component.isRunning, "\(component.name) kept running")
+        }
+        for name in ["edge-1", "edge-2", "router-1", "echo"] {
+            try await AdminProbe.waitFor(try #require(cluster.adminURL(name)) + "/readyz", status: 200, within: 30)
+        }
+    }
+
     /// The routes in Redis of the receivers that are online (the edge holding each, and when it claimed it).
     func routes(of receivers: [Receiver]) async throws -> [DeviceRoute] {
         let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port), logger: .init(label: "routes"))

@@ -16,72 +16,54 @@ extension FaultTests {
         let f = try await FaultCluster.start("redis-failover", redisCluster: true)
         defer { f.stop() }
         let redis = try #require(f.cluster.redisCluster)
-        let client = RedisClusterClient(seeds: redis.ports.map { RedisEndpoint(port: $0) }, logger: .init(label: "fault-map"))
+        let client = try f.redisClusterClient()
         defer { client.close() }
         let map = try await client.refreshSlotMap()
         let keys = RedisKeys(prefix: "cg")
         let slotOf = { (device: String) in RedisKeySlot.slot(of: keys.mailbox(device)) }
-        let victim = try #require(map.primary(forSlot: slotOf("rf-0")))
         let victimSlot = slotOf("rf-0")
+        let victim = try #require(map.primary(forSlot: victimSlot))
 
-        let receivers = try await f.devices(1000, name: "rf")
-        let share = receivers.filter { map.primary(forSlot: slotOf($0.device.device))?.port == victim.port }.count
-        let senders = Array(receivers.prefix(50))
-        let upstream = Upstream()
-        let rounds = 10
-        let failover = Task<Double?, any Error> { nil }
-        var promotion = failover
+        let load = try await TwoWayLoad(f, name: "rf")
+        let share = load.receivers.filter { map.primary(forSlot: slotOf($0.device.device))?.port == victim.port }.count
         let readiness = try ["edge-1", "router-1"].map { try #require(f.cluster.adminURL($0)) + "/readyz" }
-        let unready = Task<[String], Never> { [] }
-        var watching = unready
-        for round in 0..<rounds {
-            upstream.startRound(round, from: senders)
-            if round == 3 {
-                try #require(redis.nodes.first { $0.port == victim.port }).process.crash()
-                let killed = Date()
-                // Readiness asks for the slot map, not every primary: a failover must not take every component out of
-                // service at once.
-                watching = Task {
-                    var refusals: [String] = []
-                    while Date().timeIntervalSince(killed) < 8 {
-                        for url in readiness {
-                            if let (status, body) = await AdminProbe.get(url), status != 200, body.contains("redis") { refusals.append("\(url): \(body)") }
-                        }
-                        try? await Task.sleep(for: .milliseconds(250))
+        var promotion = Task<Double?, any Error> { nil }
+        var watching = Task<[String], Never> { [] }
+        try await load.run(f, faultRound: 3) {
+            try #require(redis.nodes.first { $0.port == victim.port }).process.crash()
+            let killed = Date()
+            // Readiness asks for the slot map, not every primary: a failover must not take every component out of
+            // service at once.
+            watching = Task {
+                var refusals: [String] = []
+                while Date().timeIntervalSince(killed) < 8 {
+                    for url in readiness {
+                        if let (status, body) = await AdminProbe.get(url), status != 200, body.contains("redis") { refusals.append("\(url): \(body)") }
                     }
-                    return refusals
+                    try? await Task.sleep(for: .milliseconds(250))
                 }
-                // Once a replica took the slots over, the killed node is started again and rejoins as its replica.
-                promotion = Task {
-                    while Date().timeIntervalSince(killed) < 30 {
-                        if let primary = try? await client.refreshSlotMap().primary(forSlot: victimSlot), primary.port != victim.port {
-                            let after = Date().timeIntervalSince(killed)
-                            try await offload { try redis.restart(port: victim.port) }
-                            return after
-                        }
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                    return nil
-                }
+                return refusals
             }
-            try await f.publish(round: round, to: receivers)
-            try await Task.sleep(for: .milliseconds(300))
+            // Once a replica took the slots over, the killed node is started again and rejoins as its replica.
+            promotion = Task {
+                while Date().timeIntervalSince(killed) < 30 {
+                    if let primary = try? await client.refreshSlotMap().primary(forSlot: victimSlot), primary.port != victim.port {
+                        let after = Date().timeIntervalSince(killed)
+                        try await offload { try redis.restart(port: victim.port) }
+                        return after
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                return nil
+            }
         }
         let promotedAfter = try await promotion.value
         print("fault redis failover: \(share) of 1000 devices' mailboxes on the killed primary; a replica took its slots \(promotedAfter.map { String(format: "%.1f s", $0) } ?? "never") after kill -9")
         #expect(promotedAfter != nil, "a replica was promoted")
         let refusals = await watching.value
         #expect(refusals.isEmpty, "readiness stayed up through the failover: \(refusals.prefix(3))")
-        let scenario = "kill -9 of a Redis Cluster primary holding \(share) of 1000 mailboxes"
-        try await expectAllDelivered(receivers, rounds: rounds, scenario: scenario, within: 120)
-        try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "\(scenario): device → echo")
-        for component in f.cluster.routers + f.cluster.edges.map(\.process) + [f.cluster.echoService].compactMap({ $0 }) {
-            #expect(component.isRunning, "\(component.name) kept running")
-        }
-        for name in ["edge-1", "edge-2", "router-1", "echo"] {
-            try await AdminProbe.waitFor(try #require(f.cluster.adminURL(name)) + "/readyz", status: 200, within: 30)
-        }
-        for r in receivers { await r.stop() }
+        try await load.expectNothingLost("kill -9 of a Redis Cluster primary holding \(share) of 1000 mailboxes")
+        try await f.expectEveryComponentRunningAndReady()
     }
 
     /// `redis-cli --cluster reshard` moves 2,000 slots (and the mailboxes in them) from one primary to another while
@@ -89,34 +71,25 @@ extension FaultTests {
     @Test func reshardingUnderLoadLosesNothing() async throws {
         let f = try await FaultCluster.start("redis-reshard", redisCluster: true)
         defer { f.stop() }
-        let redis = try #require(f.cluster.redisCluster)
-        let client = RedisClusterClient(seeds: redis.ports.map { RedisEndpoint(port: $0) }, logger: .init(label: "fault-map"))
+        let client = try f.redisClusterClient()
         defer { client.close() }
         let before = try await client.refreshSlotMap()
         let source = try #require(before.ranges.first?.primary)
         let target = try #require(before.primaries.first { $0.port != source.port })
         let cli = try #require(LocalProcess.find("redis-cli"))
 
-        let receivers = try await f.devices(1000, name: "rr")
-        let senders = Array(receivers.prefix(50))
-        let upstream = Upstream()
-        let rounds = 10
+        let load = try await TwoWayLoad(f, name: "rr")
         var reshard: Task<(status: Int32, output: String, seconds: Double), any Error>?
-        for round in 0..<rounds {
-            upstream.startRound(round, from: senders)
-            if round == 2 {
-                reshard = Task {
-                    let started = Date()
-                    let run = try await offload {
-                        try LocalProcess.runToEnd(cli, ["--cluster", "reshard", "127.0.0.1:\(source.port)",
-                                                        "--cluster-from", source.id ?? "", "--cluster-to", target.id ?? "",
-                                                        "--cluster-slots", "2000", "--cluster-yes"])
-                    }
-                    return (run.status, run.output, Date().timeIntervalSince(started))
+        try await load.run(f, faultRound: 2) {
+            reshard = Task {
+                let started = Date()
+                let run = try await offload {
+                    try LocalProcess.runToEnd(cli, ["--cluster", "reshard", "127.0.0.1:\(source.port)",
+                                                    "--cluster-from", source.id ?? "", "--cluster-to", target.id ?? "",
+                                                    "--cluster-slots", "2000", "--cluster-yes"])
                 }
+                return (run.status, run.output, Date().timeIntervalSince(started))
             }
-            try await f.publish(round: round, to: receivers)
-            try await Task.sleep(for: .milliseconds(300))
         }
         let moved = try #require(try await reshard?.value)
         #expect(moved.status == 0, "redis-cli --cluster reshard: \(moved.output.suffix(500))")
@@ -125,10 +98,7 @@ extension FaultTests {
             .filter { after.primary(forSlot: $0)?.port == target.port }.count
         print("fault redis reshard: \(movedSlots) slots moved from \(source) to \(target) in \(String(format: "%.1f", moved.seconds)) s while 1000 devices received")
         #expect(movedSlots == 2000)
-        let scenario = "redis-cli --cluster reshard of 2000 slots under load"
-        try await expectAllDelivered(receivers, rounds: rounds, scenario: scenario, within: 120)
-        try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "\(scenario): device → echo")
-        for r in receivers { await r.stop() }
+        try await load.expectNothingLost("redis-cli --cluster reshard of 2000 slots under load")
     }
 
     /// Every primary stops answering for 5 s (SIGSTOP), longer than the router's replica timeout: batches whose writes
@@ -137,36 +107,53 @@ extension FaultTests {
         let f = try await FaultCluster.start("redis-pause", redisCluster: true)
         defer { f.stop() }
         let redis = try #require(f.cluster.redisCluster)
-        let client = RedisClusterClient(seeds: redis.ports.map { RedisEndpoint(port: $0) }, logger: .init(label: "fault-map"))
+        let client = try f.redisClusterClient()
         defer { client.close() }
         let primaries = Set(try await client.refreshSlotMap().primaries.map(\.port))
         let paused = redis.nodes.filter { primaries.contains($0.port) }
         #expect(paused.count == 3)
 
-        let receivers = try await f.devices(1000, name: "rp")
-        let senders = Array(receivers.prefix(50))
-        let upstream = Upstream()
-        let rounds = 10
-        for round in 0..<rounds {
-            upstream.startRound(round, from: senders)
-            if round == 3 {
-                paused.forEach { $0.process.signal(SIGSTOP) }
-                Task.detached {
-                    try? await Task.sleep(for: .seconds(5))
-                    paused.forEach { $0.process.signal(SIGCONT) }
-                }
+        let load = try await TwoWayLoad(f, name: "rp")
+        try await load.run(f, faultRound: 3) {
+            paused.forEach { $0.process.signal(SIGSTOP) }
+            Task.detached {
+                try? await Task.sleep(for: .seconds(5))
+                paused.forEach { $0.process.signal(SIGCONT) }
             }
+        }
+        try await load.expectNothingLost("every Redis Cluster primary paused 5 s under load")
+        // No replica took over: a failover needs a majority of primaries, and all of them were paused.
+        #expect(Set(try await client.refreshSlotMap().primaries.map(\.port)) == primaries)
+        try await f.expectEveryComponentRunningAndReady()
+    }
+}
+
+/// The load of each Redis Cluster fault test: 1,000 devices receiving ten rounds, 50 of them also sending to echo.
+private struct TwoWayLoad {
+    static let rounds = 10
+    let receivers: [Receiver]
+    let senders: [Receiver]
+    let upstream = Upstream()
+
+    init(_ f: FaultCluster, name: String) async throws {
+        receivers = try await f.devices(1000, name: name)
+        senders = Array(receivers.prefix(50))
+    }
+
+    /// Runs the rounds, with `fault` at the start of round `faultRound`.
+    func run(_ f: FaultCluster, faultRound: Int, fault: () async throws -> Void) async throws {
+        for round in 0..<Self.rounds {
+            upstream.startRound(round, from: senders)
+            if round == faultRound { try await fault() }
             try await f.publish(round: round, to: receivers)
             try await Task.sleep(for: .milliseconds(300))
         }
-        let scenario = "every Redis Cluster primary paused 5 s under load"
-        try await expectAllDelivered(receivers, rounds: rounds, scenario: scenario, within: 120)
+    }
+
+    /// Every message reached its device, in order, and every acked device message reached echo; then the devices stop.
+    func expectNothingLost(_ scenario: String) async throws {
+        try await expectAllDelivered(receivers, rounds: Self.rounds, scenario: scenario, within: 120)
         try await upstream.expectEveryAckedMessageReachedTheService(senders, scenario: "\(scenario): device → echo")
-        // No replica took over: a failover needs a majority of primaries, and all of them were paused.
-        #expect(Set(try await client.refreshSlotMap().primaries.map(\.port)) == primaries)
-        for name in ["edge-1", "edge-2", "router-1", "echo"] {
-            try await AdminProbe.waitFor(try #require(f.cluster.adminURL(name)) + "/readyz", status: 200, within: 30)
-        }
         for r in receivers { await r.stop() }
     }
 }

@@ -29,7 +29,7 @@ enum TestRedis: String, CaseIterable, Sendable, CustomStringConvertible {
     /// A client of this Redis, as the components connect to it.
     func keyspace() async throws -> any RedisKeyspace {
         let cluster = try await cluster
-        let seeds = cluster.redisSeeds.split(separator: ",").map { RedisEndpoint(port: Int($0.split(separator: ":")[1])!) }
+        let seeds = cluster.redisPorts.map { RedisEndpoint(port: $0) }
         let settings = RedisSettings(seeds: seeds, mode: self == .cluster ? .cluster : .standalone)
         let redis = settings.connect(logger: .init(label: "test-\(self)"))
         try redis.checkReachable()

@@ -60,21 +60,7 @@ struct MailboxOnClusterTests {
         try await Task.sleep(for: .milliseconds(800))
         let other = RedisClusterClient(seeds: [RedisEndpoint(port: cluster.ports[0])], logger: RedisTestServer.logger)
         defer { other.close() }
-        let swept = try await withThrowingTaskGroup(of: [String].self) { group in
-            for sweeper in [mailbox, Mailbox(redis: other, prefix: "t")] {
-                group.addTask {
-                    try await offload {
-                        var all: [String] = []
-                        while true {
-                            let batch = try sweeper.sweepExpiredBlocking(limit: 25)
-                            all += batch.map { "\($0.device)|\($0.entry.id)" }
-                            if batch.count < 25 { return all }
-                        }
-                    }
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
+        let swept = try await sweepAtOnce([mailbox, Mailbox(redis: other, prefix: "t")], limit: 25) { $0.id }.flatMap { $0 }
         #expect(swept.count == 200)
         #expect(Set(swept) == Set(short.map { "\($0.device)|\($0.entry.id)" }))
         #expect(try await mailbox.totalEntries() == 300)

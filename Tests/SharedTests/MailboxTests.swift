@@ -246,23 +246,7 @@ struct MailboxTests {
             let other = RedisClient(endpoint: redis.client.endpoint, logger: RedisTestServer.logger)
             defer { other.close() }
             let sweepers = [mailbox, Mailbox(redis: other, prefix: "t")]
-            let swept = try await withThrowingTaskGroup(of: [String].self) { group in
-                for sweeper in sweepers {
-                    group.addTask {
-                        try await offload {
-                            var all: [String] = []
-                            while true {
-                                let batch = try sweeper.sweepExpiredBlocking(limit: 7)
-                                all += batch.map { "\($0.device)|\($0.entry)" }
-                                if batch.count < 7 { return all }
-                            }
-                        }
-                    }
-                }
-                var both: [[String]] = []
-                for try await result in group { both.append(result) }
-                return both
-            }
+            let swept = try await sweepAtOnce(sweepers, limit: 7) { "\($0)" }
             let all = swept.flatMap { $0 }
             #expect(all.count == expiring.count)
             #expect(Set(all) == expected)
