@@ -8,8 +8,23 @@ public final class RedisProcess: Sendable {
 
     /// Starts `redis-server` on `port` (a free one when nil) and waits until it accepts connections. With
     /// `clusterEnabled` it runs in cluster mode (a 2 s node timeout), serving no slot until it is given some.
+    /// A free port is only free when it is checked: another process may bind it before this server does, so a port
+    /// chosen here (`port` nil) is chosen again, up to three times, when the server finds it taken.
     public static func start(port: Int? = nil, persistent: Bool = false, logDirectory: String? = nil,
                              directory: String? = nil, clusterEnabled: Bool = false) throws -> RedisProcess {
+        for attempt in 1... {
+            do {
+                return try startOnce(port: port, persistent: persistent, logDirectory: logDirectory, directory: directory,
+                                     clusterEnabled: clusterEnabled)
+            } catch ClusterError.exitedEarly(_, _, let output) where port == nil && attempt < 3 && output.contains("Address already in use") {
+                continue
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    private static func startOnce(port: Int?, persistent: Bool, logDirectory: String?, directory: String?,
+                                  clusterEnabled: Bool) throws -> RedisProcess {
         guard let exe = LocalProcess.find("redis-server") else {
             throw ClusterError.executableNotFound("redis-server", hint: "run scripts/setup.sh")
         }
