@@ -29,6 +29,13 @@ public enum BinaryFrameCodec {
         static let ack: UInt8 = 0x05
         static let error: UInt8 = 0x06
         static let reconnect: UInt8 = 0x07
+        static let subscribe: UInt8 = 0x08
+        static let unsubscribe: UInt8 = 0x09
+        static let subscribed: UInt8 = 0x0A
+        static let unsubscribed: UInt8 = 0x0B
+        static let jsonEvent: UInt8 = 0x0C
+        static let binaryEvent: UInt8 = 0x0D
+        static let gap: UInt8 = 0x0E
     }
 
     /// Bit 0 of an error frame's flags byte: a `ref` string follows. The other bits must be 0.
@@ -94,6 +101,38 @@ public enum BinaryFrameCodec {
             let delay = try reader.varint("delay")
             try reader.end("reconnect")
             return .reconnect(delayMs: Int(clamping: delay))
+        case Tag.subscribe:
+            let topic = try reader.string("topic")
+            try TopicRules.checkTopic(topic)
+            let text = try reader.string("pos")
+            try reader.end("sub", ref: topic)
+            return .subscribe(topic: topic, position: text.isEmpty ? nil : try TopicRules.position(text, topic: topic))
+        case Tag.unsubscribe, Tag.subscribed, Tag.unsubscribed:
+            let topic = try reader.string("topic")
+            if tag == Tag.unsubscribe { try TopicRules.checkTopic(topic) }
+            try reader.end(tag == Tag.unsubscribe ? "unsub" : "subscribed", ref: topic)
+            switch tag {
+            case Tag.unsubscribe: return .unsubscribe(topic: topic)
+            case Tag.subscribed: return .subscribed(topic: topic)
+            default: return .unsubscribed(topic: topic)
+            }
+        case Tag.jsonEvent, Tag.binaryEvent:
+            let topic = try reader.string("topic")
+            let position = try TopicRules.position(try reader.string("pos"), topic: topic)
+            let from = try reader.string("from")
+            let payload = reader.rest()
+            guard tag == Tag.jsonEvent else {
+                return .event(TopicEvent(topic: topic, position: position, from: from, payload: .binary(payload)))
+            }
+            guard JSONScanner.isValidValue(payload, maxDepth: maxPayloadDepth) else {
+                throw ProtocolError(.badFrame, "the payload of a JSON event (tag 0x0c) is not one JSON value", ref: topic)
+            }
+            return .event(TopicEvent(topic: topic, position: position, from: from, payload: .json(payload)))
+        case Tag.gap:
+            let topic = try reader.string("topic")
+            let position = try TopicRules.position(try reader.string("pos"), topic: topic)
+            try reader.end("gap", ref: topic)
+            return .gap(topic: topic, position: position)
         default:
             throw ProtocolError(.unknownType, "unknown frame tag 0x\(String(tag, radix: 16))")
         }
@@ -142,6 +181,32 @@ public enum BinaryFrameCodec {
         case .reconnect(let delay):
             out.append(Tag.reconnect)
             appendVarint(UInt32(clamping: delay), to: &out)
+        case .subscribe(let topic, let position):
+            out.append(Tag.subscribe)
+            appendString(topic, to: &out)
+            appendString(position?.description ?? "", to: &out)
+        case .unsubscribe(let topic):
+            out.append(Tag.unsubscribe)
+            appendString(topic, to: &out)
+        case .subscribed(let topic):
+            out.append(Tag.subscribed)
+            appendString(topic, to: &out)
+        case .unsubscribed(let topic):
+            out.append(Tag.unsubscribed)
+            appendString(topic, to: &out)
+        case .event(let event):
+            switch event.payload {
+            case .json: out.append(Tag.jsonEvent)
+            case .binary: out.append(Tag.binaryEvent)
+            }
+            appendString(event.topic, to: &out)
+            appendString(event.position.description, to: &out)
+            appendString(event.from, to: &out)
+            out.append(contentsOf: event.payload.bytes)
+        case .gap(let topic, let position):
+            out.append(Tag.gap)
+            appendString(topic, to: &out)
+            appendString(position.description, to: &out)
         }
         return out
     }
@@ -162,6 +227,15 @@ public enum BinaryFrameCodec {
             return 1 + stringSize(e.code.rawValue) + stringSize(e.message) + 1 + (e.ref.map(stringSize) ?? 0)
         case .reconnect(let delay):
             return 1 + varintSize(UInt32(clamping: delay))
+        case .subscribe(let topic, let position):
+            return 1 + stringSize(topic) + stringSize(position?.description ?? "")
+        case .unsubscribe(let topic), .subscribed(let topic), .unsubscribed(let topic):
+            return 1 + stringSize(topic)
+        case .event(let event):
+            return 1 + stringSize(event.topic) + stringSize(event.position.description) + stringSize(event.from)
+                + event.payload.bytes.count
+        case .gap(let topic, let position):
+            return 1 + stringSize(topic) + stringSize(position.description)
         }
     }
 

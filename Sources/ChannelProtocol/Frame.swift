@@ -15,6 +15,19 @@ public enum Frame: Sendable, Equatable {
     case error(ProtocolError)
     /// Edge → device: close this connection and connect again (to any edge) after `delayMs`.
     case reconnect(delayMs: Int)
+    /// Device → edge: deliver the messages of `topic`; with a position, first every later one still in the window.
+    case subscribe(topic: String, position: TopicPosition?)
+    /// Device → edge: stop delivering `topic`.
+    case unsubscribe(topic: String)
+    /// Edge → device: the subscription is in place (sent before any replayed message).
+    case subscribed(topic: String)
+    /// Edge → device: the subscription is gone (the answer to `unsubscribe`).
+    case unsubscribed(topic: String)
+    /// Edge → device: one message of a subscribed topic.
+    case event(TopicEvent)
+    /// Edge → device: messages of `topic` up to and including `position` were missed and cannot be delivered;
+    /// delivery goes on after it.
+    case gap(topic: String, position: TopicPosition)
 
     /// The `type` name of the frame in every encoding.
     public var typeName: String {
@@ -25,6 +38,12 @@ public enum Frame: Sendable, Equatable {
         case .ack: return "ack"
         case .error: return "error"
         case .reconnect: return "reconnect"
+        case .subscribe: return "sub"
+        case .unsubscribe: return "unsub"
+        case .subscribed: return "subscribed"
+        case .unsubscribed: return "unsubscribed"
+        case .event: return "event"
+        case .gap: return "gap"
         }
     }
 }

@@ -48,6 +48,26 @@ public enum JSONFrameCodec {
                 return .error(ProtocolError(code, try object.string("message") ?? "", ref: try object.string("ref")))
             case "reconnect":
                 return .reconnect(delayMs: Int(try object.integer("delay") ?? 0))
+            case "sub":
+                let topic = try required(object, "topic")
+                try TopicRules.checkTopic(topic)
+                guard let text = try object.string("pos") else { return .subscribe(topic: topic, position: nil) }
+                return .subscribe(topic: topic, position: try TopicRules.position(text, topic: topic))
+            case "unsub":
+                let topic = try required(object, "topic")
+                try TopicRules.checkTopic(topic)
+                return .unsubscribe(topic: topic)
+            case "subscribed":
+                return .subscribed(topic: try required(object, "topic"))
+            case "unsubscribed":
+                return .unsubscribed(topic: try required(object, "topic"))
+            case "event":
+                let topic = try required(object, "topic")
+                return .event(TopicEvent(topic: topic, position: try TopicRules.position(try required(object, "pos"), topic: topic),
+                                         from: try required(object, "from"), payload: try payload(object, ref: topic)))
+            case "gap":
+                let topic = try required(object, "topic")
+                return .gap(topic: topic, position: try TopicRules.position(try required(object, "pos"), topic: topic))
             default:
                 throw ProtocolError(.unknownType, "unknown frame type \"\(type)\"", ref: ref)
             }
@@ -97,10 +117,7 @@ public enum JSONFrameCodec {
         case .msg(let m):
             out.field("service", m.service)
             out.field("id", m.id)
-            switch m.payload {
-            case .json(let bytes): out.rawField("body", bytes)
-            case .binary(let bytes): out.field("data", Data(bytes).base64EncodedString())
-            }
+            out.payload(m.payload)
         case .ack(let id):
             out.field("id", id)
         case .error(let e):
@@ -110,6 +127,19 @@ public enum JSONFrameCodec {
             out.field("retryable", e.retryable)
         case .reconnect(let delay):
             out.field("delay", delay)
+        case .subscribe(let topic, let position):
+            out.field("topic", topic)
+            if let position { out.field("pos", position.description) }
+        case .unsubscribe(let topic), .subscribed(let topic), .unsubscribed(let topic):
+            out.field("topic", topic)
+        case .event(let event):
+            out.field("topic", event.topic)
+            out.field("pos", event.position.description)
+            out.field("from", event.from)
+            out.payload(event.payload)
+        case .gap(let topic, let position):
+            out.field("topic", topic)
+            out.field("pos", position.description)
         }
         return out.end()
     }
@@ -144,6 +174,14 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: ","))
         key(name)
         bytes.append(contentsOf: raw)
+    }
+
+    /// `body` (raw JSON) or `data` (base64).
+    mutating func payload(_ payload: Payload) {
+        switch payload {
+        case .json(let bytes): rawField("body", bytes)
+        case .binary(let bytes): field("data", Data(bytes).base64EncodedString())
+        }
     }
 
     mutating func end() -> [UInt8] {

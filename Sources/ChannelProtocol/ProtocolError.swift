@@ -2,7 +2,7 @@
 public struct ProtocolError: Sendable, Equatable, Error {
     public var code: ErrorCode
     public var message: String
-    /// The id of the message the error is about, if any.
+    /// The id of the message the error is about, or the topic of the `sub` or `unsub` it answers, if any.
     public var ref: String?
 
     public init(_ code: ErrorCode, _ message: String, ref: String? = nil) {
@@ -35,6 +35,14 @@ public enum ErrorCode: String, Sendable, Equatable, CaseIterable {
     case tooBig = "too_big"
     /// A field is out of its allowed range (for example an empty or overlong id).
     case invalidField = "invalid_field"
+    /// The topic exists as a name but the device's token does not allow subscribing to it.
+    case forbiddenTopic = "forbidden_topic"
+    /// An `unsub` for a topic this connection is not subscribed to.
+    case notSubscribed = "not_subscribed"
+    /// A `sub` past the connection's cap on subscriptions.
+    case tooManyTopics = "too_many_topics"
+    /// A `sub` with a position that is malformed, names no partition of the topic stream, or lies beyond its end.
+    case badPosition = "bad_position"
     /// The gateway cannot take the message now (broker or registry unreachable, queue full): send it again later.
     case unavailable = "unavailable"
 

@@ -151,8 +151,12 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     /// Starts one more edge process (or restarts one that was stopped) and waits until it is ready.
+    /// - Parameters:
+    ///   - extraArguments: `gateway edge` options for this edge only, after ``Options/edgeArguments``.
+    ///   - listed: whether ``edges`` lists it (a test's temporary edge is not: the cluster does not stop it).
     @discardableResult
-    public func startEdge(id: String, port: Int, wait: Bool = false) throws -> LocalProcess {
+    public func startEdge(id: String, port: Int, wait: Bool = false, extraArguments: [String] = [],
+                          listed: Bool = true) throws -> LocalProcess {
         var arguments = ["edge", "--id", id, "--port", "\(port)",
                          "--max-connections-per-ip", "\(options.connectionsPerIP)",
                          "--max-connects-per-ip-per-second", "\(options.connectsPerIPPerSecond)",
@@ -162,8 +166,10 @@ public final class LocalCluster: @unchecked Sendable {
         } else {
             arguments += ["--plaintext"]
         }
-        let process = try startComponent(name: id, arguments + options.edgeArguments)
-        if let index = edges.firstIndex(where: { $0.id == id }) {
+        let process = try startComponent(name: id, arguments + options.edgeArguments + extraArguments)
+        if !listed {
+            // Not the cluster's to stop or list.
+        } else if let index = edges.firstIndex(where: { $0.id == id }) {
             edges[index] = (id, port, process)
         } else {
             edges.append((id, port, process))

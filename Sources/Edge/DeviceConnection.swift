@@ -39,6 +39,10 @@ final class DeviceConnection: ChannelInboundHandler {
     /// Device messages handed to the producer and not yet reported delivered.
     private var publishing = 0
     private var reading = true
+    /// Topic subscriptions (DeviceConnection+Topics.swift), their generation counter and this loop's subscriber table.
+    var subscriptions: [String: TopicSubscription] = [:]
+    var nextGeneration = 0
+    var topicsOnLoop: LoopTopics?
 
     init(edge: EdgeContext, encoding: FrameEncoding, sweep: ConnectionSweep) {
         self.edge = edge
@@ -125,6 +129,7 @@ final class DeviceConnection: ChannelInboundHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         updateReading(context.channel)
+        if context.channel.isWritable { resumePausedTopics() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -140,6 +145,7 @@ final class DeviceConnection: ChannelInboundHandler {
                                            epoch: registered.epoch, on: context.eventLoop)
         }
         registered = nil
+        dropSubscriptions()
         session.markClosed()
         context.fireChannelInactive()
     }
@@ -179,6 +185,10 @@ final class DeviceConnection: ChannelInboundHandler {
             publish(message, device: device, session: session, channel: channel)
         case .deviceAcked(let id, let device):
             deviceAcked(id, device: device)
+        case .subscribe(let topic, let position):
+            subscribe(topic, after: position)
+        case .unsubscribe(let topic):
+            unsubscribe(topic)
         }
     }
 

@@ -4,7 +4,8 @@ import Shared
 /// The protocol state of one device connection, free of sockets: given what arrived, it says what to do.
 ///
 /// Guarantees: nothing but `hello` is acted on before the hello is accepted; a message is published only for a
-/// service that exists and that the device's token allows; every refusal names its documented error code.
+/// service that exists and that the device's token allows; a subscription is made only to a topic one of the token's
+/// patterns allows; every refusal names its documented error code.
 struct DeviceSession {
     enum State: Equatable {
         case awaitingHello
@@ -19,6 +20,9 @@ struct DeviceSession {
         case authenticate(Hello)
         case publish(Message, device: String, session: String)
         case deviceAcked(id: String, device: String)
+        /// The token allows the topic; the connection checks its own limits.
+        case subscribe(topic: String, position: TopicPosition?)
+        case unsubscribe(topic: String)
     }
 
     private(set) var state: State = .awaitingHello
@@ -57,6 +61,13 @@ struct DeviceSession {
             return .publish(message, device: device, session: session)
         case (.ready(let device, _), .success(.ack(let id))):
             return .deviceAcked(id: id, device: device)
+        case (.ready, .success(.subscribe(let topic, let position))):
+            guard let grant, grant.allows(topic: topic) else {
+                return .send(.error(ProtocolError(.forbiddenTopic, "this device may not subscribe to \"\(topic)\"", ref: topic)))
+            }
+            return .subscribe(topic: topic, position: position)
+        case (.ready, .success(.unsubscribe(let topic))):
+            return .unsubscribe(topic: topic)
         case (.ready, .success(let frame)):
             return .send(.error(ProtocolError(.unknownType, "a device does not send \"\(frame.typeName)\" frames")))
         }

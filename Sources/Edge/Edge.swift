@@ -34,6 +34,8 @@ public final class Edge: Sendable {
         let limiter: ConnectionLimiter
         let tls: TLSContextSource?
         let reloadOnHangup: TLSReloadOnHangup?
+        let topicFeed: TopicFeed
+        let topicReplay: TopicReplayReader
     }
 
     public init(config: EdgeConfig, logger: Logger) {
@@ -66,6 +68,7 @@ public final class Edge: Sendable {
         let topics = config.services.services.values.map { TopicSpec(name: $0.topic, partitions: config.upPartitions) }
             + config.services.names.map { TopicSpec(name: config.topics.report($0), partitions: config.upPartitions) }
             + (config.connectionEvents ? [TopicSpec(name: config.topics.connections, partitions: Defaults.topicPartitions)] : [])
+            + [TopicSpec(name: config.topics.topicStream, partitions: config.topicPartitions)]
         let (kafka, logger) = (config.kafka, self.logger)
         let redis = config.redis.connect(logger: logger)
         // The checks block on the network: a thread of their own, not the cooperative pool.
@@ -100,12 +103,14 @@ public final class Edge: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         // Before any device can connect, so that every connection of this edge comes after it.
         await events?.publishStart(on: group.next(), logger: logger)
+        let topicStream = try await Self.startTopics(config, group: group, metrics: metrics, logger: logger)
         let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix)
         let acks = MailboxAcks(mailbox: mailbox, batch: config.ackBatch, delay: config.ackDelay, logger: logger)
         let handoff = HandoffClient(sender: config.edgeID, settings: config.handoff, logger: logger)
         let context = EdgeContext(config: config, publisher: producer, routes: registry, mailbox: mailbox, acks: acks,
                                   handoff: handoff, tokens: try await TokenAuthority(keys: config.tokenKeys),
-                                  devices: devices, metrics: metrics, connectionEvents: events, logger: logger)
+                                  devices: devices, metrics: metrics, connectionEvents: events, topics: topicStream.shared,
+                                  logger: logger)
 
         // The hand-off listener is published (in the liveness record) before any device can connect, so a router that
         // finds a device's route here can reach it. A new instance id per process: notices name sessions, and the
@@ -128,7 +133,7 @@ public final class Edge: Sendable {
         state.withLockedValue {
             $0 = Running(group: group, server: server, context: context, handoffServer: handoffServer, redis: redis,
                          registry: registry, producer: producer, handoff: handoff, acks: acks, record: record, limiter: limiter,
-                         tls: tls, reloadOnHangup: reloadOnHangup)
+                         tls: tls, reloadOnHangup: reloadOnHangup, topicFeed: topicStream.feed, topicReplay: topicStream.replay)
         }
     }
 
@@ -175,6 +180,8 @@ public final class Edge: Sendable {
         return [
             ("redis", running.redis),
             ("event loops", ShutdownStep("event loops") { try? await running.group.shutdownGracefully() }),
+            ("topic feed", running.topicFeed.service),
+            ("topic replay", running.topicReplay.thread),
             ("kafka producer", running.producer),
             ("hand-off client", ShutdownStep("hand-off client") { _ = try? await offload { running.handoff.close() } }),
             ("mailbox acks", running.acks),

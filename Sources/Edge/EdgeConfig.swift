@@ -59,6 +59,14 @@ public struct EdgeConfig: Sendable {
     public var tls: TLSFiles?
     /// Serve plain `ws://` without TLS: only for development and tests, or behind a proxy that terminates TLS.
     public var plaintext = false
+    /// Topics (docs/protocol.md, "Topics"): the partitions the topic stream is created with, the bytes of it the edge
+    /// keeps in memory for devices that resume or fall behind, how far back a resuming device is served (older
+    /// messages are a `gap`), and the subscriptions one connection may hold (64 by default, so a device that
+    /// reconnects can subscribe to all of them again at once within the default message burst of 100).
+    public var topicPartitions: Int32 = Defaults.topicPartitions
+    public var topicLogBytes = 64 * 1024 * 1024
+    public var topicReplayWindow: Duration = .seconds(24 * 3600)
+    public var maxTopicsPerConnection = 64
     /// Connection and message limits; the defaults are safe on the internet.
     public var limits = EdgeLimits()
     /// How a stopping edge hands its devices to the other edges (SIGTERM or SIGINT): see ``DrainPlan``.

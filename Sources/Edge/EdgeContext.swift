@@ -24,11 +24,13 @@ final class EdgeContext: Sendable {
     let produceFailures: ProduceFailureLog
     /// Nil when connection events are turned off (`--no-connection-events`).
     let connectionEvents: ConnectionEventPublisher?
+    /// Nil when the edge runs without the topic stream (in-process tests): subscribing is then `unavailable`.
+    let topics: EdgeTopics?
     let logger: Logger
 
     init(config: EdgeConfig, publisher: any RecordPublisher, routes: any RouteRegistry, mailbox: any MailboxReader,
          acks: any DeviceAcks, handoff: any NoticeSender, tokens: TokenAuthority, devices: ConnectedDevices,
-         metrics: EdgeMetrics, connectionEvents: ConnectionEventPublisher?, logger: Logger) {
+         metrics: EdgeMetrics, connectionEvents: ConnectionEventPublisher?, topics: EdgeTopics? = nil, logger: Logger) {
         self.config = config
         self.publisher = publisher
         self.routes = routes
@@ -40,6 +42,7 @@ final class EdgeContext: Sendable {
         self.metrics = metrics
         produceFailures = ProduceFailureLog(logger: logger)
         self.connectionEvents = connectionEvents
+        self.topics = topics
         self.logger = logger
     }
 }

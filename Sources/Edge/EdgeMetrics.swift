@@ -16,6 +16,14 @@ final class EdgeMetrics: Sendable {
     /// The route claim of a hello.
     let redisLatency = Timer(label: "cg_redis_seconds", dimensions: [("component", "edge")])
     let redisErrors = Counter(label: "cg_redis_errors_total", dimensions: [("component", "edge")])
+    /// Topic messages written to devices (live and replayed), and `gap` frames sent.
+    let topicDeliveries = Counter(label: "cg_edge_topic_deliveries_total")
+    let topicGaps = Counter(label: "cg_edge_topic_gaps_total")
+    /// Records of the topic stream read by the feed, and those skipped for breaking the contract.
+    let topicRecords = Counter(label: "cg_edge_topic_records_total")
+    let topicRecordsRefused = Counter(label: "cg_edge_topic_records_refused_total")
+    /// Reads of the broker for subscribers resuming from before the edge's topic log.
+    let topicReplayReads = Counter(label: "cg_edge_topic_replay_reads_total")
     private let hellos: [String: Counter]
     private let framesIn: [String: Counter]
     private let framesOut: [String: Counter]

@@ -65,6 +65,18 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Secret every hand-off sender (routers, other edges) must present; the same on all edges and routers (env CG_HANDOFF_SECRET). Without it the listener takes notices from anyone who reaches it.")
     var handoffSecret: String?
 
+    @Option(help: "Partitions the topic stream <prefix>.topics is created with, if missing (env CG_TOPIC_PARTITIONS).")
+    var topicPartitions = Settings.int("CG_TOPIC_PARTITIONS", default: Int(Defaults.topicPartitions))
+
+    @Option(help: "MiB of the topic stream each edge keeps in memory to serve devices that resume or fall behind (env CG_TOPIC_LOG_MIB).")
+    var topicLogMib = Settings.int("CG_TOPIC_LOG_MIB", default: 64)
+
+    @Option(help: "How far back a device resuming a topic is served, e.g. 24h or 30m; older messages are reported as a gap (env CG_TOPIC_REPLAY_WINDOW).")
+    var topicReplayWindow = env("CG_TOPIC_REPLAY_WINDOW") ?? "24h"
+
+    @Option(help: "Topics one connection may subscribe to; keep it below --message-burst so a reconnecting device can subscribe to all again at once (env CG_MAX_TOPICS_PER_CONNECTION).")
+    var maxTopicsPerConnection = Settings.int("CG_MAX_TOPICS_PER_CONNECTION", default: EdgeConfig(edgeID: "").maxTopicsPerConnection)
+
     @OptionGroup var security: EdgeSecurityOptions
 
     func validate() throws {
@@ -79,6 +91,10 @@ struct EdgeCommand: AsyncParsableCommand {
         guard (0...3600).contains(drainDeadline) else { throw ValidationError("--drain-deadline: 0 to 3600 seconds") }
         guard (1...3600).contains(edgeHeartbeatTtl) else { throw ValidationError("--edge-heartbeat-ttl: 1 to 3600 seconds") }
         guard (0...65535).contains(handoffPort) else { throw ValidationError("--handoff-port: 0 to 65535") }
+        guard (1...1024).contains(topicPartitions) else { throw ValidationError("--topic-partitions: 1 to 1024") }
+        guard (1...65536).contains(topicLogMib) else { throw ValidationError("--topic-log-mib: 1 to 65536") }
+        guard parseDuration(topicReplayWindow) != nil else { throw ValidationError("--topic-replay-window: expected a duration like 90s, 30m, 24h or 7d") }
+        guard (1...100_000).contains(maxTopicsPerConnection) else { throw ValidationError("--max-topics-per-connection: 1 to 100000") }
         if let host = handoffAdvertiseHost, host.isEmpty || host.contains(where: \.isWhitespace) {
             throw ValidationError("--handoff-advertise-host: a host name or address, without spaces")
         }
@@ -111,6 +127,10 @@ struct EdgeCommand: AsyncParsableCommand {
         config.handoffPort = handoffPort
         config.handoffAdvertisedHost = handoffAdvertiseHost
         config.handoff.secret = handoffSecret ?? env("CG_HANDOFF_SECRET") ?? ""
+        config.topicPartitions = Int32(topicPartitions)
+        config.topicLogBytes = topicLogMib * 1024 * 1024
+        config.topicReplayWindow = parseDuration(topicReplayWindow)!
+        config.maxTopicsPerConnection = maxTopicsPerConnection
         config.drain.rate = drainRate
         config.drain.deadline = .seconds(drainDeadline)
         // A short deadline keeps a proportionate margin for the last devices and the routes.

@@ -12,6 +12,9 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated services the device may use; * for all.")
     var services = "*"
 
+    @Option(help: "Comma-separated topic patterns the device may subscribe to: news.*, user.{sub}.>, demo.broadcast.")
+    var topics = ""
+
     @Option(help: "How long the token is valid: 90s, 30m, 1h, 7d.")
     var ttl = "1h"
 
@@ -38,6 +41,7 @@ struct TokenCommand: AsyncParsableCommand {
         let keys = try TokenKeysOption.keys(file: tokenKeys ?? env("CG_TOKEN_KEYS"), secret: secret ?? env("CG_TOKEN_SECRET"))
         let authority = try await TokenAuthority(keys: keys, audience: audience)
         let list = services.split(separator: ",").map { String($0) }
-        print(try await authority.mint(device: device, services: list, ttl: parseDuration(ttl)!, kid: kid))
+        let patterns = topics.split(separator: ",").map { String($0) }
+        print(try await authority.mint(device: device, services: list, topics: patterns, ttl: parseDuration(ttl)!, kid: kid))
     }
 }

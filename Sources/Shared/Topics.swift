@@ -19,4 +19,8 @@ public struct Topics: Sendable, Equatable {
     /// (key = device id, empty value, headers ``RecordHeader/event`` and the others of docs/kafka-contract.md), and one
     /// `start` record when an edge starts (key = edge id), so that its earlier incarnation's connections count as ended.
     public var connections: String { "\(prefix).connections" }
+
+    /// The topic stream: one record per message published to a device topic, key = the topic's name (so each topic
+    /// keeps to one partition, in order), value = payload bytes; read by every edge (``TopicRecord``).
+    public var topicStream: String { "\(prefix).topics" }
 }

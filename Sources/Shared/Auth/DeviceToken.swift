@@ -3,7 +3,8 @@ import JWTKit
 
 /// The claims of a device token: a JWT naming one device, the services it may use, and when it is valid.
 ///
-/// `services` lists service names; `"*"` allows every service the gateway offers.
+/// `services` lists service names; `"*"` allows every service the gateway offers. `topics` lists the patterns of
+/// topics the device may subscribe to (none when absent).
 struct DeviceClaims: JWTPayload {
     var sub: SubjectClaim
     var aud: AudienceClaim
@@ -11,6 +12,8 @@ struct DeviceClaims: JWTPayload {
     var exp: ExpirationClaim
     var nbf: NotBeforeClaim?
     var services: [String]
+    /// Topic patterns the device may subscribe to (``TopicPattern``); absent in tokens without topics.
+    var topics: [String]?
 
     func verify(using algorithm: some JWTAlgorithm) throws {
         try exp.verifyNotExpired()
@@ -22,15 +25,21 @@ public struct DeviceGrant: Sendable, Equatable {
     public let device: String
     public let services: Set<String>
     public let expiresAt: Date
+    /// The topics it may subscribe to.
+    public let topics: [TopicPattern]
 
-    public init(device: String, services: Set<String>, expiresAt: Date) {
+    public init(device: String, services: Set<String>, expiresAt: Date, topics: [TopicPattern] = []) {
         self.device = device
         self.services = services
         self.expiresAt = expiresAt
+        self.topics = topics
     }
 
     /// Whether the token allows `service` (a service it names, or any when it names `*`).
     public func allows(_ service: String) -> Bool { services.contains("*") || services.contains(service) }
+
+    /// Whether the token allows subscribing to `topic` (one of its patterns matches it).
+    public func allows(topic: String) -> Bool { topics.contains { $0.allows(topic, device: device) } }
 }
 
 /// Why a token was refused. The message is safe to send to the device: it never contains the token or the key.
@@ -94,15 +103,17 @@ public final class TokenAuthority: Sendable {
 
     /// A signed token for `device`, valid from `notBefore` (default now) for `ttl`, signed with `kid` or the
     /// first key that can sign.
-    public func mint(device: String, services: [String], ttl: Duration, notBefore: Date? = nil,
+    /// - Parameter topics: patterns of the topics the device may subscribe to (``TopicPattern``); checked here.
+    public func mint(device: String, services: [String], topics: [String] = [], ttl: Duration, notBefore: Date? = nil,
                      audience: String? = nil, kid: String? = nil) async throws -> String {
         guard let kid = kid ?? signingKid else { throw TokenError(message: "none of the token keys can sign (ES256 needs its private key)") }
+        for pattern in topics { _ = try TopicPattern(pattern) }
         let now = Date()
         let claims = DeviceClaims(
             sub: SubjectClaim(value: device), aud: AudienceClaim(value: [audience ?? self.audience]),
             iat: IssuedAtClaim(value: now),
             exp: ExpirationClaim(value: (notBefore ?? now).addingTimeInterval(Double(ttl.components.seconds))),
-            nbf: notBefore.map { NotBeforeClaim(value: $0) }, services: services)
+            nbf: notBefore.map { NotBeforeClaim(value: $0) }, services: services, topics: topics.isEmpty ? nil : topics)
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
     }
 
@@ -128,6 +139,8 @@ public final class TokenAuthority: Sendable {
         }
         guard claims.aud.value.contains(audience) else { throw TokenError(message: "token is for another audience") }
         guard claims.sub.value == device else { throw TokenError(message: "token is for another device") }
-        return DeviceGrant(device: device, services: Set(claims.services), expiresAt: claims.exp.value)
+        // A pattern this gateway cannot read allows nothing, rather than failing the whole token.
+        let topics = (claims.topics ?? []).compactMap { try? TopicPattern($0) }
+        return DeviceGrant(device: device, services: Set(claims.services), expiresAt: claims.exp.value, topics: topics)
     }
 }

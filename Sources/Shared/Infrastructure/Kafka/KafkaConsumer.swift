@@ -79,7 +79,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The end comes from `rd_kafka_query_watermark_offsets`, then is confirmed by fetching up to partition EOF:
     /// Tansu answers ListOffsets with the base offset of the last record batch plus one, not the end of that
     /// batch, and the records in between must not be delivered as new.
-    public func assignFromEnd(topic: String, timeout: Duration = .seconds(10)) throws {
+    /// - Returns: per partition, the offset of the first record the consumer will deliver.
+    @discardableResult
+    public func assignFromEnd(topic: String, timeout: Duration = .seconds(10)) throws -> [Int32: Int64] {
         try ensureOpen()
         let deadline = ContinuousClock.now + timeout
         let partitionCount = try waitForPartitionCount(topic: topic, deadline: deadline)
@@ -91,15 +93,19 @@ public final class KafkaConsumer: @unchecked Sendable {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let err = rd_kafka_assign(handle.pointer, list)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "cannot assign \(topic)") }
+        var next = Dictionary(uniqueKeysWithValues: starts.map { ($0.1, $0.2) })
         if partitionEOFEnabled {
             do {
-                try skipToPartitionEOF(topic: topic, partitions: partitionCount, deadline: deadline)
+                for (partition, skippedTo) in try skipToPartitionEOF(topic: topic, partitions: partitionCount, deadline: deadline) {
+                    next[partition] = max(next[partition] ?? 0, skippedTo)
+                }
             } catch {
                 rd_kafka_assign(handle.pointer, nil)
                 throw error
             }
         }
         handle.context.assigned.withLock { $0 = true }
+        return next
     }
 
     private func waitForPartitionCount(topic: String, deadline: ContinuousClock.Instant) throws -> Int32 {
@@ -130,9 +136,11 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Polls until every partition reported EOF, dropping the records seen on the way: they existed before the
     /// EOF, hence before `assignFromEnd` returns. On Kafka this is one empty fetch per partition.
-    private func skipToPartitionEOF(topic: String, partitions: Int32, deadline: ContinuousClock.Instant) throws {
+    /// - Returns: per partition where records were skipped, the offset after the last of them.
+    private func skipToPartitionEOF(topic: String, partitions: Int32, deadline: ContinuousClock.Instant) throws -> [Int32: Int64] {
         var atEnd = Set<Int32>()
         var skipped = 0
+        var after: [Int32: Int64] = [:]
         while atEnd.count < partitions {
             guard ContinuousClock.now < deadline else {
                 throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT,
@@ -146,6 +154,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                 atEnd.insert(message.pointee.partition)
             } else if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 skipped += 1
+                after[message.pointee.partition] = max(after[message.pointee.partition] ?? 0, message.pointee.offset + 1)
             } else {
                 try handleConsumerError(err, text: String(cString: rd_kafka_message_errstr(message)))
             }
@@ -153,6 +162,47 @@ public final class KafkaConsumer: @unchecked Sendable {
         if skipped > 0 {
             logger.debug("assignFromEnd(\(topic)): skipped \(skipped) records the broker's end offset did not cover")
         }
+        return after
+    }
+
+    /// Reads the records of `topic`[`partition`] from offset `from` until one at `until - 1` or later arrived or the
+    /// partition's end was reached, then forgets the assignment; for a consumer that joined no group.
+    /// - Returns: the records read (in offset order, from `from`, possibly past `until`) and the partition's low
+    ///   watermark (the first offset the broker still has).
+    /// - Throws: when the broker cannot be reached within `timeout` or the partition does not exist.
+    public func readRange(topic: String, partition: Int32, from: Int64, until: Int64,
+                          timeout: Duration = .seconds(10)) throws -> (records: [KafkaRecord], low: Int64) {
+        try ensureOpen()
+        let deadline = ContinuousClock.now + timeout
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(handle.pointer, topic, partition, &low, &high,
+                                                   max(1, (deadline - .now).kafkaMilliseconds))
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(err, context: "cannot read the watermarks of \(topic)[\(partition)]")
+        }
+        let start = max(from, low)
+        guard start < until else { return ([], low) }
+        let list = Self.partitionList([(topic, partition, start)])
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let assigned = rd_kafka_assign(handle.pointer, list)
+        guard assigned == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(assigned, context: "cannot assign \(topic)[\(partition)]") }
+        defer { rd_kafka_assign(handle.pointer, nil) }
+        var records: [KafkaRecord] = []
+        while ContinuousClock.now < deadline {
+            guard let message = rd_kafka_consumer_poll(handle.pointer, min(100, (deadline - .now).kafkaMilliseconds)) else { continue }
+            defer { rd_kafka_message_destroy(message) }
+            let code = message.pointee.err
+            if code == RD_KAFKA_RESP_ERR__PARTITION_EOF { return (records, low) }
+            if code == RD_KAFKA_RESP_ERR_NO_ERROR {
+                guard message.pointee.offset >= start else { continue }
+                records.append(KafkaRecord(copying: message))
+                if message.pointee.offset >= until - 1 { return (records, low) }
+            } else {
+                try handleConsumerError(code, text: String(cString: rd_kafka_message_errstr(message)))
+            }
+        }
+        throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, context: "reading \(topic)[\(partition)] from \(start) to \(until)")
     }
 
     /// Waits up to `timeout` for a first record, then adds what is already fetched, up to `maxRecords`.
