@@ -42,6 +42,9 @@ public final class DeviceClient: @unchecked Sendable {
     public let events: AsyncStream<Event>
     /// Messages from services, duplicates removed; with an observer, nothing arrives here.
     public let messages: AsyncStream<Message>
+    /// Messages and gaps of the topics this connection subscribed to, in arrival order; with an observer, nothing
+    /// arrives here.
+    public let topicEvents: AsyncStream<TopicDelivery>
     public var autoAck = true
     /// The encoding the edge answered at upgrade.
     public let encoding: FrameEncoding
@@ -52,10 +55,13 @@ public final class DeviceClient: @unchecked Sendable {
     private let observer: (@Sendable (Frame) -> Void)?
     private let eventSink: AsyncStream<Event>.Continuation
     private let messageSink: AsyncStream<Message>.Continuation
-    private let state = NIOLockedValueBox(State())
+    private let topicSink: AsyncStream<TopicDelivery>.Continuation
+    let state = NIOLockedValueBox(State())
 
-    private struct State {
+    struct State {
         var pendingSends: [String: CheckedContinuation<Void, any Error>] = [:]
+        /// `sub` and `unsub` waiting for their answer, by topic.
+        var topicWaiters: [String: CheckedContinuation<Void, any Error>] = [:]
         var helloWaiter: CheckedContinuation<Welcome, any Error>?
         var recentIDs: Set<String> = []
         var recentOrder: [String] = []
@@ -80,6 +86,7 @@ public final class DeviceClient: @unchecked Sendable {
         self.observer = observer
         (events, eventSink) = AsyncStream.makeStream()
         (messages, messageSink) = AsyncStream.makeStream()
+        (topicEvents, topicSink) = AsyncStream.makeStream()
     }
 
     /// Opens a WebSocket to `url` (`ws://host:port/v1/channel`, or `wss://` for TLS).
@@ -216,7 +223,7 @@ public final class DeviceClient: @unchecked Sendable {
             state.withLockedValue { $0.pendingSends.removeValue(forKey: id) }?.resume()
         case .error(let error):
             let waiter = state.withLockedValue { s -> CheckedContinuation<Void, any Error>? in
-                error.ref.flatMap { s.pendingSends.removeValue(forKey: $0) }
+                error.ref.flatMap { s.pendingSends.removeValue(forKey: $0) ?? s.topicWaiters.removeValue(forKey: $0) }
             }
             if let waiter {
                 waiter.resume(throwing: Failure.refused(error))
@@ -238,7 +245,13 @@ public final class DeviceClient: @unchecked Sendable {
             if autoAck { ack(message.id) }
         case .reconnect(let delayMs):
             state.withLockedValue { $0.reconnectDelayMs = max(0, delayMs) }
-        case .hello:
+        case .subscribed(let topic), .unsubscribed(let topic):
+            state.withLockedValue { $0.topicWaiters.removeValue(forKey: topic) }?.resume()
+        case .event(let event):
+            if observer == nil { topicSink.yield(.event(event)) }
+        case .gap(let topic, let position):
+            if observer == nil { topicSink.yield(.gap(topic: topic, position: position)) }
+        case .hello, .subscribe, .unsubscribe:
             break
         }
     }
@@ -246,14 +259,15 @@ public final class DeviceClient: @unchecked Sendable {
     func ended(code: UInt16?) {
         let (sends, hello) = state.withLockedValue { s in
             if s.closedCode == nil { s.closedCode = .some(code) }
-            defer { s.pendingSends = [:]; s.helloWaiter = nil }
-            return (Array(s.pendingSends.values), s.helloWaiter)
+            defer { s.pendingSends = [:]; s.topicWaiters = [:]; s.helloWaiter = nil }
+            return (Array(s.pendingSends.values) + Array(s.topicWaiters.values), s.helloWaiter)
         }
         sends.forEach { $0.resume(throwing: Failure.closed(code: code)) }
         hello?.resume(throwing: Failure.closed(code: code))
         eventSink.yield(.closed(code: code))
         eventSink.finish()
         messageSink.finish()
+        topicSink.finish()
     }
 }
 

@@ -12,16 +12,25 @@ import NIOPosix
 /// it in the mailbox until acked, and messages are acked automatically once yielded), in order, and an id seen in the
 /// last 16,384 messages is never yielded twice. It stops reconnecting when its token is refused (4001) or another
 /// connection of the same device takes over (4004).
+///
+/// Topics (``subscribe(topic:after:)``): it remembers the last position yielded per topic and, on every new
+/// connection, subscribes again from there, so `topicDeliveries` gets every message of the topic at least once, in
+/// order, or a `gap` where the gateway's history no longer covers what was missed; a message at or before a position
+/// already yielded is never yielded again.
 public final class PersistentDevice: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         case connected(edge: String, session: String)
         case disconnected(code: UInt16?)
         case stopped(reason: String)
+        /// A subscription made again on a new connection was refused; the topic is forgotten.
+        case topicRefused(topic: String, error: ProtocolError)
     }
 
     public let device: String
     public let messages: AsyncStream<Message>
     public let events: AsyncStream<Event>
+    /// Messages and gaps of the subscribed topics, across connections.
+    public let topicDeliveries: AsyncStream<TopicDelivery>
 
     private let urls: [String]
     private let token: @Sendable () async throws -> String
@@ -32,11 +41,14 @@ public final class PersistentDevice: @unchecked Sendable {
     private let localAddress: String?
     private let tls: ClientTLS?
     private let messageSink: AsyncStream<Message>.Continuation
-    private let eventSink: AsyncStream<Event>.Continuation
-    private let state = NIOLockedValueBox(State())
+    let eventSink: AsyncStream<Event>.Continuation
+    let topicSink: AsyncStream<TopicDelivery>.Continuation
+    let state = NIOLockedValueBox(State())
     private var loop: Task<Void, Never>?
 
-    private struct State {
+    struct State {
+        /// The subscribed topics and the last position yielded of each (nil: none yet).
+        var topics: [String: TopicPosition?] = [:]
         var client: DeviceClient?
         var seen = Set<String>()
         var seenOrder: [String] = []
@@ -73,6 +85,7 @@ public final class PersistentDevice: @unchecked Sendable {
         self.group = group
         (messages, messageSink) = AsyncStream.makeStream()
         (events, eventSink) = AsyncStream.makeStream()
+        (topicDeliveries, topicSink) = AsyncStream.makeStream()
     }
 
     /// Starts connecting; returns at once.
@@ -124,7 +137,9 @@ public final class PersistentDevice: @unchecked Sendable {
                 }
                 eventSink.yield(.connected(edge: welcome.edge, session: welcome.session))
                 attempt = 0
+                let topics = Task { await self.followTopics(on: client) }
                 for await message in client.messages where isNew(message.id) { messageSink.yield(message) }
+                await topics.value
                 let code = try? await client.closeCode(timeout: .seconds(1))
                 state.withLockedValue { $0.client = nil }
                 eventSink.yield(.disconnected(code: code ?? nil))
@@ -172,5 +187,6 @@ public final class PersistentDevice: @unchecked Sendable {
         eventSink.yield(.stopped(reason: reason))
         eventSink.finish()
         messageSink.finish()
+        topicSink.finish()
     }
 }
