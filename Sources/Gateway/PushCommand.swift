@@ -7,7 +7,7 @@ import Shared
 struct PushCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "push",
-        abstract: "Run the push service: app servers POST /v1/push/{subscription}, devices subscribe over service push (docs/push.md).")
+        abstract: "Run the push service: app servers POST /v1/push/{subscription} (and /v1/topics/{topic}), devices subscribe over service push (docs/push.md).")
 
     @OptionGroup var common: CommonOptions
 
@@ -31,6 +31,11 @@ struct PushCommand: AsyncParsableCommand {
                                valueName: "key"))
     var apiKeys: [String] = []
 
+    @Option(name: .customLong("topic-api-keys"),
+            help: ArgumentHelp("App-server keys for POST /v1/topics/{topic}, comma-separated; repeatable. None: that endpoint answers 403 (env CG_TOPIC_API_KEYS).",
+                               valueName: "k1,k2"))
+    var topicAPIKeyLists: [String] = []
+
     @Option(help: "Access-Control-Allow-Origin of every response (env CG_PUSH_CORS_ORIGIN).")
     var corsOrigin: String = env("CG_PUSH_CORS_ORIGIN") ?? "*"
 
@@ -47,6 +52,9 @@ struct PushCommand: AsyncParsableCommand {
         for key in keys where key.isEmpty || key.contains(where: { $0.isWhitespace }) {
             throw ValidationError("--api-key: a key without spaces")
         }
+        for key in topicKeys where key.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("--topic-api-keys: keys without spaces, separated by commas")
+        }
     }
 
     private var resolvedPublicURL: String? { publicURL ?? env("CG_PUSH_PUBLIC_URL") }
@@ -54,6 +62,11 @@ struct PushCommand: AsyncParsableCommand {
     private var keys: Set<String> {
         let fromFlags = apiKeys.isEmpty ? (env("CG_PUSH_API_KEYS")?.split(separator: ",").map(String.init) ?? []) : apiKeys
         return Set(fromFlags.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
+    private var topicKeys: Set<String> {
+        let lists = topicAPIKeyLists.isEmpty ? [env("CG_TOPIC_API_KEYS") ?? ""] : topicAPIKeyLists
+        return Set(lists.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
     func run() async throws {
@@ -66,6 +79,7 @@ struct PushCommand: AsyncParsableCommand {
         settings.maxPayloadBytes = maxPayloadBytes
         settings.ratePerMinute = ratePerMinute
         settings.apiKeys = keys
+        settings.topicAPIKeys = topicKeys
         settings.corsOrigin = corsOrigin
         if common.printConfig {
             var all = EffectiveConfig.common(common, kafka: kafka, redis: try common.redisSettings())
@@ -76,6 +90,7 @@ struct PushCommand: AsyncParsableCommand {
             all["push-max-payload-bytes"] = maxPayloadBytes
             all["push-rate-per-minute"] = ratePerMinute
             all["push-api-keys"] = keys.isEmpty ? NSNull() : EffectiveConfig.redacted
+            all["topic-api-keys"] = topicKeys.isEmpty ? NSNull() : EffectiveConfig.redacted
             all["push-cors-origin"] = corsOrigin
             try EffectiveConfig.print(all)
             return

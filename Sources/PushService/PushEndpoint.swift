@@ -6,11 +6,13 @@ import ServiceKit
 import Shared
 
 /// Carries out one push whose head and body passed the HTTP checks: asks Redis whether the subscription may receive
-/// it, then writes it to `<prefix>.down` for the subscription's device.
+/// it, then writes it to `<prefix>.down` for the subscription's device. Carries out publishes to topics too: one
+/// record on `<prefix>.topics`, from service `push`.
 ///
-/// Guarantees: the answer is 201 only after ``ChannelService/send(to:id:payload:ttl:)`` returned, so the message is
-/// durable in Kafka; from then on the gateway delivers it at least once until its TTL runs out, always with the same
-/// channel id `push-n-<message id>`. Redis or Kafka failures answer 503 with `Retry-After`; nothing here blocks.
+/// Guarantees: the answer is 201 only after ``ChannelService/send(to:id:payload:ttl:)`` (or
+/// ``ChannelService/publish(topic:payload:id:)``) returned, so the message is durable in Kafka; from then on the
+/// gateway delivers a push at least once until its TTL runs out, always with the same channel id
+/// `push-n-<message id>`. Redis or Kafka failures answer 503 with `Retry-After`; nothing here blocks.
 final class PushEndpoint: PushCarrier {
     private let channel: ChannelService
     private let store: SubscriptionStore
@@ -61,5 +63,19 @@ final class PushEndpoint: PushCarrier {
         }
         metrics.accepted.record(duration: ContinuousClock.now - began)
         return .created(messageID: messageID, ttlSeconds: request.ttlSeconds)
+    }
+
+    func publish(_ request: TopicPublishRequest, payload: [UInt8]) async -> PushResponse {
+        guard started.withLockedValue({ $0 }) else { return .error(.unavailable("the push service (starting)", retryAfter: 1)) }
+        let began = ContinuousClock.now
+        let position: TopicPosition
+        do {
+            position = try await channel.publish(topic: request.topic, payload: request.payload(payload))
+        } catch {
+            logger.warning("push: Kafka did not take the message to topic \(request.topic): \(error)")
+            return .error(.unavailable("Kafka", retryAfter: 5))
+        }
+        metrics.published.record(duration: ContinuousClock.now - began)
+        return .published(topic: request.topic, position: position)
     }
 }

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves the push API on one keep-alive connection, one request at a time (NIO's pipelining handler holds later
+/// Serves the push API (pushes and publishes to topics) on one keep-alive connection, one request at a time (NIO's pipelining handler holds later
 /// requests back until the current response is written).
 ///
 /// Guarantees: never buffers more than ``PushPolicy/maxPayloadBytes`` of body (a larger body is answered 413 and the
@@ -16,7 +16,8 @@ final class PushHTTPHandler: ChannelInboundHandler {
         case idle
         /// Refused or answered from the head, with no body coming: answer at the request's end.
         case answerAtEnd(PushResponse)
-        case reading(PushRequest, body: ByteBuffer)
+        /// A push or a publish whose head passed: its body is being read.
+        case reading(PushRoute, body: ByteBuffer)
         case processing
         /// Answered, and the connection is closing: ignore the rest.
         case closing
@@ -75,14 +76,14 @@ final class PushHTTPHandler: ChannelInboundHandler {
         let bodyComing = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
         let response: PushResponse
         switch PushRequestParser.route(method: head.method.rawValue, uri: head.uri, headers: headers, policy: config.policy) {
-        case .success(.push(let request)):
-            if request.expectsContinue {
+        case .success(.preflight): response = .preflight
+        case .success(let route):
+            if route.expectsContinue {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
                                       promise: nil)
             }
-            state = .reading(request, body: context.channel.allocator.buffer(capacity: min(declared ?? 256, config.policy.maxPayloadBytes)))
+            state = .reading(route, body: context.channel.allocator.buffer(capacity: min(declared ?? 256, config.policy.maxPayloadBytes)))
             return
-        case .success(.preflight): response = .preflight
         case .failure(let rejection): response = .error(rejection)
         }
         if bodyComing || response.closesConnection {
@@ -96,7 +97,7 @@ final class PushHTTPHandler: ChannelInboundHandler {
     }
 
     private func received(_ chunk: ByteBuffer, context: ChannelHandlerContext) {
-        guard case .reading(let request, var body) = state else { return }
+        guard case .reading(let route, var body) = state else { return }
         guard body.readableBytes + chunk.readableBytes <= config.policy.maxPayloadBytes else {
             state = .closing
             write(.error(.tooLarge(limit: config.policy.maxPayloadBytes)), context: context)
@@ -105,7 +106,7 @@ final class PushHTTPHandler: ChannelInboundHandler {
         state = .processing  // drops the buffer's second reference, so the append does not copy
         var chunk = chunk
         body.writeBuffer(&chunk)
-        state = .reading(request, body: body)
+        state = .reading(route, body: body)
     }
 
     private func requestEnded(context: ChannelHandlerContext) {
@@ -115,20 +116,26 @@ final class PushHTTPHandler: ChannelInboundHandler {
         case .answerAtEnd(let response):
             state = .idle
             write(response, context: context)
-        case .reading(let request, let body):
+        case .reading(let route, let body):
             state = .processing
-            process(request, payload: Array(buffer: body), context: context)
+            process(route, payload: Array(buffer: body), context: context)
         case .idle, .processing, .closing:
             break
         }
     }
 
-    private func process(_ request: PushRequest, payload: [UInt8], context: ChannelHandlerContext) {
+    private func process(_ route: PushRoute, payload: [UInt8], context: ChannelHandlerContext) {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         let promise = context.eventLoop.makePromise(of: PushResponse.self)
         let endpoint = self.endpoint
-        promise.completeWithTask { await endpoint.push(request, payload: payload) }
+        promise.completeWithTask {
+            switch route {
+            case .push(let request): await endpoint.push(request, payload: payload)
+            case .publish(let request): await endpoint.publish(request, payload: payload)
+            case .preflight: .preflight  // answered from its head; never read a body
+            }
+        }
         promise.futureResult.whenSuccess { response in
             let handler = handler.value
             guard handler.active, case .processing = handler.state else { return }

@@ -4,15 +4,19 @@ public struct PushPolicy: Sendable {
     public var maxPayloadBytes: Int
     /// App-server keys; when not empty, every push needs `Authorization: Bearer <one of them>`.
     public var apiKeys: Set<String>
+    /// App-server keys for publishing to topics (`POST /v1/topics/{topic}`), which always needs one; when empty, that
+    /// endpoint answers 403. Separate from ``apiKeys``: a key that reaches one device must not reach every subscriber.
+    public var topicAPIKeys: Set<String>
 
     /// The longest TTL honoured (30 days, the router's maximum too); larger values are capped to it.
     public static let maxTTLSeconds = 2_592_000
     /// The longest `Topic` (RFC 8030 §5.4).
     public static let maxTopicLength = 32
 
-    /// The defaults are `gateway push`'s: 4096 bytes, no keys.
-    public init(maxPayloadBytes: Int = 4096, apiKeys: Set<String> = []) {
+    /// The defaults are `gateway push`'s: 4096 bytes, no keys (so no publishing to topics).
+    public init(maxPayloadBytes: Int = 4096, apiKeys: Set<String> = [], topicAPIKeys: Set<String> = []) {
         self.maxPayloadBytes = maxPayloadBytes
         self.apiKeys = apiKeys
+        self.topicAPIKeys = topicAPIKeys
     }
 }

@@ -23,15 +23,28 @@ public struct PushRequest: Sendable, Equatable {
 public enum PushRoute: Sendable, Equatable {
     /// `POST /v1/push/{subscription}` that passed every check of the head.
     case push(PushRequest)
-    /// A CORS preflight (`OPTIONS /v1/push/{subscription}`): answer 204 with the allowed methods and headers.
+    /// `POST /v1/topics/{topic}` that passed every check of the head.
+    case publish(TopicPublishRequest)
+    /// A CORS preflight (`OPTIONS /v1/push/{subscription}` or `OPTIONS /v1/topics/{topic}`): answer 204 with the
+    /// allowed methods and headers.
     case preflight
+
+    /// Whether the client waits for a `100 Continue` before it sends the body.
+    var expectsContinue: Bool {
+        switch self {
+        case .push(let request): request.expectsContinue
+        case .publish(let request): request.expectsContinue
+        case .preflight: false
+        }
+    }
 }
 
 /// The pure checks of the HTTP API (docs/push.md): method, path, headers and declared size of a request → a
 /// ``PushRoute`` or the ``PushRejection`` to answer with. No I/O, so every rule is unit-tested.
 ///
 /// Order (the first failing check answers): path (404), method (405), API key (401), `TTL`, `Urgency`, `Topic` (400),
-/// `Content-Length` (413). A preflight needs no key: browsers never send credentials with one.
+/// `Content-Length` (413). A preflight needs no key: browsers never send credentials with one. Publishes to topics
+/// have checks of their own (``topicRoute(method:path:headers:policy:)``).
 public enum PushRequestParser {
     /// - Parameters:
     ///   - method: the HTTP method, upper case as sent (`POST`).
@@ -40,6 +53,7 @@ public enum PushRequestParser {
     public static func route(method: String, uri: String, headers: [(name: String, value: String)],
                              policy: PushPolicy) -> Result<PushRoute, PushRejection> {
         let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        if path.hasPrefix(topicsPath) { return topicRoute(method: method, path: path, headers: headers, policy: policy) }
         let prefix = "/v1/push/"
         guard path.hasPrefix(prefix) else { return .failure(.notFound) }
         let subscription = String(path.dropFirst(prefix.count))
@@ -49,12 +63,9 @@ public enum PushRequestParser {
         case "POST": break
         default: return .failure(.methodNotAllowed)
         }
-        func header(_ name: String) -> String? {
-            headers.first { $0.name.lowercased() == name }?.value.trimmingSpaces
-        }
+        func header(_ name: String) -> String? { Self.header(name, in: headers) }
         if !policy.apiKeys.isEmpty {
-            guard let authorization = header("authorization"), authorization.hasPrefix("Bearer "),
-                  policy.apiKeys.contains(String(authorization.dropFirst("Bearer ".count)).trimmingSpaces) else {
+            guard BearerAuthorization.allows(header("authorization"), keys: policy.apiKeys) else {
                 return .failure(PushRejection(status: 401, code: "unauthorized",
                                               message: "this push service needs Authorization: Bearer <api key>"))
             }
@@ -87,6 +98,11 @@ public enum PushRequestParser {
         let expects = header("expect")?.lowercased() == "100-continue"
         return .success(.push(PushRequest(subscription: subscription, ttlSeconds: min(ttl, PushPolicy.maxTTLSeconds),
                                           urgency: urgency, topic: topic, expectsContinue: expects)))
+    }
+
+    /// The first header named `name` (lower case), without surrounding spaces.
+    static func header(_ name: String, in headers: [(name: String, value: String)]) -> String? {
+        headers.first { $0.name.lowercased() == name }?.value.trimmingSpaces
     }
 }
 

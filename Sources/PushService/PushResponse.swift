@@ -32,6 +32,14 @@ public struct PushRejection: Error, Sendable, Equatable {
     public static let methodNotAllowed = PushRejection(status: 405, code: "method_not_allowed",
                                                        message: "use POST (or OPTIONS for a CORS preflight)")
 
+    /// 403: this push service has no topic API keys, so it publishes to no topic.
+    public static let topicsDisabled = PushRejection(
+        status: 403, code: "topics_disabled",
+        message: "this push service does not publish to topics: start it with --topic-api-keys (docs/push.md)")
+    /// 401 for a publish to a topic without one of the topic API keys.
+    public static let unauthorizedForTopics = PushRejection(
+        status: 401, code: "unauthorized", message: "publishing to a topic needs Authorization: Bearer <topic api key>")
+
     /// 400 with a specific code (`bad_ttl`, `bad_urgency`, `bad_topic`).
     public static func badRequest(_ code: String, _ message: String) -> PushRejection {
         PushRejection(status: 400, code: code, message: message)
@@ -95,6 +103,12 @@ public struct PushResponse: Sendable, Equatable {
             Header("Location", "/v1/push/messages/\(messageID)"), Header("TTL", String(ttlSeconds)),
             Header("Content-Type", "application/json"),
         ], body: JSONBody.object([("id", .string(messageID)), ("ttl", .int(Int64(ttlSeconds)))]).bytes)
+    }
+
+    /// 201 to a publish: the message is durable in Kafka at `position` of `<prefix>.topics`, where subscribers see it.
+    public static func published(topic: String, position: TopicPosition) -> PushResponse {
+        PushResponse(status: 201, headers: [Header("Content-Type", "application/json")],
+                     body: JSONBody.object([("topic", .string(topic)), ("pos", .string(position.description))]).bytes)
     }
 
     /// 204 to a CORS preflight.

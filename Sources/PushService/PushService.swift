@@ -8,7 +8,8 @@ import ServiceLifecycle
 import Shared
 
 /// The push service (docs/push.md): devices subscribe over the channel (service `push`), app servers push with one
-/// HTTP call, and the device gets the message now or when it next connects within the TTL.
+/// HTTP call, and the device gets the message now or when it next connects within the TTL. App servers can also
+/// publish to device topics (`POST /v1/topics/{topic}`), one message to every subscriber.
 ///
 /// Wires three parts: the channel service on the SDK (device ops, and the producer that writes pushes to
 /// `<prefix>.down`), the subscription store in Redis, and the HTTP API. Guarantees: a push is answered 201 only once it
@@ -27,6 +28,8 @@ public final class PushService: @unchecked Sendable {
         public var maxPayloadBytes = 4096
         public var ratePerMinute = 60
         public var apiKeys: Set<String> = []
+        /// Keys for `POST /v1/topics/{topic}`; none (the default) turns that endpoint off (403).
+        public var topicAPIKeys: Set<String> = []
         public var corsOrigin = "*"
         public var requestTimeout: TimeAmount = .seconds(30)
 
@@ -81,7 +84,8 @@ public final class PushService: @unchecked Sendable {
         // The HTTP API binds first, since endpoints name its port; until the channel service runs it answers 503.
         let server = try await PushHTTPServer.start(
             host: configuration.host, port: configuration.port,
-            config: PushHTTPConfig(policy: PushPolicy(maxPayloadBytes: configuration.maxPayloadBytes, apiKeys: configuration.apiKeys),
+            config: PushHTTPConfig(policy: PushPolicy(maxPayloadBytes: configuration.maxPayloadBytes, apiKeys: configuration.apiKeys,
+                                                      topicAPIKeys: configuration.topicAPIKeys),
                                    corsOrigin: configuration.corsOrigin, requestTimeout: configuration.requestTimeout),
             endpoint: endpoint, metrics: metrics)
         self.server = server

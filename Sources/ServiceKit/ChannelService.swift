@@ -7,7 +7,7 @@ import Shared
 
 /// A backend service of the channel, on the Kafka contract (docs/kafka-contract.md, docs/services.md): it consumes
 /// what devices send to `service` from `<prefix>.up.<service>` in the consumer group `<prefix>-<service>`, and sends to
-/// devices through `<prefix>.down`.
+/// devices through `<prefix>.down` and to device topics through `<prefix>.topics`.
 ///
 /// Guarantees (at least once): the handler sees every device message at least once; a batch's offsets are committed
 /// only after the handler returned for each of its messages and everything it put in the ``Outbox`` is durable in
@@ -44,9 +44,11 @@ public final class ChannelService: Service, @unchecked Sendable {
         try Librdkafka.requireSupportedVersion()
         let admin = try KafkaAdmin(config: kafka, logger: logger)
         try admin.checkReachable()
-        try admin.createTopics([TopicSpec(name: topics.up(name)), TopicSpec(name: topics.down)])
+        try admin.createTopics([TopicSpec(name: topics.up(name)), TopicSpec(name: topics.down), TopicSpec(name: topics.topicStream)])
         admin.close()
-        let producer = try KafkaProducer(config: kafka, messageTimeout: KafkaProducer.timeoutInsideConsumer, logger: logger)
+        // Any handler may publish to topics, so the one producer partitions as topic records need.
+        let producer = try KafkaProducer(config: kafka.forTopicPublishing, messageTimeout: KafkaProducer.timeoutInsideConsumer,
+                                         logger: logger)
         let (name, logger) = (self.name, self.logger)
         let consumer = try OutboxConsumer(
             name: name, topic: topics.up(name), groupID: "\(topics.prefix)-\(name)", service: name, topics: topics,
@@ -73,6 +75,15 @@ public final class ChannelService: Service, @unchecked Sendable {
         guard let producer else { throw KafkaError.closed("service \(name) (not started)") }
         _ = try await producer.send(Outbox.record(topics: topics, service: name, device: device, id: id, payload: payload,
                                                   ttl: ttl, inReplyTo: nil))
+    }
+
+    /// Publishes to a device topic outside the handling of a device message, and returns once Kafka has it
+    /// (``TopicPublisher/publish(topic:payload:id:)``, with this service as `from`).
+    /// - Returns: where the message is in the topic stream; subscribers see it at this position.
+    /// - Throws: ``InvalidTopicName`` without sending; ``KafkaError`` when the broker did not take it.
+    public func publish(topic: String, payload: Payload, id: String? = nil) async throws -> TopicPosition {
+        guard let producer else { throw KafkaError.closed("service \(name) (not started)") }
+        return try await TopicPublisher(service: name, topics: topics, producer: producer).publish(topic: topic, payload: payload, id: id)
     }
 
     /// Runs until the group's graceful shutdown; then finishes the batch in hand, commits it, leaves the group and

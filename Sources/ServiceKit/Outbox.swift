@@ -2,10 +2,12 @@ import ChannelProtocol
 import Infrastructure
 import Shared
 
-/// What a service's handler sends while it handles one batch of device messages: replies and messages to any device.
+/// What a service's handler sends while it handles one batch of device messages: replies and messages to any device,
+/// and messages to device topics.
 ///
-/// Guarantees: everything put here is durable in Kafka (`<prefix>.down`) before the batch's offsets are committed, so
-/// a crash or a broker error repeats the batch (and these messages, with the same ids) rather than losing them.
+/// Guarantees: everything put here is durable in Kafka (`<prefix>.down`, `<prefix>.topics`) before the batch's offsets
+/// are committed, so a crash or a broker error repeats the batch (and these messages, with the same ids) rather than
+/// losing them. A repeated topic message is a new record, at a new position: subscribers see it twice.
 public struct Outbox: Sendable {
     let topics: Topics
     let service: String
@@ -31,6 +33,16 @@ public struct Outbox: Sendable {
     public mutating func send(to device: String, id: String, payload: Payload, ttl: Duration? = nil) {
         records.append(Self.record(topics: topics, service: service, device: device, id: id, payload: payload, ttl: ttl,
                                    inReplyTo: nil))
+    }
+
+    /// Publishes `payload` to `topic`: one record on `<prefix>.topics`, which every edge delivers to the topic's
+    /// subscribers as an `event` from this service (docs/services.md, "Topics"). The producer that sends the outbox
+    /// must be made with ``Infrastructure/KafkaConfig/forTopicPublishing`` (``ChannelService``'s is).
+    /// - Parameter id: the publisher's own id of the message, carried in the record's `id` header (edges ignore it);
+    ///   derive it from what caused it, as for ``send(to:id:payload:ttl:)``.
+    /// - Throws: ``InvalidTopicName``, adding nothing, when devices could not subscribe to `topic`.
+    public mutating func publish(topic: String, payload: Payload, id: String? = nil) throws(InvalidTopicName) {
+        records.append(try TopicPublisher.record(topics: topics, service: service, topic: topic, payload: payload, id: id))
     }
 
     /// A downstream record by the contract (``DownstreamRecord``); a negative `ttl` is sent as 0 (already expired).

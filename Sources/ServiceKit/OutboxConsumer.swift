@@ -29,7 +29,8 @@ public final class OutboxConsumer: Service, Sendable {
     /// - Parameters:
     ///   - name: names the thread and the log lines.
     ///   - service: the service whose name the outbox's messages carry.
-    ///   - producer: sends the outbox; it may be shared with the rest of the service.
+    ///   - producer: sends the outbox; it may be shared with the rest of the service. If the handler publishes to
+    ///     topics, make it with ``Infrastructure/KafkaConfig/forTopicPublishing``.
     public init(name: String, topic: String, groupID: String, service: String, topics: Topics, kafka: KafkaConfig,
                 producer: KafkaProducer, logger: Logger, handler: @escaping BatchHandler) throws {
         let consumer = try KafkaConsumer(config: kafka, groupID: groupID, logger: logger)

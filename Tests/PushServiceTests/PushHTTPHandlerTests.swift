@@ -128,6 +128,38 @@ import Testing
         #expect(try await channel.finish(acceptAlreadyClosed: true).isClean)
     }
 
+    @Test func aPublishIsCarriedAndAnsweredWithItsPosition() async throws {
+        let carrier = RecordingCarrier()
+        let channel = try await PushConnection.open(carrier: carrier)
+        try await channel.writeRequest(PushConnection.publishHead("news.eu", ["Content-Type: application/json", "Content-Length: 7"])
+                                       + #"{"a":1}"#)
+        var reader = ResponseReader()
+        let response = try await channel.waitForResponse(&reader)
+        #expect(response.status == 201)
+        #expect(response.body == #"{"topic":"news.eu","pos":"0:1"}"#)
+        #expect(response.header("Content-Type") == "application/json")
+        #expect(response.header("Access-Control-Allow-Origin") == "*")
+        #expect(await carrier.publishes == [TopicPublishRequest(topic: "news.eu", declaresJSON: true)])
+        #expect(await carrier.payloads == [#"{"a":1}"#])
+        #expect(channel.isActive)
+        #expect(try await channel.finish().isClean)
+    }
+
+    @Test func aPublishOverTheLimitIs413AndAWrongKey401() async throws {
+        let carrier = RecordingCarrier()
+        let channel = try await PushConnection.open(carrier: carrier)
+        try await channel.writeRequest("POST /v1/topics/news HTTP/1.1\r\nHost: p\r\nAuthorization: Bearer nope\r\n\r\n"
+                                       + PushConnection.publishHead("news", ["Transfer-Encoding: chunked"]) + "11\r\n0123456789abcdefg\r\n")
+        var reader = ResponseReader()
+        let unauthorized = try await channel.waitForResponse(&reader)
+        #expect(unauthorized.status == 401 && unauthorized.body.contains("unauthorized"))
+        let tooLarge = try await channel.waitForResponse(&reader)
+        #expect(tooLarge.status == 413 && tooLarge.header("Connection") == "close")
+        try await channel.waitForClose()
+        #expect(await carrier.publishes.isEmpty)
+        #expect(try await channel.finish(acceptAlreadyClosed: true).isClean)
+    }
+
     @Test func malformedHTTPIsAnswered400AndClosed() async throws {
         let carrier = RecordingCarrier()
         let channel = try await PushConnection.open(carrier: carrier)

@@ -16,6 +16,7 @@ struct PushRequestTests {
         switch result {
         case .success(.push): 0
         case .success(.preflight): 204
+        case .success(.publish): 1
         case .failure(let rejection): rejection.status
         }
     }
