@@ -10,7 +10,7 @@ import Shared
 /// devices its earlier process held (a crash and restart under the same id, faster than its liveness key expires).
 ///
 /// Guarantees (at least once, by ``OutboxConsumer``): a batch's offsets are committed only after its transitions are in
-/// Redis and every `change` they announce is in Kafka; if Redis or the broker fails, the batch is applied again after a
+/// Redis and every `change` they announce (to watchers and on rooms' topics) is in Kafka; if Redis or the broker fails, the batch is applied again after a
 /// pause. That repeat is harmless: an event already applied re-announces the entry under the same id (the device drops
 /// it), and an event older than the device's latest connection changes nothing. Records that are not valid events are
 /// logged and skipped.
@@ -34,7 +34,7 @@ final class ConnectionEventConsumer: Service, Sendable {
                         continue
                     }
                     counted.changed.increment()
-                    PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
+                    try PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
                 }
                 pending = []
             }
@@ -50,7 +50,7 @@ final class ConnectionEventConsumer: Service, Sendable {
                     let gone = try store.edgeStarted(edge, atMs: atMs)
                     if !gone.isEmpty { logger.info("presence: edge \(edge) restarted; \(gone.count) of its earlier devices are now offline") }
                     counted.changed.increment(by: Int64(gone.count))
-                    for announcement in gone { PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL) }
+                    for announcement in gone { try PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL) }
                 }
             }
             try applyPending(&outbox)

@@ -10,7 +10,7 @@ import Shared
 /// edge with devices online in presence whose liveness key `<prefix>:edge:<edge>` (the registry's heartbeat) is gone.
 /// Runs as ``RecurringWork``.
 ///
-/// Guarantees: a dead edge's devices read offline, and their watchers are sent the change, within a second of its
+/// Guarantees: a dead edge's devices read offline, and their watchers and rooms are sent the change, within a second of its
 /// liveness key expiring (the edge heartbeat TTL after its last heartbeat) unless Redis or the broker fails; each device
 /// is taken offline by one sweep only, even with several service instances sweeping, and only if it has not connected
 /// elsewhere since. Sending the changes is retried a few times; if that fails, or the service dies between the sweep and
@@ -46,7 +46,7 @@ struct DeadEdgeSweeper: Sendable {
                 sweptOffline.increment(by: Int64(announcements.count))
                 var outbox = Outbox(topics: topics, service: PresenceService.service)
                 for announcement in announcements {
-                    PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
+                    try PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
                 }
                 send(outbox.records)
             }

@@ -9,13 +9,14 @@ import ChannelProtocol
 public enum PresenceMessage: Sendable, Equatable {
     /// Reply to `set`: the sender's own entry.
     case presence(PresenceEntry)
-    /// Reply to `watch` (room nil) or `join` (the room): the current entries.
+    /// Reply to `watch` (room nil) or `join` (the room, and the topic its changes are published on): the current
+    /// entries.
     case snapshot(room: String?, entries: [PresenceEntry])
     /// Reply to `unwatch`.
     case unwatched([String])
-    /// Reply to `leave` (device nil), or to the other members: `device` left `room`.
+    /// Reply to `leave` (device nil), or on the room's topic: `device` left `room`.
     case left(room: String, device: String?)
-    /// To a watcher: the entry of a device it watches changed.
+    /// To a watcher, or on a room's topic: the entry of a device changed (or joined the room).
     case change(PresenceEntry)
     /// Reply to an op that was refused.
     case error(code: PresenceOpError.Code, message: String)
@@ -26,7 +27,9 @@ public enum PresenceMessage: Sendable, Equatable {
         case .presence(let entry):
             return "{\"op\":\"presence\",\(entry.jsonMembers)}"
         case .snapshot(let room, let entries):
-            let roomMember = room.map { "\"room\":\(JSONBody.string($0).text)," } ?? ""
+            let roomMember = room.map {
+                "\"room\":\(JSONBody.string($0).text),\"topic\":\(JSONBody.string(PresenceTopic.room($0)).text),"
+            } ?? ""
             return "{\"op\":\"snapshot\",\(roomMember)\"presence\":[\(entries.map(\.json).joined(separator: ","))]}"
         case .unwatched(let devices):
             return "{\"op\":\"unwatched\",\"devices\":\(JSONBody.array(devices.map(JSONBody.string)).text)}"
@@ -49,17 +52,17 @@ public enum PresenceIDs {
     /// The reply to the device message `messageID`: `presence-<messageID>`.
     public static func reply(to messageID: String) -> String { bounded("presence-\(messageID)") }
 
-    /// A change of `device`'s entry to `version`: `presence-<device>-<version>`, the same for every watcher.
+    /// A change of `device`'s entry to `version`: `presence-<device>-<version>`, the same for every watcher and room.
     public static func change(device: String, version: Int64) -> String { bounded("presence-\(device)-\(version)") }
 
-    /// The joiner's entry sent to the other members of `room`, caused by its device message `messageID`: an id of its
-    /// own, since a device that leaves and joins again without changing has the same version, and members that
-    /// dropped it on `left` must see it again.
+    /// The joiner's entry published on `room`'s topic, caused by its device message `messageID`: an id of its own
+    /// (the record's `id` header), since a device that leaves and joins again without changing has the same version.
     public static func joined(room: String, device: String, messageID: String) -> String {
         bounded("presence-joined-\(room)-\(device)-\(messageID)")
     }
 
-    /// The notice that `device` left `room`, caused by its device message `messageID`.
+    /// The notice that `device` left `room` (the record's `id` header on the room's topic), caused by its device
+    /// message `messageID`.
     public static func left(room: String, device: String, messageID: String) -> String {
         bounded("presence-left-\(room)-\(device)-\(messageID)")
     }

@@ -2,12 +2,14 @@ import Logging
 import ServiceKit
 import Shared
 
-/// Carries out the ops devices send to service `presence` (docs/presence.md, "Ops"): replies to the sender and
-/// announces changes to watchers, through the outbox of the ``ChannelService`` batch.
+/// Carries out the ops devices send to service `presence` (docs/presence.md, "Ops"): replies to the sender, announces
+/// changes to watchers (one downstream message each) and to rooms (one record on the room's topic, for all its
+/// members), through the outbox of the ``ChannelService`` batch.
 ///
 /// Guarantees: every device message gets exactly one reply per handling, with id `presence-<message id>` (an `error`
 /// reply for a refused op); handling a message again (a repeated batch) repeats the same replies and announcements
-/// with the same ids. Redis failures are thrown, so the whole batch is handled again.
+/// with the same ids (a repeated topic record is a new event with the same body). Redis failures are thrown, so the
+/// whole batch is handled again.
 struct PresenceOpHandler: Sendable {
     let store: PresenceStore
     let logger: Logger
@@ -29,7 +31,7 @@ struct PresenceOpHandler: Sendable {
         case .set(let status, let note):
             let announcement = try store.set(device: device, status: status, note: note)
             reply(.presence(announcement.entry))
-            announce(announcement, &outbox)
+            try announce(announcement, &outbox)
         case .watch(let devices):
             guard try store.watch(watcher: device, devices: devices.filter { $0 != device }) else {
                 reply(.error(code: .tooMany, message: "a device may watch at most \(store.limits.maxWatched) devices"))
@@ -47,34 +49,38 @@ struct PresenceOpHandler: Sendable {
                 reply(.error(code: .tooMany, message: "a device may be in at most \(store.limits.maxRoomsPerDevice) rooms"))
             case .joined(let others):
                 reply(.snapshot(room: room, entries: try store.entries(others)))
-                guard !others.isEmpty, let own = try store.entries([device]).first else { return }
-                let id = PresenceIDs.joined(room: room, device: device, messageID: message.id)
-                for member in others where member != device {
-                    outbox.send(to: member, id: id, payload: PresenceMessage.change(own).payload, ttl: ttl)
-                }
+                guard let own = try store.entries([device]).first else { return }
+                // Published even into an empty room: a device may follow a room's topic without being a member.
+                try outbox.publish(topic: PresenceTopic.room(room), payload: PresenceMessage.change(own).payload,
+                                   id: PresenceIDs.joined(room: room, device: device, messageID: message.id))
             }
         case .leave(let room):
-            let (wasMember, members) = try store.leave(device: device, room: room)
+            let (wasMember, _) = try store.leave(device: device, room: room)
             reply(.left(room: room, device: nil))
+            // A repeated leave (the batch handled again after the first one) finds no member and says nothing.
             guard wasMember else { return }
-            let id = PresenceIDs.left(room: room, device: device, messageID: message.id)
-            for member in members where member != device {
-                outbox.send(to: member, id: id, payload: PresenceMessage.left(room: room, device: device).payload, ttl: ttl)
-            }
+            try outbox.publish(topic: PresenceTopic.room(room), payload: PresenceMessage.left(room: room, device: device).payload,
+                               id: PresenceIDs.left(room: room, device: device, messageID: message.id))
         }
     }
 
-    /// Sends the entry's `change` to each recipient, under the id of the entry's version.
-    func announce(_ announcement: PresenceStore.Announcement, _ outbox: inout Outbox) {
-        PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
+    /// ``announce(_:to:ttl:)`` with the service's message TTL.
+    func announce(_ announcement: PresenceStore.Announcement, _ outbox: inout Outbox) throws(InvalidTopicName) {
+        try PresenceOpHandler.announce(announcement, to: &outbox, ttl: store.limits.messageTTL)
     }
 
-    static func announce(_ announcement: PresenceStore.Announcement, to outbox: inout Outbox, ttl: Duration) {
+    /// Sends the entry's `change` to each watcher (downstream, with `ttl`) and publishes it once on the topic of each
+    /// of the device's rooms, all under the id of the entry's version.
+    /// - Throws: ``InvalidTopicName`` only for a room name no `join` accepts (never stored by this service).
+    static func announce(_ announcement: PresenceStore.Announcement, to outbox: inout Outbox, ttl: Duration) throws(InvalidTopicName) {
         let entry = announcement.entry
         let id = PresenceIDs.change(device: entry.device, version: entry.version)
         let payload = PresenceMessage.change(entry).payload
         for recipient in announcement.recipients where recipient != entry.device {
             outbox.send(to: recipient, id: id, payload: payload, ttl: ttl)
+        }
+        for room in announcement.rooms {
+            try outbox.publish(topic: PresenceTopic.room(room), payload: payload, id: id)
         }
     }
 }

@@ -13,8 +13,8 @@ import Shared
 ///
 /// The device transition scripts (connect, disconnect, set, offline, edgeRestarted) get KEYS entry, watchers, rooms
 /// and return `{notify, entry, watchers, rooms, extra}`: notify 1 or 0, the device's entry as
-/// `{online, status, note, since, version}`, the live watchers and the live rooms of the device (the store adds the
-/// rooms' members), and one more value each script documents.
+/// `{online, status, note, since, version}`, the live watchers and the live rooms of the device (the change goes to
+/// each room's topic), and one more value each script documents.
 enum PresenceScripts {
     /// Helpers shared by the scripts.
     private static let common = """

@@ -11,7 +11,8 @@ import Shared
 ///
 /// Three parts, each on a thread of its own: the ops devices send (`<prefix>.up.presence`, group `<prefix>-presence`,
 /// on ``ChannelService``), the connection events (`<prefix>.connections`, group `<prefix>-presence-events`), and the
-/// ``DeadEdgeSweeper``. What they send to devices goes through `<prefix>.down` with a TTL of 60 s.
+/// ``DeadEdgeSweeper``. What they send to watchers goes through `<prefix>.down` with a TTL of 60 s; what rooms' members
+/// get is one record per change on the room's topic (``PresenceTopic``) in `<prefix>.topics`.
 public final class PresenceService: @unchecked Sendable {
     /// The service name devices use.
     public static let service = "presence"
@@ -55,7 +56,9 @@ public final class PresenceService: @unchecked Sendable {
         let store = PresenceStore(redis: redis, prefix: topics.prefix, limits: limits)
         let handler = PresenceOpHandler(store: store, logger: logger)
         try channel.start { message, outbox in try handler.handle(message, &outbox) }
-        let producer = try KafkaProducer(config: kafka, messageTimeout: KafkaProducer.timeoutInsideConsumer, logger: logger)
+        // Connection events and the sweeper publish rooms' changes to topics too.
+        let producer = try KafkaProducer(config: kafka.forTopicPublishing, messageTimeout: KafkaProducer.timeoutInsideConsumer,
+                                         logger: logger)
         self.producer = producer
         let events = try ConnectionEventConsumer(topics: topics, kafka: kafka, store: store, producer: producer, logger: logger)
         self.events = events

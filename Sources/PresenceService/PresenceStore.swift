@@ -12,10 +12,20 @@ import Shared
 /// loop or the concurrency pool. They throw ``RedisError`` when Redis fails or answers something unreadable; each
 /// device's entry is then either changed or not, since each script is atomic.
 public final class PresenceStore: Sendable {
-    /// A change to announce: the device's entry and who gets the `change`.
+    /// A change to announce: the device's entry, the watchers that get a `change` each (downstream), and the rooms
+    /// it is in, each of whose topics (``PresenceTopic/room(_:)``) gets the `change` once for all its members.
     public struct Announcement: Sendable, Equatable {
         public var entry: PresenceEntry
+        /// The device's explicit watchers, without the device itself, each once.
         public var recipients: [String]
+        /// The rooms the device is in.
+        public var rooms: [String]
+
+        public init(entry: PresenceEntry, recipients: [String], rooms: [String] = []) {
+            self.entry = entry
+            self.recipients = recipients
+            self.rooms = rooms
+        }
     }
 
     /// What a `join` found.
@@ -94,14 +104,14 @@ public final class PresenceStore: Sendable {
         let left = zip(events, transitions).filter { !$1.extra.isEmpty }
             .map { RedisCommand(["SREM", onKey($1.extra), $0.device], key: onKey($1.extra)) }
         _ = try? redis.pipelineBlocking(left)
-        return try announce(Array(zip(events.map(\.device), transitions)))
+        return announce(Array(zip(events.map(\.device), transitions)))
     }
 
-    /// Sets `device`'s status and note (nil clears it); returns its entry and who gets the change.
+    /// Sets `device`'s status and note (nil clears it); returns its entry and where the change goes.
     public func set(device: String, status: String, note: String?) throws -> Announcement {
         let reply = try redis.runBlocking(PresenceScripts.set, keys: deviceKeys(device),
                                           args: [status, note ?? "", String(limits.entryTTL.redisMilliseconds)])
-        guard let announcement = try announce([(device, try Transition(reply))])[0] else {
+        guard let announcement = announce([(device, try Transition(reply))])[0] else {
             throw RedisError(message: "unexpected reply to the presence set script: \(reply)", isConnectionError: false)
         }
         return announcement
@@ -201,7 +211,7 @@ public final class PresenceStore: Sendable {
             let transitions = try redis.runBlocking(PresenceScripts.offline, invocations: devices.map {
                 .init(keys: deviceKeys($0), args: [edge])
             }).map { try Transition($0.get()) }
-            announcements = try announce(Array(zip(devices, transitions))).compactMap { $0 }
+            announcements = announce(Array(zip(devices, transitions))).compactMap { $0 }
             _ = try redis.sendBlocking(["SREM", onKey(edge)] + devices, key: onKey(edge))
         }
         let left = try forgetEdgeIfEmpty(edge)
@@ -226,7 +236,7 @@ public final class PresenceStore: Sendable {
             let transitions = try redis.runBlocking(PresenceScripts.edgeRestarted, invocations: devices.map {
                 .init(keys: deviceKeys($0), args: [edge, String(atMs)])
             }).map { try Transition($0.get()) }
-            announcements += try announce(Array(zip(devices, transitions))).compactMap { $0 }
+            announcements += announce(Array(zip(devices, transitions))).compactMap { $0 }
             let dropped = zip(devices, transitions).filter { $1.extra == "drop" }.map(\.0)
             if !dropped.isEmpty { _ = try redis.sendBlocking(["SREM", onKey(edge)] + dropped, key: onKey(edge)) }
         } while cursor != "0"
@@ -261,25 +271,15 @@ public final class PresenceStore: Sendable {
         }
     }
 
-    /// Each transition's announcement (nil when it announces nothing), with its recipients: the device's watchers,
-    /// then the live members of each of its rooms (read for all the rooms at once, each room from its own slot), the
-    /// device itself excluded, each once.
-    private func announce(_ transitions: [(device: String, transition: Transition)]) throws -> [Announcement?] {
-        let rooms = Array(Set(transitions.filter(\.transition.notify).flatMap(\.transition.rooms)))
-        var members: [String: [String]] = [:]
-        if !rooms.isEmpty {
-            let after = "(\(Self.nowMs())"
-            let replies = try redis.pipelineBlocking(rooms.map { RedisCommand(["ZRANGEBYSCORE", roomKey($0), after, "+inf"], key: roomKey($0)) })
-            for (room, reply) in zip(rooms, replies) { members[room] = (try reply.get().array ?? []).compactMap(\.string) }
-        }
-        return transitions.map { device, transition in
+    /// Each transition's announcement (nil when it announces nothing): the device's live watchers (itself excluded,
+    /// each once), who get a downstream `change` each, and its live rooms, whose topics get one record each. Rooms'
+    /// members are not read: they get the change from the room's topic, whatever their number.
+    private func announce(_ transitions: [(device: String, transition: Transition)]) -> [Announcement?] {
+        transitions.map { device, transition in
             guard transition.notify else { return nil }
             var seen: Set<String> = [device]
-            var recipients: [String] = []
-            for other in transition.watchers + transition.rooms.flatMap({ members[$0] ?? [] }) where seen.insert(other).inserted {
-                recipients.append(other)
-            }
-            return Announcement(entry: PresenceEntry(device: device, fields: transition.entry), recipients: recipients)
+            return Announcement(entry: PresenceEntry(device: device, fields: transition.entry),
+                                recipients: transition.watchers.filter { seen.insert($0).inserted }, rooms: transition.rooms)
         }
     }
 

@@ -2,33 +2,69 @@ import ChannelClient
 import ChannelProtocol
 import DevCluster
 import Foundation
+import Shared
 import Testing
 
 /// A device talking to the presence service: sends ops, waits for their replies, and keeps every other presence
-/// message (changes, left notices) for the test to look for.
+/// message (changes and left notices, sent to it as a watcher or published on the topics of its rooms) for the test
+/// to look for.
 final class PresenceProbe: @unchecked Sendable {
     let device: String
     let client: DeviceClient
     private let lock = NSLock()
+    /// Messages from service `presence` under their ids, and events of presence topics under `<topic>@<position>`.
     private var received: [(id: String, json: [String: any Sendable])] = []
-    private var task: Task<Void, Never>?
+    private var tasks: [Task<Void, Never>] = []
 
     init(_ device: String, client: DeviceClient) {
         self.device = device
         self.client = client
-        task = Task { [weak self] in
+        tasks.append(Task { [weak self] in
             for await message in client.messages where message.service == "presence" {
-                guard case .json(let bytes) = message.payload,
-                      let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))?.plain as? [String: any Sendable]
-                else { continue }
+                guard let object = Self.object(message.payload) else { continue }
                 self?.lock.withLock { self?.received.append((message.id, object)) }
             }
-        }
+        })
+        tasks.append(Task { [weak self] in
+            for await delivery in client.topicEvents {
+                guard case .event(let event) = delivery, event.from == "presence", let object = Self.object(event.payload) else { continue }
+                self?.lock.withLock { self?.received.append(("\(event.topic)@\(event.position)", object)) }
+            }
+        })
     }
 
-    /// Connects `device` to edge `edge` of the shared cluster.
+    private static func object(_ payload: Payload) -> [String: any Sendable]? {
+        guard case .json(let bytes) = payload else { return nil }
+        return (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))?.plain as? [String: any Sendable]
+    }
+
+    /// The topic patterns in the probes' tokens: every room's topic.
+    static let topicPatterns = ["presence.room.>"]
+
+    /// Connects `device` to edge `edge` of the shared cluster, with a token that allows every service and the rooms'
+    /// topics.
     static func connect(_ device: String, edge: Int, on redis: TestRedis = .standalone) async throws -> PresenceProbe {
-        PresenceProbe(device, client: try await TestCluster.connect(device, edge: edge, on: redis))
+        let client = try await DeviceClient.connect(to: try await redis.cluster.edgeURL(edge))
+        let token = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
+            .mint(device: device, services: ["*"], topics: topicPatterns, ttl: .seconds(600))
+        _ = try await client.hello(device: device, token: token)
+        return PresenceProbe(device, client: client)
+    }
+
+    /// Subscribes to `room`'s topic, then joins it (so no change after the snapshot is missed), and returns the
+    /// `join` reply, checking that it names the topic.
+    func join(_ room: String) async throws -> [String: any Sendable] {
+        try await client.subscribe(topic: "presence.room.\(room)")
+        let reply = try await op(#"{"op":"join","room":"\#(room)"}"#)
+        #expect(reply["topic"] as? String == "presence.room.\(room)", "the snapshot names the room's topic")
+        return reply
+    }
+
+    /// Leaves `room`, then unsubscribes from its topic; returns the `leave` reply.
+    func leave(_ room: String) async throws -> [String: any Sendable] {
+        let reply = try await op(#"{"op":"leave","room":"\#(room)"}"#)
+        try await client.unsubscribe(topic: "presence.room.\(room)")
+        return reply
     }
 
     /// A JSON value read strictly (true and false are never numbers), turned into plain Swift values: String, Bool,
@@ -115,6 +151,6 @@ final class PresenceProbe: @unchecked Sendable {
 
     func close() async {
         await client.close()
-        task?.cancel()
+        for task in tasks { task.cancel() }
     }
 }

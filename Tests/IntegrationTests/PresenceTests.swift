@@ -73,44 +73,61 @@ struct PresenceTests {
         await a.close()
     }
 
+    /// Rooms run on topics: each member subscribes to `presence.room.<room>` and gets every join, leave and change of
+    /// the others as one topic event per change, whatever the number of members.
     @Test(arguments: TestRedis.allCases)
     func roomMembersWatchEachOther(on redis: TestRedis) async throws {
         let room = "room-\(UInt32.random(in: 0...UInt32.max))"
+        let topic = "presence.room.\(room)"
         let a = try await PresenceProbe.connect(TestCluster.uniqueDevice("ra"), edge: 0, on: redis)
         let b = try await PresenceProbe.connect(TestCluster.uniqueDevice("rb"), edge: 1, on: redis)
         let c = try await PresenceProbe.connect(TestCluster.uniqueDevice("rc"), edge: 0, on: redis)
 
-        let first = try await a.op(#"{"op":"join","room":"\#(room)"}"#)
+        let first = try await a.join(room)
         #expect(first["op"] as? String == "snapshot" && first["room"] as? String == room)
         #expect((first["presence"] as? [any Sendable])?.isEmpty == true, "alone in the room")
 
-        let second = try await b.op(#"{"op":"join","room":"\#(room)"}"#)
+        let second = try await b.join(room)
         let seen = (second["presence"] as? [any Sendable] ?? []).compactMap { ($0 as? [String: any Sendable])?["device"] as? String }
         #expect(seen == [a.device], "the joiner gets the other members' entries")
         _ = try await a.change(of: b.device, within: Self.changeWithin)
 
-        _ = try await c.op(#"{"op":"join","room":"\#(room)"}"#)
+        _ = try await c.join(room)
         _ = try await a.change(of: c.device, within: Self.changeWithin)
         _ = try await b.change(of: c.device, within: Self.changeWithin)
 
-        // Members watch each other: a status change of C reaches A and B, who never watched C explicitly.
+        // Members watch each other: a status change of C reaches A and B, who never watched C explicitly, as one
+        // event of the room's topic (from presence) each, on edges 1 and 2 alike.
         _ = try await c.op(#"{"op":"set","status":"busy"}"#)
-        _ = try await a.change(of: c.device, status: "busy", within: Self.changeWithin)
-        _ = try await b.change(of: c.device, status: "busy", within: Self.changeWithin)
+        let onEdge1 = try await a.next(within: Self.changeWithin, "C busy on the room's topic") {
+            $0.id.hasPrefix("\(topic)@") && $0.json["device"] as? String == c.device && $0.json["status"] as? String == "busy"
+        }
+        let onEdge2 = try await b.next(within: Self.changeWithin, "C busy on the room's topic") {
+            $0.id.hasPrefix("\(topic)@") && $0.json["device"] as? String == c.device && $0.json["status"] as? String == "busy"
+        }
+        #expect(onEdge1.id == onEdge2.id, "one record, at one position, for every member")
+        #expect(onEdge1.json["op"] as? String == "change" && onEdge1.json["online"] as? Bool == true)
+        #expect(!a.pending.contains { !$0.id.hasPrefix("\(topic)@") && $0.json["device"] as? String == c.device },
+                "members get nothing downstream")
 
-        let left = try await c.op(#"{"op":"leave","room":"\#(room)"}"#)
+        let left = try await c.leave(room)
         #expect(left["op"] as? String == "left" && left["room"] as? String == room && left["device"] == nil)
         for member in [a, b] {
             let notice = try await member.next(within: Self.changeWithin, "C's leave") {
                 $0.json["op"] as? String == "left" && $0.json["device"] as? String == c.device
             }
-            #expect(notice.json["room"] as? String == room)
+            #expect(notice.json["room"] as? String == room && notice.id.hasPrefix("\(topic)@"))
         }
         // After leaving, C's changes no longer reach the room.
         _ = try await c.op(#"{"op":"set","status":"away"}"#)
         try await Task.sleep(for: .seconds(1.5))
         #expect(!a.pending.contains { $0.json["device"] as? String == c.device && $0.json["status"] as? String == "away" })
-        for probe in [a, b, c] { await probe.close() }
+
+        // B's connection ends: A sees B go offline on the room's topic (connection events announce to rooms too).
+        await b.close()
+        let offline = try await a.change(of: b.device, online: false, within: Self.changeWithin)
+        #expect(offline["op"] as? String == "change")
+        for probe in [a, c] { await probe.close() }
     }
 
     /// A takeover whose events arrive in the worst order: the old connection's `disconnect` before the newer

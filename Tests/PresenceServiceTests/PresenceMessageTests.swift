@@ -25,8 +25,10 @@ struct PresenceMessageTests {
     @Test func repliesHaveTheirDocumentedShapes() throws {
         let snapshot = try object(.snapshot(room: "demo", entries: [PresenceEntry(device: "a"), PresenceEntry(device: "b")]))
         #expect(snapshot["op"] as? String == "snapshot" && snapshot["room"] as? String == "demo")
+        #expect(snapshot["topic"] as? String == "presence.room.demo", "the topic the room's changes are published on")
         #expect((snapshot["presence"] as? [[String: Any]])?.compactMap { $0["device"] as? String } == ["a", "b"])
-        #expect(try object(.snapshot(room: nil, entries: []))["room"] == nil)
+        let watched = try object(.snapshot(room: nil, entries: []))
+        #expect(watched["room"] == nil && watched["topic"] == nil)
         #expect(try object(.unwatched(["a", "b"]))["devices"] as? [String] == ["a", "b"])
         let left = try object(.left(room: "demo", device: "d-3"))
         #expect(left["op"] as? String == "left" && left["room"] as? String == "demo" && left["device"] as? String == "d-3")
