@@ -82,6 +82,10 @@ struct DevCommand: AsyncParsableCommand {
         options.presence = presence
         options.push = push
         options.pushPort = pushPort
+        // The push service's topic endpoint needs an API key: one made up for this run (never a well-known one), for
+        // the demo's broadcast button and for whoever reads this output.
+        let topicKey = push ? "dev-" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() : nil
+        if let topicKey { options.pushArguments += ["--topic-api-keys", topicKey] }
         if verbose { options.echoOutput = { Console.say($0) } }
         let cluster = LocalCluster(options: options)
         do {
@@ -93,9 +97,13 @@ struct DevCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         Console.say("logs \(logDir)")
+        if let topicKey, let pushURL = cluster.pushURL {
+            Console.say("topics: POST \(pushURL)/v1/topics/{topic} with Authorization: Bearer \(topicKey)")
+        }
         var demo: SimpleHTTPServer?
         if let site {
-            let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL, services: cluster.edgeServices)
+            let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL,
+                                    services: cluster.edgeServices, topicKey: topicKey)
             do {
                 demo = try await DemoServer.start(host: "127.0.0.1", port: demoPort, site: site, config: config)
             } catch {

@@ -4,14 +4,15 @@ import Testing
 
 /// The README's run command, seen by a newcomer: `gateway dev` serves the demo page, and two tabs of a real headless
 /// Chromium use it (Tests/browser/demo_test.py): they see each other's presence, do an echo round trip, and one gets
-/// a push notification sent with an HTTP call; one tab's edge is drained and the tab moves to the other edge. The
-/// screenshot lands in `.build/demo-screenshot.png`.
+/// a push notification sent with an HTTP call; one click on the broadcast button reaches both tabs through topic
+/// `demo.broadcast`, and a tab that leaves the page and comes back gets exactly the broadcast it missed; one tab's
+/// edge is drained and the tab moves to the other edge. The screenshot lands in `.build/demo-screenshot.png`.
 @Suite(.timeLimit(.minutes(4)))
 struct DemoPageTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test func twoBrowserTabsUseEchoPushAndPresenceThroughTheDemoPage() async throws {
+    @Test func twoBrowserTabsUseEchoPushPresenceAndBroadcastThroughTheDemoPage() async throws {
         #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"), "no chromium: run scripts/setup.sh")
         let port = try FreePort.consecutive(2, from: 10_000 + Int.random(in: 0..<20_000))
         let demoPort = try FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))

@@ -1,9 +1,11 @@
 """The demo page of `gateway dev` in a real headless Chromium (Debian's chromium and chromium-driver, via Selenium).
 
 Two tabs open the page; each is a device on the channel. They must see each other in the presence room, do an echo
-round trip, and one receives a push notification that this script sends with an HTTP call to its push endpoint.
-Then the other tab closes and the first must see it go offline; last, the first tab's edge is drained (SIGTERM) and
-the tab must move to the other edge and work there. A screenshot of the second tab, taken when it shows
+round trip, and one receives a push notification that this script sends with an HTTP call to its push endpoint. One
+click on the broadcast button publishes once to topic demo.broadcast, and both tabs show it. The first tab then leaves
+the page while this script publishes again; back on the page it shows that one broadcast, replayed from the position
+its client kept in sessionStorage, and not the first one again. Then the other tab closes and the first must see it go
+offline; last, the first tab's edge is drained (SIGTERM) and the tab must move to the other edge and work there. A screenshot of the second tab, taken when it shows
 all of that, is saved to --screenshot. Prints one JSON line of what it saw; exits 1 with the reason otherwise.
 
 Run by Tests/IntegrationTests/DemoPageTests.swift against a `gateway dev` it starts.
@@ -53,6 +55,31 @@ def presence_of(driver, device):
         "const li = [...document.querySelectorAll('#presence li')].find(e => e.dataset.device === arguments[0]);"
         "return li ? [li.dataset.online, li.dataset.status] : null;", device)
     return None if found is None else (found[0] == "true", found[1])
+
+
+def broadcasts(driver):
+    """{text: position} of the broadcasts this tab shows (gaps have no text)."""
+    found = driver.execute_script(
+        "return [...document.querySelectorAll('#broadcasts li')].filter(e => e.dataset.text !== undefined)"
+        ".map(e => [e.dataset.text, e.dataset.pos]);")
+    return dict(found)
+
+
+def subscribed_to_broadcast(driver):
+    return driver.find_element(By.ID, "broadcast-card").get_attribute("data-subscribed") == "true"
+
+
+def publish(config, text):
+    """Publishes {text, sender} to topic demo.broadcast as an app server would; returns the answer's position."""
+    request = urllib.request.Request(
+        f"{config['push']}/v1/topics/demo.broadcast", method="POST",
+        data=json.dumps({"text": text, "sender": "the browser test"}).encode(),
+        headers={"Authorization": f"Bearer {config['topicKey']}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.load(response)
+        assert response.status == 201, f"the topic endpoint answered {response.status}"
+    assert answer["topic"] == "demo.broadcast", answer
+    return answer["pos"]
 
 
 def edge_pid(dev_pid, edge):
@@ -148,10 +175,49 @@ def main():
              lambda d: any(li.get_attribute("data-text") == "a push notification" for li in d.find_elements(By.CSS_SELECTOR, "#notifications li")))
         seen["push_from_page"] = text(driver, "push-status")
 
-        # The screenshot: tab B connected, with tab A in its presence list, an echo round trip and the notification.
+        # Broadcast: one click in tab B publishes once to topic demo.broadcast, and both tabs show it. Subscribing
+        # without a position starts with new messages, so both must be subscribed before the click.
+        for handle in (tab_a, tab_b):
+            driver.switch_to.window(handle)
+            wait(driver, 15, "the tab to subscribe to demo.broadcast", subscribed_to_broadcast)
+        first = f"to every tab {secrets.token_hex(3)}"
+        driver.find_element(By.ID, "broadcast-text").clear()
+        driver.find_element(By.ID, "broadcast-text").send_keys(first)
+        driver.find_element(By.ID, "broadcast-send").click()
+        wait(driver, 15, "the broadcast's POST to answer 201",
+             lambda d: d.find_element(By.ID, "broadcast-result").get_attribute("data-status") == "201")
+        first_pos = wait(driver, 15, "the broadcast in tab B", lambda d: broadcasts(d).get(first))
+        driver.switch_to.window(tab_a)
+        assert wait(driver, 15, "the broadcast in tab A", lambda d: broadcasts(d).get(first)) == first_pos
+        seen["broadcast_pos"] = first_pos
+        driver.switch_to.window(tab_b)
+
+        # The screenshot: tab B connected, with tab A in its presence list, an echo round trip, the notification and
+        # the broadcast.
         time.sleep(0.3)
         driver.save_screenshot(args.screenshot)
         seen["screenshot"] = args.screenshot
+
+        # Replay: tab A leaves the page (its WebSocket closes) while an app server publishes; back on the page, the
+        # client subscribes with the position it kept in sessionStorage and gets exactly the broadcast it missed.
+        with urllib.request.urlopen(args.url.rstrip("/") + "/demo/config", timeout=10) as response:
+            config = json.load(response)
+        driver.switch_to.window(tab_a)
+        driver.get("about:blank")
+        missed = f"while tab A was away {secrets.token_hex(3)}"
+        missed_pos = publish(config, missed)
+        driver.get(args.url)
+        wait(driver, 30, "tab A to connect again", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "connected")
+        assert text(driver, "device") == device_a, "tab A kept its device id"
+        assert wait(driver, 15, "tab A to get the broadcast it missed", lambda d: broadcasts(d).get(missed)) == missed_pos
+        wait(driver, 5, "tab A's subscription", subscribed_to_broadcast)
+        status = text(driver, "broadcast-status")
+        assert status == f"subscribed, resumed after position {first_pos}", status
+        time.sleep(0.5)  # a repeat of the first broadcast would come right after the replay
+        assert broadcasts(driver) == {missed: missed_pos}, f"tab A shows {broadcasts(driver)} after coming back"
+        seen["replayed_after_reload"] = missed_pos
+        driver.switch_to.window(tab_b)
+        assert wait(driver, 15, "tab B to get the second broadcast live", lambda d: broadcasts(d).get(missed)) == missed_pos
 
         # Closing tab B ends its connection: tab A sees it go offline.
         driver.close()

@@ -11,6 +11,13 @@ const AUTH_FAILED = 4001;
 const PROTOCOL_VIOLATION = 4002;
 const DRAINING = 4005;
 
+// Codes of the errors that answer a `sub` or `unsub`, with the topic as `ref`. A `msg` never gets one of these with a
+// ref (its `invalid_field` has none), so a ref with one of these codes names a topic, never a message id.
+const TOPIC_ERRORS = new Set(['forbidden_topic', 'not_subscribed', 'too_many_topics', 'bad_position', 'invalid_field']);
+// The protocol's topic rule. Checked here because the edge's answer to a malformed name carries no ref, so it could
+// not be matched to its subscribe call.
+const TOPIC_NAME = /^[A-Za-z0-9._:@-]{1,200}$/;
+
 /** An error the gateway reported for a message (`code` as in docs/protocol.md), or a local failure of `send`. */
 export class ChannelError extends Error {
   constructor(code, message, { retryable = false, ref = undefined } = {}) {
@@ -36,6 +43,9 @@ export class ChannelError extends Error {
  *   edge's `reconnect` frame (drain); it stops for good after close 4004 (replaced) or 4002 (protocol violation),
  *   and after 4001 (auth failed) unless `token` is a function that can fetch a new token. Once it stopped, pending
  *   and new sends reject with the state it stopped in (`closed`, `replaced` or `failed`).
+ * - Topic subscriptions (`subscribe`) are made again after every reconnect, naming the last position processed, so
+ *   the edge replays what the device missed; each topic's notices reach its handler one at a time, in order, without
+ *   repeats of the last processed position. Positions outlive the page in `storage` (sessionStorage by default).
  */
 export class ChannelClient extends EventTarget {
   /**
@@ -47,8 +57,11 @@ export class ChannelClient extends EventTarget {
    * @param {number} [options.minBackoffMs=250] @param {number} [options.maxBackoffMs=30000]
    * @param {number} [options.dedupeWindow=4096] how many received ids are remembered to drop repeats.
    * @param {function} [options.WebSocket] a WebSocket constructor (defaults to the global one).
+   * @param {?{getItem: function, setItem: function, removeItem: function}} [options.storage] where topic positions are
+   *   kept across page loads (defaults to `sessionStorage` when the runtime has one; `null` keeps them in memory only).
    */
-  constructor({ url, device, token, minBackoffMs = 250, maxBackoffMs = 30000, dedupeWindow = 4096, WebSocket: Socket } = {}) {
+  constructor({ url, device, token, minBackoffMs = 250, maxBackoffMs = 30000, dedupeWindow = 4096, WebSocket: Socket,
+    storage = sessionStorageIfAny() } = {}) {
     super();
     if (!url || !device || !token) throw new TypeError('ChannelClient needs url, device and token');
     this.urls = Array.isArray(url) ? [...url] : [url];
@@ -72,6 +85,9 @@ export class ChannelClient extends EventTarget {
     this.stopped = false;
     this.idPrefix = `js-${randomId()}-`;
     this.nextId = 1;
+    this.storage = storage;
+    this.subscriptions = new Map();     // topic -> Subscription, until unsubscribe or a stop
+    this.topicRequests = new Map();     // topic -> [request] written on this connection and not answered yet
   }
 
   /**
@@ -131,6 +147,63 @@ export class ChannelClient extends EventTarget {
     return entry.promise;
   }
 
+  /**
+   * Subscribes to `topic` and hands its notices to `handler`, one at a time, in order:
+   * `{ type: 'event', topic, pos, from, body }` (or `data`, a Uint8Array, for a binary payload), and
+   * `{ type: 'gap', topic, pos }` when messages up to `pos` were missed for good (`pos` is null when the gateway
+   * refused the stored position; delivery then goes on with new messages).
+   * If the handler returns a promise, the topic's next notice waits for it. A notice counts as processed (its position
+   * becomes the topic's last position, kept in `storage`) once the handler returned or its promise settled; a
+   * handler that throws is reported as an `error` event and the notice still counts, since topics have no per-message
+   * redelivery. A notice whose position equals the last processed (or a queued) one is dropped.
+   * The subscription resumes after the last position (from `storage`, or `pos` if given), and is made again after
+   * every reconnect. Resolves with `{ topic, pos }` (the position it resumed after, or null) when the edge confirmed
+   * it; rejects with a ChannelError whose `ref` is the topic (`forbidden_topic`, `too_many_topics`, `invalid_field`,
+   * `unsubscribed`, or the state the client stopped in). Subscribing to a topic again replaces its handler.
+   */
+  subscribe(topic, handler, { pos = undefined } = {}) {
+    if (typeof handler !== 'function') throw new TypeError('subscribe needs a handler function');
+    if (this.stopped) {
+      return Promise.reject(new ChannelError(this.state, `the client has stopped (${this.state})`, { ref: topic }));
+    }
+    if (typeof topic !== 'string' || !TOPIC_NAME.test(topic)) {
+      return Promise.reject(new ChannelError('invalid_field', 'a topic is 1 to 200 characters of A-Z a-z 0-9 . _ - : @',
+        { ref: topic }));
+    }
+    const existing = this.subscriptions.get(topic);
+    if (existing) { existing.handler = handler; return existing.promise; }
+    const start = typeof pos === 'string' && pos !== '' ? pos : this.loadPosition(topic);
+    const sub = new Subscription(topic, handler, start);
+    if (start !== null) this.storePosition(topic, start);
+    this.subscriptions.set(topic, sub);
+    if (this.state === 'connected') this.writeSub(sub);
+    return sub.promise;
+  }
+
+  /**
+   * Ends the subscription to `topic`: its handler gets no notice from now on, and its stored position is forgotten
+   * (a later `subscribe` starts with new messages). Never rejects: resolves when the edge confirmed it (or said it
+   * had no such subscription), when the connection is lost first, or at once when not connected (the next connection
+   * does not subscribe it) or not subscribed. A `subscribe` still waiting for its answer rejects with `unsubscribed`.
+   */
+  unsubscribe(topic) {
+    const sub = this.subscriptions.get(topic);
+    if (!sub) return Promise.resolve({ topic });
+    this.endSubscription(sub, new ChannelError('unsubscribed', `unsubscribed from ${topic} before the edge answered`,
+      { ref: topic }));
+    this.storePosition(topic, null);
+    if (this.state !== 'connected') return Promise.resolve({ topic });
+    return new Promise((resolve) => {
+      this.topicRequest(topic, { kind: 'unsub', resolve });
+      this.write({ type: 'unsub', topic });
+    });
+  }
+
+  /** The last position processed for `topic` (of its subscription, else the stored one), or null. */
+  position(topic) {
+    return this.subscriptions.get(topic)?.pos ?? this.loadPosition(topic);
+  }
+
   /** Closes the connection and stops reconnecting; pending sends are rejected with `closed`. */
   close() {
     this.stopped = true;
@@ -140,6 +213,7 @@ export class ChannelClient extends EventTarget {
     this.socket = null;
     if (socket) { detach(socket); try { socket.close(1000); } catch { /* already closing */ } }
     this.rejectPending('closed', 'the client was closed before the ack');
+    this.endTopics('closed');
     this.setState('closed', {});
   }
 
@@ -198,6 +272,8 @@ export class ChannelClient extends EventTarget {
         // Resume, in send order, same ids, before announcing 'connected': a send made by a 'state' listener is then
         // written once, after the older ones. The snapshot keeps the loop from seeing sends added meanwhile.
         for (const entry of [...this.pending.values()]) this.writePending(entry);
+        // Subscriptions too, each naming its last processed position, so the edge replays what came meanwhile.
+        for (const sub of this.subscriptions.values()) this.writeSub(sub);
         this.setState('connected', { edge: frame.edge, session: frame.session });
         break;
       case 'ack': {
@@ -208,12 +284,21 @@ export class ChannelClient extends EventTarget {
       case 'error': this.refused(frame); break;
       case 'reconnect': this.drainDelayMs = Number(frame.delay) || 0; break;
       case 'msg': this.deliver(socket, frame); break;
+      case 'event': case 'gap': this.topicNotice(frame); break;
+      case 'subscribed': this.topicAnswered(frame.topic, null, 'sub'); break;
+      case 'unsubscribed': this.topicAnswered(frame.topic, null, 'unsub'); break;
       default: break;
     }
   }
 
   refused(frame) {
     const error = new ChannelError(frame.code, frame.message, { retryable: frame.retryable === true, ref: frame.ref });
+    // A topic's error, also one that comes after its sub was confirmed (bad_position); a message's errors never use
+    // these codes with a ref.
+    if (TOPIC_ERRORS.has(frame.code) && (this.topicRequests.has(frame.ref) || this.subscriptions.has(frame.ref))) {
+      this.topicAnswered(frame.ref, error, null);
+      return;
+    }
     const entry = frame.ref === undefined ? undefined : this.pending.get(frame.ref);
     if (!entry) { this.emit('error', { error }); return; }
     if (error.retryable) {
@@ -274,6 +359,7 @@ export class ChannelClient extends EventTarget {
     if (this.socket) detach(this.socket);
     this.socket = null;
     this.welcome = null;
+    this.connectionGone();
     if (this.stopped) return;
     if (code === REPLACED) { this.stop('replaced', { code }); return; }
     if (code === PROTOCOL_VIOLATION || (code === AUTH_FAILED && typeof this.token !== 'function')) {
@@ -292,7 +378,157 @@ export class ChannelClient extends EventTarget {
   stop(state, detail) {
     this.stopped = true;
     this.rejectPending(state, `the client stopped (${state}) before the ack`);
+    this.endTopics(state);
     this.setState(state, detail);
+  }
+
+  // --- topics ---
+
+  writeSub(sub) {
+    const frame = { type: 'sub', topic: sub.topic };
+    if (sub.pos !== null) frame.pos = sub.pos;
+    sub.sentPos = sub.pos;
+    this.topicRequest(sub.topic, { kind: 'sub', sub, pos: sub.pos });
+    this.write(frame);
+  }
+
+  topicRequest(topic, request) {
+    const list = this.topicRequests.get(topic);
+    if (list) list.push(request); else this.topicRequests.set(topic, [request]);
+  }
+
+  /** Removes and returns the oldest request of `topic` on this connection of `kind`, if any. */
+  takeRequest(topic, kind) {
+    const list = this.topicRequests.get(topic);
+    const index = list ? list.findIndex((r) => r.kind === kind) : -1;
+    if (index < 0) return undefined;
+    const [request] = list.splice(index, 1);
+    if (list.length === 0) this.topicRequests.delete(topic);
+    return request;
+  }
+
+  /**
+   * An answer about `topic`: `subscribed`/`unsubscribed` (`error` null) or a refusal. Each goes to the oldest
+   * request of the kind it answers: `unsubscribed` and `not_subscribed` to an unsub, the rest to a sub. The edge can
+   * send `bad_position` after `subscribed` (it learns later that the position lies beyond the end of the stream),
+   * so one with no request left applies to the subscription itself.
+   */
+  topicAnswered(topic, error, kind) {
+    if (kind === 'unsub' || error?.code === 'not_subscribed') {
+      const request = this.takeRequest(topic, 'unsub');
+      // not_subscribed: the edge had no such subscription (say, its sub was refused), which is what was asked for.
+      if (request) request.resolve({ topic }); else if (error) this.emit('error', { error, topic });
+      return;
+    }
+    const badPosition = error?.code === 'bad_position';
+    const request = this.takeRequest(topic, 'sub');
+    const sub = request ? request.sub : this.subscriptions.get(topic);
+    // Unsubscribed meanwhile (the unsub's answer follows), or an answer to nothing this client asked.
+    if (!sub || this.subscriptions.get(topic) !== sub || (!request && !badPosition)) return;
+    if (!error) { sub.settle(null, { topic, pos: request.pos }); return; }
+    if (badPosition && (request ? request.pos : sub.sentPos) !== null) {
+      // The position cannot be resumed (for example the cluster's topic stream was reset since it was stored): say
+      // that what was missed is unknown, then subscribe again without one, for new messages.
+      sub.pos = null;
+      this.storePosition(topic, null);
+      sub.queue.push({ type: 'gap', topic, pos: null });
+      this.drainTopic(sub);
+      if (this.state === 'connected') this.writeSub(sub);
+      return;
+    }
+    if (sub.settled) this.emit('error', { error, topic });   // a subscription made again after a reconnect
+    this.endSubscription(sub, error);
+  }
+
+  /** An `event` or `gap` frame: queued for its subscription's handler unless it repeats a known position. */
+  topicNotice(frame) {
+    const sub = this.subscriptions.get(frame.topic);
+    // Not subscribed (any more): unsubscribe promised that the handler gets nothing after it.
+    if (!sub || typeof frame.pos !== 'string') return;
+    if (frame.pos === sub.pos || sub.queued.has(frame.pos)) return;   // replayed after a reconnect, already had
+    let notice;
+    if (frame.type === 'gap') {
+      notice = { type: 'gap', topic: frame.topic, pos: frame.pos };
+    } else {
+      notice = { type: 'event', topic: frame.topic, pos: frame.pos, from: frame.from };
+      if ('data' in frame) notice.data = fromBase64(frame.data); else notice.body = frame.body;
+    }
+    sub.queued.add(frame.pos);
+    sub.queue.push(notice);
+    this.drainTopic(sub);
+  }
+
+  /** Hands a topic's queued notices to its handler, one at a time: an async handler holds back the next one. */
+  drainTopic(sub) {
+    while (!sub.busy && !sub.ended && sub.queue.length > 0) {
+      const notice = sub.queue.shift();
+      let result;
+      try {
+        result = sub.handler(notice);
+      } catch (error) {
+        this.emit('error', { error, event: notice });
+      }
+      if (result && typeof result.then === 'function') {
+        sub.busy = true;
+        Promise.resolve(result)
+          .catch((error) => this.emit('error', { error, event: notice }))
+          .then(() => { sub.busy = false; this.processed(sub, notice); this.drainTopic(sub); });
+        return;
+      }
+      this.processed(sub, notice);
+    }
+  }
+
+  processed(sub, notice) {
+    sub.queued.delete(notice.pos);
+    if (sub.ended || notice.pos === null) return;   // unsubscribed meanwhile: its position was forgotten
+    sub.pos = notice.pos;
+    this.storePosition(sub.topic, notice.pos);
+  }
+
+  endSubscription(sub, error) {
+    sub.ended = true;
+    sub.queue = [];
+    if (this.subscriptions.get(sub.topic) === sub) this.subscriptions.delete(sub.topic);
+    sub.settle(error);
+  }
+
+  /** The connection is gone, so no answer to its sub/unsub frames will come. */
+  connectionGone() {
+    const requests = [...this.topicRequests];
+    this.topicRequests.clear();
+    // A new connection starts with no subscription but those written after its welcome, so an unsub is done; a
+    // sub's promise waits for the answer to the sub the next welcome writes.
+    for (const [topic, list] of requests) for (const r of list) if (r.kind === 'unsub') r.resolve({ topic });
+  }
+
+  /** Stopped for good: subscriptions end (their positions stay stored, so subscribing again later resumes). */
+  endTopics(state) {
+    this.connectionGone();
+    for (const sub of [...this.subscriptions.values()]) {
+      this.endSubscription(sub, new ChannelError(state, `the client stopped (${state})`, { ref: sub.topic }));
+    }
+  }
+
+  positionKey(topic) {
+    // Neither device ids nor topic names contain '/', so the key is unambiguous.
+    return `cg.pos/${this.device}/${topic}`;
+  }
+
+  loadPosition(topic) {
+    try {
+      const pos = this.storage?.getItem(this.positionKey(topic));
+      return typeof pos === 'string' && pos !== '' ? pos : null;
+    } catch {
+      return null;   // storage refused (privacy settings): positions live in memory only
+    }
+  }
+
+  storePosition(topic, pos) {
+    try {
+      if (pos === null) this.storage?.removeItem(this.positionKey(topic));
+      else this.storage?.setItem(this.positionKey(topic), pos);
+    } catch { /* full or refused: the position lives in memory only */ }
   }
 
   /** Full jitter: a random wait of up to min(max, min × 2^attempt). */
@@ -321,6 +557,30 @@ export class ChannelClient extends EventTarget {
   }
 }
 
+/** One topic subscription: its handler, last processed position, and the notices waiting for the handler. */
+class Subscription {
+  constructor(topic, handler, pos) {
+    this.topic = topic;
+    this.handler = handler;
+    this.pos = pos;               // the last position processed, or null
+    this.sentPos = null;          // the position the last sub frame named
+    this.queue = [];              // notices waiting for the handler
+    this.queued = new Set();      // their positions (and the one being handled), to drop replays of them
+    this.busy = false;            // an async handler runs
+    this.ended = false;
+    this.settled = false;
+    this.promise = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
+    // A subscribe whose promise nobody awaits must not become an unhandled rejection when it ends.
+    this.promise.catch(() => {});
+  }
+
+  settle(error, value) {
+    if (this.settled) return;
+    this.settled = true;
+    if (error) this.reject(error); else this.resolve(value);
+  }
+}
+
 /** A bounded set of the most recently seen ids. */
 class RecentIds {
   constructor(capacity) { this.capacity = capacity; this.ids = new Set(); }
@@ -336,6 +596,11 @@ class RecentIds {
 // CustomEvent exists in browsers and Node 19+; Event with a detail property elsewhere.
 class CustomEventLike extends Event {
   constructor(type, detail) { super(type); this.detail = detail; }
+}
+
+// sessionStorage keeps positions across reloads of this tab; reading it throws where the page may not use storage.
+function sessionStorageIfAny() {
+  try { return globalThis.sessionStorage ?? null; } catch { return null; }
 }
 
 function detach(socket) {

@@ -13,15 +13,21 @@ struct DemoConfig: Codable, Sendable {
     var push: String?
     /// The services the edges offer.
     var services: [String]
+    /// The push service's API key for `POST /v1/topics/{topic}`, so that the page's broadcast button can publish.
+    /// A key made up for this `gateway dev` run; handing it to a page is only acceptable in development.
+    var topicKey: String?
 }
 
 /// The demo's web server, run by `gateway dev` only: the page and the JavaScript client (``DemoSite``), the cluster's
 /// addresses (`/demo/config`) and development tokens (`/demo/token?device=<id>`, signed with the development key
-/// every `gateway dev` edge accepts, valid for an hour, for any service).
+/// every `gateway dev` edge accepts, valid for an hour, for any service and the topics in ``topics``).
 ///
 /// Guarantees: serves only the site's fixed files; a device id outside the protocol's rule gets 400; every answer runs
 /// off the event loop (``SimpleHTTPServer``).
 enum DemoServer {
+    /// The topic patterns of the demo's tokens: the broadcast panel's topic, and presence rooms.
+    static let topics = ["demo.broadcast", "presence.room.>"]
+
     /// Starts serving; close the returned server to stop.
     static func start(host: String, port: Int, site: DemoSite, config: DemoConfig) async throws -> SimpleHTTPServer {
         let tokens = try await TokenAuthority(keys: [.development])
@@ -53,7 +59,7 @@ enum DemoServer {
                                           Array(#"{"error":"bad_request","message":"device: 1-128 characters of A-Z a-z 0-9 . - _ : @"}"#.utf8))
             }
             do {
-                let token = try await tokens.mint(device: device, services: ["*"], ttl: .seconds(3600))
+                let token = try await tokens.mint(device: device, services: ["*"], topics: topics, ttl: .seconds(3600))
                 let body = (try? JSONEncoder().encode(["device": device, "token": token])).map(Array.init) ?? []
                 return SimpleHTTPResponse(.ok, "application/json", body)
             } catch {

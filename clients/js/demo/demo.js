@@ -1,8 +1,10 @@
-// The demo page: one ChannelClient, three services (echo, push, presence). Served by `gateway dev`.
+// The demo page: one ChannelClient, three services (echo, push, presence) and a topic (demo.broadcast). Served by
+// `gateway dev`.
 // State the browser test reads is mirrored in data- attributes (body[data-state], #presence li[data-online], ...).
 import { ChannelClient } from '/channel-client.js';
 
 const ROOM = 'demo';
+const BROADCAST = 'demo.broadcast';
 const $ = (id) => document.getElementById(id);
 
 const log = (text) => {
@@ -133,24 +135,88 @@ async function main() {
   };
   // Changes can arrive out of order: the entry with the highest version is the latest (docs/presence.md).
   const newer = (entry) => !people.has(entry.device) || people.get(entry.device).version <= entry.version;
-  client.on('presence', (body) => {
+  const onPresence = (body) => {
     if (body.op === 'snapshot' && body.room === ROOM) {
       const members = new Set(body.presence.map((p) => p.device));
       for (const device of people.keys()) if (!members.has(device)) people.delete(device);
       for (const p of body.presence) if (newer(p)) people.set(p.device, p);
     } else if (body.op === 'change') {
       if (newer(body)) people.set(body.device, body);
-      log(`${body.device} is ${body.online ? body.status : 'offline'}`);
+      // The room's topic carries this tab's own changes back too; the log is about the others.
+      if (body.device !== device) log(`${body.device} is ${body.online ? body.status : 'offline'}`);
     } else if (body.op === 'left') {
       if (body.device) people.delete(body.device);
     } else if (body.op === 'error') {
       log(`presence: ${body.message}`);
     }
     render();
-  });
+  };
+  // The join's reply (a snapshot) and changes of watched devices come as messages of service presence; the room's
+  // changes are published once on its topic (docs/presence.md), which the page subscribes to before it joins.
+  client.on('presence', onPresence);
+  if (offers.has('presence')) {
+    client.subscribe(`presence.room.${ROOM}`, (notice) => {
+      if (notice.type === 'event') { if (notice.body) onPresence(notice.body); return; }
+      // Changes were missed: a new join answers with a fresh snapshot of the room.
+      client.send('presence', { op: 'join', room: ROOM }).catch((e) => log(`join: ${e.message}`));
+    }).catch((error) => log(`presence room topic: ${error.message}`));
+  }
   render();
   $('my-status').addEventListener('change', () => {
     client.send('presence', { op: 'set', status: $('my-status').value }).catch((e) => log(`status: ${e.message}`));
+  });
+
+  // --- broadcast: topic demo.broadcast ---
+  // The client keeps the last position in sessionStorage, so a reloaded tab shows what was published while it was
+  // away (and not again what it already showed).
+  const canBroadcast = Boolean(config.push && config.topicKey);
+  $('broadcast-send').disabled = !canBroadcast;
+  if (!canBroadcast) $('broadcast-result').textContent = 'the push service, which publishes to topics, is not running';
+  client.subscribe(BROADCAST, (notice) => {
+    const item = document.createElement('li');
+    item.dataset.pos = notice.pos ?? '';
+    if (notice.type === 'gap') {
+      item.className = 'gap';
+      item.textContent = notice.pos === null ? 'missed an unknown number of broadcasts'
+        : `missed broadcasts up to position ${notice.pos}`;
+      if (notice.pos === null) $('broadcast-status').textContent = 'subscribed; the stored position was refused, so new broadcasts only';
+      log(`broadcast: ${item.textContent}`);
+    } else {
+      const body = notice.body ?? {};
+      item.dataset.text = body.text ?? '';
+      item.dataset.sender = body.sender ?? '';
+      item.textContent = body.text ?? `${notice.data?.length ?? 0} bytes`;
+      const meta = document.createElement('span');
+      meta.className = 'meta';
+      meta.textContent = `${body.sender === device ? 'this tab' : body.sender ?? notice.from} at ${notice.pos}`;
+      item.append(meta);
+      log(`broadcast arrived (${notice.pos})`);
+    }
+    $('broadcasts').prepend(item);
+    while ($('broadcasts').children.length > 30) $('broadcasts').lastChild.remove();
+  }).then(({ pos }) => {
+    $('broadcast-card').dataset.subscribed = 'true';
+    $('broadcast-status').textContent = pos ? `subscribed, resumed after position ${pos}` : 'subscribed';
+  }, (error) => {
+    $('broadcast-status').textContent = `not subscribed: ${error.code}: ${error.message}`;
+    log(`broadcast: ${error.message}`);
+  });
+  $('broadcast-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const response = await fetch(`${config.push}/v1/topics/${encodeURIComponent(BROADCAST)}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${config.topicKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: $('broadcast-text').value, sender: device }),
+      });
+      const answer = await response.json().catch(() => null);
+      $('broadcast-result').dataset.status = String(response.status);
+      $('broadcast-result').textContent = response.ok ? `POST ${response.status}, published at position ${answer?.pos}`
+        : `POST ${response.status}: ${answer?.message ?? response.statusText}`;
+    } catch (error) {
+      $('broadcast-result').dataset.status = 'failed';
+      $('broadcast-result').textContent = `not published: ${error.message}`;
+    }
   });
 
   function onConnected() {

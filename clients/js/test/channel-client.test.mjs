@@ -23,6 +23,14 @@ class ScriptedSocket {
   frames(type) { return this.sent.filter((f) => f.type === type); }
 }
 
+/** sessionStorage's interface over a Map, so that tests can look into it and share it between clients (a reload). */
+class MemoryStorage {
+  constructor() { this.items = new Map(); }
+  getItem(key) { return this.items.has(key) ? this.items.get(key) : null; }
+  setItem(key, value) { this.items.set(key, String(value)); }
+  removeItem(key) { this.items.delete(key); }
+}
+
 const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(condition, what, ms = 2000) {
@@ -36,7 +44,7 @@ async function until(condition, what, ms = 2000) {
 function client(options = {}) {
   ScriptedSocket.all = [];
   return new ChannelClient({ url: ['ws://a/v1/channel', 'ws://b/v1/channel'], device: 'd-1', token: 't', minBackoffMs: 1,
-    maxBackoffMs: 4, WebSocket: ScriptedSocket, ...options });
+    maxBackoffMs: 4, WebSocket: ScriptedSocket, storage: new MemoryStorage(), ...options });
 }
 
 /** What `promise` came to within `ms`: `{ value }`, `{ error }`, or 'still pending'. */
@@ -320,5 +328,290 @@ test('sending an id that is still waiting for its ack shares that send instead o
   assert.equal(socket.frames('msg').length, 1);
   socket.frame({ type: 'ack', id: 'subscribe-d-1' });
   assert.deepEqual(await Promise.all([first, again]), ['subscribe-d-1', 'subscribe-d-1']);
+  c.close();
+});
+
+// --- topics ---
+
+/** Answers every `sub` the socket got that is not answered yet with `subscribed`. */
+function confirmSubs(socket) {
+  socket.answered ??= 0;
+  for (const f of socket.sent.filter((f) => f.type === 'sub' || f.type === 'unsub').slice(socket.answered)) {
+    socket.frame({ type: f.type === 'sub' ? 'subscribed' : 'unsubscribed', topic: f.topic });
+  }
+  socket.answered = socket.sent.filter((f) => f.type === 'sub' || f.type === 'unsub').length;
+}
+
+test('subscribe sends sub after the welcome, resolves on subscribed, and hands events and gaps to the handler', async () => {
+  const c = client();
+  const notices = [];
+  const subscribed = c.subscribe('news.sports', (n) => { notices.push(n); });
+  const socket = await connected(c);
+  assert.deepEqual(socket.frames('sub'), [{ type: 'sub', topic: 'news.sports' }], 'no pos: nothing processed yet');
+  assert.equal(await outcome(subscribed), 'still pending', 'not before the edge confirmed');
+  socket.frame({ type: 'subscribed', topic: 'news.sports' });
+  assert.deepEqual(await subscribed, { topic: 'news.sports', pos: null });
+  socket.frame({ type: 'event', topic: 'news.sports', pos: '0:7', from: 'push', body: { score: [1, 0] } });
+  socket.frame({ type: 'event', topic: 'news.sports', pos: '0:8', from: 'push', data: 'AAH/' });
+  socket.frame({ type: 'event', topic: 'news.weather', pos: '0:9', from: 'push', body: 'not subscribed' });
+  socket.frame({ type: 'gap', topic: 'news.sports', pos: '0:20' });
+  assert.deepEqual(notices[0], { type: 'event', topic: 'news.sports', pos: '0:7', from: 'push', body: { score: [1, 0] } });
+  assert.equal(notices[1].from, 'push');
+  assert.deepEqual([...notices[1].data], [0, 1, 255]);
+  assert.deepEqual(notices[2], { type: 'gap', topic: 'news.sports', pos: '0:20' });
+  assert.equal(notices.length, 3, 'a topic without a subscription reaches no handler');
+  assert.equal(c.position('news.sports'), '0:20', 'a gap moves the position past what was missed');
+  assert.equal(socket.frames('ack').length, 0, 'topic events are not acked');
+  c.close();
+});
+
+test('after a reconnect the subscription is made again with the last position, and a replay of it is dropped', async () => {
+  const c = client();
+  const seen = [];
+  c.subscribe('room', (n) => { seen.push(n.pos); });
+  const first = await connected(c);
+  confirmSubs(first);
+  first.frame({ type: 'event', topic: 'room', pos: '2:40', from: 'chat', body: 1 });
+  first.frame({ type: 'event', topic: 'room', pos: '2:41', from: 'chat', body: 2 });
+  first.frame({ type: 'event', topic: 'room', pos: '2:41', from: 'chat', body: 2 });   // a repeat on one connection
+  first.drop(1006);
+  const second = await reconnected();
+  assert.deepEqual(second.frames('sub'), [{ type: 'sub', topic: 'room', pos: '2:41' }]);
+  confirmSubs(second);
+  second.frame({ type: 'event', topic: 'room', pos: '2:41', from: 'chat', body: 2 });   // the edge resends the last one
+  second.frame({ type: 'event', topic: 'room', pos: '2:42', from: 'chat', body: 3 });
+  assert.deepEqual(seen, ['2:40', '2:41', '2:42']);
+  // One made while connected goes out at once; a gap is then resumed after too.
+  c.subscribe('other', () => {});
+  assert.deepEqual(second.frames('sub').at(-1), { type: 'sub', topic: 'other' });
+  confirmSubs(second);
+  second.frame({ type: 'gap', topic: 'other', pos: '0:99' });
+  second.drop(1001);
+  const third = await reconnected();
+  assert.deepEqual(third.frames('sub'), [{ type: 'sub', topic: 'room', pos: '2:42' }, { type: 'sub', topic: 'other', pos: '0:99' }]);
+  c.close();
+});
+
+test('subscriptions are written before the connected event, so one made by its listener goes out once', async () => {
+  const c = client();
+  c.subscribe('a', () => {});
+  c.addEventListener('state', (e) => { if (e.detail.state === 'connected') c.subscribe('b', () => {}); });
+  const socket = await connected(c);
+  assert.deepEqual(socket.frames('sub').map((f) => f.topic), ['a', 'b']);
+  c.close();
+});
+
+test('positions persist in storage per device and topic, so a reloaded page resumes where it left off', async () => {
+  const storage = new MemoryStorage();
+  const before = client({ storage });
+  before.subscribe('demo.broadcast', () => {});
+  const socket = await connected(before);
+  confirmSubs(socket);
+  socket.frame({ type: 'event', topic: 'demo.broadcast', pos: '0:3', from: 'push', body: 'hi' });
+  assert.equal(storage.getItem('cg.pos/d-1/demo.broadcast'), '0:3');
+  before.close();
+
+  const reloaded = client({ storage });   // the same tab's sessionStorage after a reload
+  const other = client({ storage, device: 'd-2' });
+  reloaded.subscribe('demo.broadcast', () => {});
+  const again = await connected(reloaded);
+  assert.deepEqual(again.frames('sub'), [{ type: 'sub', topic: 'demo.broadcast', pos: '0:3' }]);
+  confirmSubs(again);
+  reloaded.close();
+  assert.equal(other.position('demo.broadcast'), null, 'another device has its own positions');
+
+  // An explicit pos wins; unsubscribe forgets the position.
+  const explicit = client({ storage });
+  explicit.subscribe('demo.broadcast', () => {}, { pos: '0:1' });
+  const third = await connected(explicit);
+  assert.equal(third.frames('sub')[0].pos, '0:1');
+  confirmSubs(third);
+  const gone = explicit.unsubscribe('demo.broadcast');
+  assert.deepEqual(third.frames('unsub'), [{ type: 'unsub', topic: 'demo.broadcast' }]);
+  confirmSubs(third);
+  assert.deepEqual(await gone, { topic: 'demo.broadcast' });
+  assert.equal(storage.getItem('cg.pos/d-1/demo.broadcast'), null);
+  explicit.close();
+
+  // Storage that throws (a browser's privacy settings) leaves positions in memory only.
+  const broken = { getItem() { throw new Error('denied'); }, setItem() { throw new Error('denied'); }, removeItem() {} };
+  const memoryOnly = client({ storage: broken });
+  memoryOnly.subscribe('t', () => {});
+  const fourth = await connected(memoryOnly);
+  confirmSubs(fourth);
+  fourth.frame({ type: 'event', topic: 't', pos: '0:1', from: 'x', body: 1 });
+  assert.equal(memoryOnly.position('t'), '0:1');
+  memoryOnly.close();
+});
+
+test('an async handler holds back the topic\'s next event, and the position moves only once it settled', async () => {
+  const c = client();
+  const calls = [];
+  const releases = [];
+  const errors = [];
+  c.subscribe('t', (n) => { calls.push(n.pos); return new Promise((resolve, reject) => releases.push({ resolve, reject })); });
+  c.addEventListener('error', (e) => errors.push(e.detail));
+  const first = await connected(c);
+  confirmSubs(first);
+  first.frame({ type: 'event', topic: 't', pos: '0:1', from: 'x', body: 1 });
+  first.frame({ type: 'event', topic: 't', pos: '0:2', from: 'x', body: 2 });
+  assert.deepEqual(calls, ['0:1'], 'one at a time');
+  assert.equal(c.position('t'), null);
+  // Reconnecting meanwhile resumes from the last processed position; the replay of the queued event is dropped.
+  first.drop(1006);
+  const second = await reconnected();
+  assert.deepEqual(second.frames('sub'), [{ type: 'sub', topic: 't' }]);
+  confirmSubs(second);
+  second.frame({ type: 'event', topic: 't', pos: '0:1', from: 'x', body: 1 });
+  second.frame({ type: 'event', topic: 't', pos: '0:2', from: 'x', body: 2 });
+  releases[0].reject(new Error('handler broke'));
+  await until(() => calls.length === 2, 'the next event');
+  assert.equal(c.position('t'), '0:1', 'a failed handler still counts: topics have no redelivery');
+  assert.equal(errors[0].error.message, 'handler broke');
+  assert.equal(errors[0].event.pos, '0:1');
+  releases[1].resolve();
+  await until(() => c.position('t') === '0:2', 'the position after the second handler');
+  assert.deepEqual(calls, ['0:1', '0:2'], 'no event twice');
+  // Unsubscribed while a handler runs: the rest of the queue is dropped and the position stays forgotten.
+  second.frame({ type: 'event', topic: 't', pos: '0:3', from: 'x', body: 3 });
+  second.frame({ type: 'event', topic: 't', pos: '0:4', from: 'x', body: 4 });
+  c.unsubscribe('t');
+  releases[2].resolve();
+  await tick(10);
+  assert.deepEqual(calls, ['0:1', '0:2', '0:3']);
+  assert.equal(c.position('t'), null);
+  assert.equal(c.storage.getItem('cg.pos/d-1/t'), null);
+  c.close();
+});
+
+test('a refused subscribe rejects with the edge\'s code and topic and is not made again; messages keep their own errors', async () => {
+  const c = client();
+  const socket = await connected(c);
+  const forbidden = c.subscribe('secret', () => {});
+  const tooMany = c.subscribe('one.more', () => {});
+  const sent = c.send('echo', 1, { id: 'secret' });   // a message whose id happens to equal a topic
+  // Each error goes to what its code answers, though the ref names both.
+  socket.frame({ type: 'error', code: 'unknown_service', message: 'no', ref: 'secret', retryable: false });
+  assert.equal((await outcome(sent)).error?.code, 'unknown_service');
+  assert.equal(await outcome(forbidden), 'still pending', 'the subscribe is untouched by the message\'s error');
+  socket.frame({ type: 'error', code: 'forbidden_topic', message: 'the token does not allow topic "secret"', ref: 'secret', retryable: false });
+  socket.frame({ type: 'error', code: 'too_many_topics', message: 'at most 100 topics', ref: 'one.more', retryable: false });
+  await assert.rejects(forbidden, (e) => e instanceof ChannelError && e.code === 'forbidden_topic' && e.ref === 'secret');
+  await assert.rejects(tooMany, (e) => e.code === 'too_many_topics' && e.ref === 'one.more');
+  // Names outside the rule are refused here, without a frame: the edge's error for them has no ref.
+  for (const bad of ['', 'news.*', 'a'.repeat(201), 'news sports', 'room.>']) {
+    await assert.rejects(c.subscribe(bad, () => {}), (e) => e.code === 'invalid_field');
+  }
+  assert.throws(() => c.subscribe('t'), TypeError);
+  socket.drop(1006);
+  const second = await reconnected();
+  assert.deepEqual(second.frames('sub'), [], 'refused subscriptions are not made again');
+  c.close();
+});
+
+test('a subscription refused after a reconnect ends and is reported as an error event', async () => {
+  const c = client();
+  const seen = [];
+  c.subscribe('t', (n) => seen.push(n));
+  c.addEventListener('error', (e) => seen.push(e.detail.error.code));
+  const first = await connected(c);
+  confirmSubs(first);
+  first.drop(1006);
+  const second = await reconnected();
+  second.frame({ type: 'error', code: 'forbidden_topic', message: 'no longer', ref: 't', retryable: false });
+  assert.deepEqual(seen, ['forbidden_topic']);
+  second.frame({ type: 'event', topic: 't', pos: '0:1', from: 'x', body: 1 });
+  assert.equal(seen.length, 1);
+  c.close();
+});
+
+test('a refused position (bad_position) is forgotten: the handler gets a gap with pos null and the subscription is made anew', async () => {
+  const storage = new MemoryStorage();
+  storage.setItem('cg.pos/d-1/t', '0:500');   // from a cluster whose topic stream was since reset
+  const c = client({ storage });
+  const seen = [];
+  const subscribed = c.subscribe('t', (n) => seen.push(n));
+  const socket = await connected(c);
+  assert.deepEqual(socket.frames('sub'), [{ type: 'sub', topic: 't', pos: '0:500' }]);
+  socket.frame({ type: 'error', code: 'bad_position', message: 'beyond the end', ref: 't', retryable: false });
+  assert.deepEqual(socket.frames('sub').at(-1), { type: 'sub', topic: 't' });
+  assert.deepEqual(seen, [{ type: 'gap', topic: 't', pos: null }]);
+  assert.equal(storage.getItem('cg.pos/d-1/t'), null);
+  socket.frame({ type: 'subscribed', topic: 't' });
+  assert.deepEqual(await subscribed, { topic: 't', pos: null });
+  socket.frame({ type: 'event', topic: 't', pos: '0:2', from: 'x', body: 1 });
+  assert.equal(storage.getItem('cg.pos/d-1/t'), '0:2');
+  c.close();
+});
+
+test('a bad_position that comes after subscribed (a position beyond the end of the stream) also restarts without one', async () => {
+  const storage = new MemoryStorage();
+  storage.setItem('cg.pos/d-1/t', '2:999999');
+  const c = client({ storage });
+  const seen = [];
+  const subscribed = c.subscribe('t', (n) => seen.push(n));
+  c.subscribe('u', () => {}, { pos: 'garbage' });
+  const socket = await connected(c);
+  // As the edge answers: at once for t, the garbage position of u refused at once, then t's position found too far.
+  socket.frame({ type: 'subscribed', topic: 't' });
+  socket.frame({ type: 'error', code: 'bad_position', message: 'not a position', ref: 'u', retryable: false });
+  socket.frame({ type: 'error', code: 'bad_position', message: 'beyond the end', ref: 't', retryable: false });
+  assert.deepEqual(await subscribed, { topic: 't', pos: '2:999999' });
+  assert.deepEqual(seen, [{ type: 'gap', topic: 't', pos: null }]);
+  assert.deepEqual(socket.frames('sub').slice(2), [{ type: 'sub', topic: 'u' }, { type: 'sub', topic: 't' }]);
+  assert.equal(storage.getItem('cg.pos/d-1/t'), null);
+  socket.answered = 2;   // the first two were answered above
+  confirmSubs(socket);
+  socket.frame({ type: 'event', topic: 't', pos: '0:0', from: 'x', body: 1 });
+  assert.equal(seen.length, 2);
+  assert.equal(c.position('t'), '0:0');
+  c.close();
+});
+
+test('unsubscribe stops the handler at once; offline it resolves at once; not_subscribed counts as done', async () => {
+  const c = client();
+  const seen = [];
+  c.subscribe('t', (n) => seen.push(n.pos));
+  const socket = await connected(c);
+  confirmSubs(socket);
+  const done = c.unsubscribe('t');
+  socket.frame({ type: 'event', topic: 't', pos: '0:1', from: 'x', body: 1 });   // sent before the edge read the unsub
+  assert.deepEqual(seen, []);
+  assert.equal(await outcome(done), 'still pending');
+  socket.frame({ type: 'unsubscribed', topic: 't' });
+  await done;
+
+  c.subscribe('u', () => {});
+  const refused = c.unsubscribe('u');   // answered before its sub: the subscribe call rejects
+  socket.frame({ type: 'error', code: 'forbidden_topic', message: 'no', ref: 'u', retryable: false });
+  socket.frame({ type: 'error', code: 'not_subscribed', message: 'no', ref: 'u', retryable: false });
+  assert.deepEqual(await refused, { topic: 'u' });
+  assert.deepEqual(await c.unsubscribe('never'), { topic: 'never' }, 'nothing to do');
+
+  c.subscribe('v', () => {});
+  confirmSubs(socket);
+  const pendingUnsub = c.unsubscribe('v');
+  socket.drop(1006);
+  assert.deepEqual(await pendingUnsub, { topic: 'v' }, 'the connection that had it is gone');
+  const second = await reconnected();
+  assert.deepEqual(second.frames('sub'), []);
+  c.subscribe('w', () => {});
+  second.drop(1006);
+  assert.deepEqual(await c.unsubscribe('w'), { topic: 'w' });
+  const third = await reconnected();
+  assert.deepEqual(third.frames('sub'), [], 'an offline unsubscribe means the next connection does not subscribe');
+  c.close();
+});
+
+test('a stop rejects subscribe calls still waiting with the state; subscribing after it rejects at once', async () => {
+  const c = client();
+  const socket = await connected(c);
+  const waiting = c.subscribe('t', () => {});
+  const unsubscribed = c.subscribe('u', () => {});
+  c.unsubscribe('u');
+  await assert.rejects(unsubscribed, (e) => e.code === 'unsubscribed');
+  socket.drop(4004);
+  await assert.rejects(waiting, (e) => e.code === 'replaced' && e.ref === 't');
+  await assert.rejects(c.subscribe('t', () => {}), (e) => e.code === 'replaced');
   c.close();
 });
