@@ -110,7 +110,7 @@ public enum BinaryFrameCodec {
         case Tag.unsubscribe, Tag.subscribed, Tag.unsubscribed:
             let topic = try reader.string("topic")
             if tag == Tag.unsubscribe { try TopicRules.checkTopic(topic) }
-            try reader.end(tag == Tag.unsubscribe ? "unsub" : "subscribed", ref: topic)
+            try reader.end(tag == Tag.unsubscribe ? "unsub" : tag == Tag.subscribed ? "subscribed" : "unsubscribed", ref: topic)
             switch tag {
             case Tag.unsubscribe: return .unsubscribe(topic: topic)
             case Tag.subscribed: return .subscribed(topic: topic)

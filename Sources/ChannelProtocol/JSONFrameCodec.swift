@@ -64,7 +64,7 @@ public enum JSONFrameCodec {
             case "event":
                 let topic = try required(object, "topic")
                 return .event(TopicEvent(topic: topic, position: try TopicRules.position(try required(object, "pos"), topic: topic),
-                                         from: try required(object, "from"), payload: try payload(object, ref: topic)))
+                                         from: try required(object, "from"), payload: try payload(object, ref: topic, of: "an event")))
             case "gap":
                 let topic = try required(object, "topic")
                 return .gap(topic: topic, position: try TopicRules.position(try required(object, "pos"), topic: topic))
@@ -83,7 +83,7 @@ public enum JSONFrameCodec {
         return value
     }
 
-    private static func payload(_ object: JSONScanner.ObjectMembers, ref: String) throws -> Payload {
+    private static func payload(_ object: JSONScanner.ObjectMembers, ref: String, of frame: String = "a msg") throws -> Payload {
         let body = object.raw("body")
         let data = try object.string("data")
         switch (body, data) {
@@ -95,9 +95,9 @@ public enum JSONFrameCodec {
             }
             return .binary(Array(bytes))
         case (nil, nil):
-            throw ProtocolError(.badFrame, "a msg needs \"body\" (JSON) or \"data\" (base64)", ref: ref)
+            throw ProtocolError(.badFrame, "\(frame) needs \"body\" (JSON) or \"data\" (base64)", ref: ref)
         case (_?, _?):
-            throw ProtocolError(.badFrame, "a msg has \"body\" or \"data\", not both", ref: ref)
+            throw ProtocolError(.badFrame, "\(frame) has \"body\" or \"data\", not both", ref: ref)
         }
     }
 

@@ -8,7 +8,8 @@ import ChannelProtocol
 /// device `d-42` subscribe to `user.d-42.inbox` only.
 ///
 /// Guarantees: a pattern matches only topic names that obey ``TopicRules``; a device id put in for `{sub}` is taken
-/// literally, never as a wildcard (device ids have no `*` or `>`).
+/// literally and as exactly one segment: a pattern with `{sub}` allows nothing to a device whose id has a `.` or any
+/// other character topic names lack, so device `a` never reaches the topics of device `a.b`.
 public struct TopicPattern: Sendable, Equatable, CustomStringConvertible {
     public let description: String
 
@@ -29,6 +30,11 @@ public struct TopicPattern: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether the device `device` may subscribe to `topic` under this pattern.
     public func allows(_ topic: String, device: String) -> Bool {
+        guard TopicRules.isTopicName(topic) else { return false }
+        if description.contains("{sub}"),
+           device.isEmpty || !device.utf8.allSatisfy({ TopicRules.isTopicByte($0) && $0 != UInt8(ascii: ".") }) {
+            return false
+        }
         let pattern = description.replacingOccurrences(of: "{sub}", with: device)
         let wanted = pattern.split(separator: ".", omittingEmptySubsequences: false)
         let actual = topic.split(separator: ".", omittingEmptySubsequences: false)
