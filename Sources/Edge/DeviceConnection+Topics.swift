@@ -56,9 +56,9 @@ extension DeviceConnection {
         subscriptions = [:]
     }
 
-    /// A record the feed just read: written (without flush; the caller flushes) if this subscription is live and has
-    /// not had it. Returns whether it wrote.
-    func live(_ entry: TopicEntry) -> Bool {
+    /// A record the feed just read, as `frame`: written (without flush; the caller flushes and counts) if this
+    /// subscription is live and has not had it. Returns whether it wrote.
+    func live(_ entry: TopicEntry, frame: WebSocketFrame) -> Bool {
         guard var subscription = subscriptions[entry.topic], subscription.mode == .live, let channel else { return false }
         let position = entry.position
         if let after = subscription.after, after.partition == position.partition, position.offset <= after.offset {
@@ -72,8 +72,7 @@ extension DeviceConnection {
             subscriptions[entry.topic] = subscription
             return false
         }
-        channel.write(entry.frame(encoding), promise: nil)
-        edge.metrics.topicDeliveries.increment()
+        channel.write(frame, promise: nil)
         subscription.after = position
         subscriptions[entry.topic] = subscription
         return true
@@ -124,8 +123,8 @@ extension DeviceConnection {
     /// A position beyond the feed's head: from a faster edge, by a few milliseconds, or made up. Wait a little for the
     /// feed (the device has no `subscribed` yet), then refuse it.
     private func waitForFeed(_ topic: String, _ subscription: TopicSubscription, channel: any Channel, grace: Duration) {
-        let since = subscription.aheadSince ?? .now()
-        guard NIODeadline.now() - since < TimeAmount.nanoseconds(Int64(grace.components.seconds) * 1_000_000_000) else {
+        let since = subscription.aheadSince ?? channel.eventLoop.now
+        guard channel.eventLoop.now - since < TimeAmount.nanoseconds(Int64(grace.components.seconds) * 1_000_000_000) else {
             subscriptions[topic] = nil
             loopTopics(channel).remove(topic, self)
             refuse(ProtocolError(.badPosition, "\"pos\" lies beyond the end of the topic stream", ref: topic), channel)

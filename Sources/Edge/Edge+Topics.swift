@@ -19,9 +19,10 @@ extension Edge {
         }
         let log = TopicLog(budgetBytes: config.topicLogBytes)
         log.start(at: starts)
-        let hub = TopicHub(group: group)
+        let hub = TopicHub(group: group, metrics: metrics)
         let feed = TopicFeed(consumer: feedConsumer, log: log, hub: hub, metrics: metrics, logger: logger)
-        let replay = TopicReplayReader(consumer: replayConsumer, stream: stream, logger: logger)
+        let replay = TopicReplayReader(consumer: replayConsumer, stream: stream, maxRange: EdgeTopics.maxReplayRange,
+                                       logger: logger)
         let shared = EdgeTopics(log: log, hub: hub, replay: replay, maxPerConnection: config.maxTopicsPerConnection,
                                 window: config.topicReplayWindow)
         feed.start()

@@ -190,7 +190,7 @@ func binaryError(_ bytes: [UInt8]) -> ProtocolError? {
     static let malformed: [(String, [UInt8], ErrorCode, String?)] = [
         ("empty", [], .badFrame, nil),
         ("unknown tag 0x00", [0x00], .unknownType, nil),
-        ("unknown tag 0x08", cat([0x08], field("m-1")), .unknownType, nil),
+        ("unknown tag 0x0f", cat([0x0F], field("m-1")), .unknownType, nil),
         ("unknown tag 0x7b", Array(#"{"type":"ack","id":"m-1"}"#.utf8), .unknownType, nil),
         ("tag only", [0x01], .badFrame, nil),
         ("truncated varint", [0x07, 0x80], .badFrame, nil),
@@ -268,13 +268,13 @@ func binaryError(_ bytes: [UInt8]) -> ProtocolError? {
     @Test func errorMessagesNameTheField() {
         #expect(binaryError([0x02] + field("e") + field("s") + [0x80])?.message.contains("heartbeat") == true)
         #expect(binaryError([0x01] + field("d-1") + [0x05, 0x61])?.message.contains("token") == true)
-        #expect(binaryError([0x09])?.message == "unknown frame tag 0x9")
+        #expect(binaryError([0x0F])?.message == "unknown frame tag 0xf")
     }
 
     @Test func everyTagByteIsHandled() {
         for tag in 0...255 {
             let error = binaryError([UInt8(tag)])
-            if (1...7).contains(tag) {
+            if (1...14).contains(tag) {
                 #expect(error?.code == .badFrame, "tag \(tag)")
             } else {
                 #expect(error?.code == .unknownType, "tag \(tag)")
@@ -322,7 +322,7 @@ func binaryError(_ bytes: [UInt8]) -> ProtocolError? {
         for _ in 0..<20_000 {
             let length = Int.random(in: 0...24, using: &generator)
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            if !bytes.isEmpty { bytes[0] = UInt8.random(in: 0...8, using: &generator) }
+            if !bytes.isEmpty { bytes[0] = UInt8.random(in: 0...15, using: &generator) }
             if let frame = try? BinaryFrameCodec.decode(bytes) {
                 #expect(try BinaryFrameCodec.decode(BinaryFrameCodec.encode(frame)) == frame)
             }

@@ -25,16 +25,26 @@ final class TestEdge: Sendable {
     let context: EdgeContext
     let sweep: ConnectionSweep
 
-    init(_ configure: (inout EdgeConfig) -> Void = { _ in }) async throws {
+    /// - Parameter topicPartitions: with a number, the edge has topics (``EdgeTopics``) over a topic stream of that
+    ///   many partitions, each read from offset 0, with no broker behind its log; without, subscribing is `unavailable`.
+    init(topicPartitions: Int32? = nil, _ configure: (inout EdgeConfig) -> Void = { _ in }) async throws {
         var config = EdgeConfig(edgeID: Self.id)
         configure(&config)
         handoff = FakeNoticeSender(eventLoop: loop)
         tokens = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
+        let metrics = EdgeMetrics(services: Set(config.services.services.keys))
+        var edgeTopics: EdgeTopics?
+        if let topicPartitions {
+            let log = TopicLog(budgetBytes: config.topicLogBytes)
+            log.start(at: Dictionary(uniqueKeysWithValues: (0..<topicPartitions).map { ($0, Int64(0)) }))
+            edgeTopics = EdgeTopics(log: log, hub: TopicHub(group: loop, metrics: metrics), replay: nil,
+                                    maxPerConnection: config.maxTopicsPerConnection, window: config.topicReplayWindow)
+        }
         context = EdgeContext(
             config: config, publisher: publisher, routes: routes, mailbox: mailbox, acks: acks, handoff: handoff,
-            tokens: tokens, devices: devices, metrics: EdgeMetrics(services: Set(config.services.services.keys)),
+            tokens: tokens, devices: devices, metrics: metrics,
             connectionEvents: ConnectionEventPublisher(producer: publisher, topics: config.topics, edgeID: config.edgeID),
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            topics: edgeTopics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         sweep = ConnectionSweep(eventLoop: loop)
     }
 

@@ -14,7 +14,8 @@ final class EdgeTopics: Sendable {
     /// Entries written per step of a catch-up, between which the connection's buffer may drain.
     let catchUpChunk = 256
     /// The widest range of offsets one broker read covers; a longer catch-up takes several.
-    let maxReplayRange: Int64 = 50_000
+    var maxReplayRange: Int64 { Self.maxReplayRange }
+    static let maxReplayRange: Int64 = 50_000
     /// How long a position beyond the feed's head may wait for the feed to reach it before `bad_position`.
     let aheadGrace: Duration = .seconds(2)
 

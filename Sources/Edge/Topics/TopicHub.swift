@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOWebSocket
 
 /// Which event loops of this edge hold subscribers of which topics, and the subscribers themselves, per loop.
 ///
@@ -11,7 +12,10 @@ final class TopicHub: Sendable {
     /// Per topic: how many subscribers each loop (by index in `loops`) holds.
     private let directory = NIOLockedValueBox<[String: [Int: Int]]>([:])
 
-    init(group: any EventLoopGroup) {
+    private let metrics: EdgeMetrics
+
+    init(group: any EventLoopGroup, metrics: EdgeMetrics) {
+        self.metrics = metrics
         var loops: [LoopTopics] = []
         for (index, loop) in group.makeIterator().enumerated() { loops.append(LoopTopics(loop: loop, index: index)) }
         self.loops = loops
@@ -37,6 +41,8 @@ final class TopicHub: Sendable {
             }
         }
     }
+
+    func delivered(_ count: Int) { metrics.topicDeliveries.increment(by: Int64(count)) }
 
     /// Hands each entry to the loops that hold subscribers of its topic; entries no one here wants are dropped.
     func dispatch(_ entries: [TopicEntry]) {
@@ -84,14 +90,29 @@ final class LoopTopics: @unchecked Sendable {
     }
 
     /// Writes each entry to every live subscriber of its topic, then flushes each connection written to once.
+    /// Each entry's frame is fetched once per encoding here, not once per subscriber.
     func deliver(_ entries: [TopicEntry]) {
         var written: [ObjectIdentifier: DeviceConnection] = [:]
+        var deliveries = 0
         for entry in entries {
             guard let connections = subscribers[entry.topic] else { continue }
-            for (key, connection) in connections where connection.live(entry) {
-                written[key] = connection
+            var frames: (json: WebSocketFrame?, binary: WebSocketFrame?) = (nil, nil)
+            for (key, connection) in connections {
+                let frame: WebSocketFrame
+                if connection.encoding.usesBinaryMessages {
+                    frame = frames.binary ?? entry.frame(connection.encoding)
+                    frames.binary = frame
+                } else {
+                    frame = frames.json ?? entry.frame(connection.encoding)
+                    frames.json = frame
+                }
+                if connection.live(entry, frame: frame) {
+                    written[key] = connection
+                    deliveries += 1
+                }
             }
         }
         for connection in written.values { connection.channel?.flush() }
+        if deliveries > 0, let hub { hub.delivered(deliveries) }
     }
 }

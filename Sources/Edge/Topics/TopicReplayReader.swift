@@ -9,9 +9,9 @@ import Shared
 /// from further back; on a thread of its own, since librdkafka's reads block.
 ///
 /// Guarantees: every request is answered exactly once (with the topic's entries in the range, or an error), on the
-/// caller's `answer` closure, from this thread. Requests waiting at the same time are served by one read per
-/// partition covering all of them, so a reconnect storm resuming from similar positions costs a few reads, not one
-/// per device.
+/// caller's `answer` closure, from this thread. Requests waiting at the same time whose ranges lie close together
+/// are served by one read covering them all, so a reconnect storm resuming from similar positions costs a few reads,
+/// not one per device; no read spans more than `maxRange` offsets, so memory stays bounded whatever is asked.
 final class TopicReplayReader: @unchecked Sendable {
     struct Answer: Sendable {
         /// The topic's entries in the range, oldest first.
@@ -35,8 +35,12 @@ final class TopicReplayReader: @unchecked Sendable {
     private var queue: [Request] = []
     private(set) var thread: DedicatedThread!
 
-    init(consumer: KafkaConsumer, stream: String, logger: Logger) {
+    /// The widest range of offsets one read covers (each request's own range must not be wider).
+    let maxRange: Int64
+
+    init(consumer: KafkaConsumer, stream: String, maxRange: Int64, logger: Logger) {
         self.consumer = consumer
+        self.maxRange = maxRange
         self.stream = stream
         let condition = self.condition
         thread = DedicatedThread(name: "topic replay", logger: logger, wake: { condition.withLock { condition.broadcast() } }) { [unowned self] thread in
@@ -67,7 +71,15 @@ final class TopicReplayReader: @unchecked Sendable {
                 return
             }
             for (partition, requests) in Dictionary(grouping: batch, by: \.partition) {
-                read(partition: partition, requests)
+                var near: [Request] = []
+                for request in requests.sorted(by: { $0.from < $1.from }) {
+                    if let first = near.first, request.until - first.from > maxRange {
+                        read(partition: partition, near)
+                        near = []
+                    }
+                    near.append(request)
+                }
+                read(partition: partition, near)
             }
         }
     }
