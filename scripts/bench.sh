@@ -2,7 +2,7 @@
 # Builds the release gateway and the load generator, then runs benchmark scenarios on this machine. Each scenario
 # starts its own local cluster and writes a JSON result to bench/results/ (docs/performance.md).
 #
-#   scripts/bench.sh                       # every scenario at the sizes of the performance goals (about 15 minutes)
+#   scripts/bench.sh                       # every scenario at the sizes of the performance goals (about 20 minutes)
 #   scripts/bench.sh connections --devices 19000 --edges 1
 #   scripts/bench.sh roundtrip --rate 2000 --devices 1000
 #   scripts/bench.sh smoke                 # every scenario tiny and short (what CI runs)
@@ -26,4 +26,8 @@ fi
 "$bench" downstream --targets random --devices 10000 --backlog 1
 "$bench" downstream --targets random --devices 10000 --backlog 1 --rate 2000
 "$bench" reconnect --devices 15000 --edges 3
+"$bench" fanout --mode broadcast --subscribers 100000 --edges 6 --rate 100
+"$bench" fanout --mode broadcast --subscribers 100000 --edges 6 --rate 1 --duration 20 --probes 3
+"$bench" fanout --mode edge --subscribers 19000 --edges 1 --rate 50
+"$bench" fanout --mode storm --subscribers 15000 --edges 3 --missed 100
 echo "[bench] results in bench/results/"

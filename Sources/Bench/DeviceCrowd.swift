@@ -11,19 +11,22 @@ import Shared
 /// trip) or payloads (downstream), on the system-wide monotonic clock, so no table of sent messages is kept.
 final class DeviceCrowd: @unchecked Sendable {
     let plan: WorkerPlan
-    private let slots: [DeviceSlot]
-    private let tally: NIOLockedValueBox<Tally>
+    let slots: [DeviceSlot]
+    let tally: NIOLockedValueBox<Tally>
     private let payload: Payload
     /// One for the whole worker, so its TLS context is built once.
     private let tls: ClientTLS?
 
-    private struct Tally {
+    struct Tally {
         var report: WorkerReport
         var running = false
         var measuring = false
         /// Makes message ids unique within the worker.
         var sequence = 0
         var latency = LatencyHistogram()
+        /// Fanout storm: when the devices started resuming (monotonic ns) and how many events each missed.
+        var resumeAt: UInt64?
+        var missed = 0
     }
 
     /// One device: its connection once welcomed, and its message counter.
@@ -32,6 +35,14 @@ final class DeviceCrowd: @unchecked Sendable {
         var client: DeviceClient?
         var persistent: PersistentDevice?
         var token = ""
+        /// Fanout: the last topic event's position and sequence number, the events received since connecting and
+        /// since the last disconnect, and how many times the device moved to the next edge.
+        var lastPosition: TopicPosition?
+        var lastSequence: Int64 = -1
+        var events = 0
+        var eventsSinceResume = 0
+        var caughtUp = false
+        var moves = 0
 
         init(name: String) { self.name = name }
     }
@@ -55,7 +66,10 @@ final class DeviceCrowd: @unchecked Sendable {
     /// Tokens are minted first, as real devices bring theirs, so the connect rate measures the gateway.
     func connectAll() async throws {
         let authority = try await TokenAuthority(keys: [.development])
-        for slot in slots { slot.token = try await authority.mint(device: slot.name, services: ["*"], ttl: .seconds(86_400)) }
+        let topics = plan.topic == nil ? [] : ["bench.*"]
+        for slot in slots {
+            slot.token = try await authority.mint(device: slot.name, services: ["*"], topics: topics, ttl: .seconds(86_400))
+        }
         let started = monotonicNanoseconds()
         await withTaskGroup(of: Void.self) { group in
             for (index, slot) in slots.enumerated() {
@@ -76,22 +90,30 @@ final class DeviceCrowd: @unchecked Sendable {
         }
     }
 
-    private func connect(_ slot: DeviceSlot, number: Int, authority: TokenAuthority) async {
+    /// Connects `slot`'s device and says hello; with a topic in the plan, subscribes to it too, after the device's
+    /// last position if it has one (a fanout device resuming).
+    func connect(_ slot: DeviceSlot, number: Int, authority: TokenAuthority?, resuming: Bool = false) async {
         var lastError = ""
         for attempt in 0..<6 {
             do {
                 let token = slot.token
                 let client = try await DeviceClient.connect(
-                    to: plan.url(forDevice: number), encoding: plan.frameEncoding, localAddress: plan.localAddress, tls: tls,
-                    observer: { [unowned self] frame in self.observe(frame, slot: slot) })
+                    to: plan.url(forDevice: number + slot.moves), encoding: plan.frameEncoding, localAddress: plan.localAddress,
+                    tls: tls, observer: { [unowned self] frame in self.observe(frame, slot: slot) })
                 do {
                     _ = try await client.hello(device: slot.name, token: token, timeout: .seconds(30))
+                    if let topic = plan.topic {
+                        try await client.subscribe(topic: topic, after: slot.lastPosition, timeout: .seconds(30))
+                    }
                 } catch {
                     await client.close()
                     throw error
                 }
                 slot.client = client
-                tally.withLockedValue { $0.report.connected += 1 }
+                tally.withLockedValue {
+                    if !resuming { $0.report.connected += 1 }
+                    if plan.topic != nil && !resuming { $0.report.subscribed += 1 }
+                }
                 return
             } catch {
                 lastError = "\(error)"
@@ -134,7 +156,7 @@ final class DeviceCrowd: @unchecked Sendable {
             }
         case .upstream, .roundtrip:
             Task { await pace() }
-        case .connections, .downstream, .reconnect, .mailboxMemory:
+        case .connections, .downstream, .reconnect, .mailboxMemory, .fanout:
             break
         }
     }
@@ -147,7 +169,8 @@ final class DeviceCrowd: @unchecked Sendable {
             let report = t.report
             t.report = WorkerReport(worker: report.worker, phase: report.phase, connected: report.connected,
                                     failed: report.failed, receivedSinceStart: report.receivedSinceStart,
-                                    reconnected: report.reconnected,
+                                    reconnected: report.reconnected, subscribed: report.subscribed,
+                                    disconnected: report.disconnected,
                                     connectSeconds: report.connectSeconds, firstError: report.firstError)
         }
     }
@@ -224,6 +247,10 @@ final class DeviceCrowd: @unchecked Sendable {
                 return t.running
             }
             if running && plan.scenario == .upstream && plan.rate == 0 { send(slot) }
+        case .event(let event):
+            topicEvent(event, slot: slot, now: now)
+        case .gap:
+            tally.withLockedValue { $0.report.gaps += 1 }
         case .error(let error):
             tally.withLockedValue {
                 $0.report.refused += 1

@@ -40,6 +40,15 @@ struct SmokeCommand: AsyncParsableCommand {
         let dc = try await DownstreamScenario.parse(common + ["--devices", "20", "--warmup", "2", "--duration", "2", "--redis-cluster"]).execute()
         check("downstream (redis cluster)", (dc.figures["delivered_per_s"] ?? 0) > 0, "\(Int(dc.figures["delivered_per_s"] ?? 0)) delivered/s")
 
+        let fb = try await FanoutScenario.parse(common + ["--mode", "broadcast", "--subscribers", "200", "--edges", "2", "--probes", "2",
+                                                          "--rate", "20", "--duration", "1", "--drain", "10"]).execute()
+        check("fanout broadcast", fb.figures["single_message_behind"] == 0 && fb.figures["sustained_all_delivered_after_s"].map { $0 >= 0 } == true
+              && fb.figures["gaps"] == 0, "\(Int(fb.figures["deliveries_per_s"] ?? 0)) deliveries/s, single message p99 \(fb.figures["single_message_p99_ms"] ?? -1) ms")
+
+        let fs = try await FanoutScenario.parse(common + ["--mode", "storm", "--subscribers", "100", "--edges", "2", "--missed", "10"]).execute()
+        check("fanout storm", fs.figures["devices_caught_up"] == 100 && fs.figures["gaps"] == 0,
+              "\(Int(fs.figures["devices_caught_up"] ?? 0))/100 caught up in \(fs.figures["all_caught_up_s"] ?? -1) s")
+
         let m = try await MailboxMemoryScenario.parse(common + ["--devices", "100", "--per-device", "2"]).execute()
         check("mailbox-memory", m.figures["stored"] == 200, "\(Int(m.figures["stored"] ?? 0))/200 stored, \(Int(m.figures["redis_bytes_per_waiting_message"] ?? 0)) B each")
 

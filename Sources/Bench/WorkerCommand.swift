@@ -6,7 +6,8 @@ import Lifecycle
 ///
 /// It connects its devices, prints a ``WorkerReport`` line five times a second, and obeys one-word commands on standard
 /// input: `start` (traffic on), `measure` (warm-up over: reset counts, record latencies), `killed <ns>` (the
-/// reconnect scenario's edge died then), `stop` (print the final report). It exits when its input closes (the
+/// reconnect scenario's edge died then), `collect <round> [<sequence>]`, `disconnect` and `resume <ns> <missed>`
+/// (fanout, see `DeviceCrowd+Topics.swift`), `stop` (print the final report). It exits when its input closes (the
 /// coordinator ends it after reading the report), so it never outlives the coordinator.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", shouldDisplay: false)
@@ -39,6 +40,18 @@ struct WorkerCommand: AsyncParsableCommand {
             case "measure": crowd.measure()
             case "killed":
                 if let at = words.dropFirst().first.flatMap({ UInt64($0) }) { Task { await crowd.watchReconnects(killedAt: at) } }
+            case "collect":
+                // Fanout: `collect <round> [<sequence>]`.
+                if let round = words.dropFirst().first.flatMap({ Int($0) }) {
+                    Self.emit(crowd.collect(round: round, expecting: words.dropFirst(2).first.flatMap { Int64($0) }))
+                }
+            case "disconnect":
+                Task { await crowd.disconnectAll() }
+            case "resume":
+                // Fanout storm: `resume <monotonic ns> <missed events>`.
+                if let at = words.dropFirst().first.flatMap({ UInt64($0) }), let missed = words.dropFirst(2).first.flatMap({ Int($0) }) {
+                    Task { await crowd.resumeAll(at: at, missed: missed) }
+                }
             case "stop":
                 progress.cancel()
                 // The report can be large (a latency histogram); the coordinator ends this process once it has read

@@ -9,6 +9,8 @@ final class WorkerFleet: @unchecked Sendable {
 
     private var processes: [LocalProcess] = []
     private let latest = NIOLockedValueBox<[Int: WorkerReport]>([:])
+    /// Each worker's latest answer to a `collect` command (progress reports do not overwrite it).
+    private let collected = NIOLockedValueBox<[Int: WorkerReport]>([:])
     let plans: [WorkerPlan]
 
     /// Splits `devices` over as few workers as the per-process limit allows (at least `minimumWorkers`); worker `w`
@@ -30,6 +32,7 @@ final class WorkerFleet: @unchecked Sendable {
         for plan in plans {
             let json = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
             let latest = self.latest
+            let collected = self.collected
             let process = try LocalProcess(
                 name: "worker-\(plan.worker)", executable: executable, arguments: ["worker", "--plan", json],
                 logFile: "\(logDirectory)/worker-\(plan.worker).log",
@@ -37,7 +40,11 @@ final class WorkerFleet: @unchecked Sendable {
                     guard line.hasPrefix(WorkerReport.marker),
                           let report = try? JSONDecoder().decode(WorkerReport.self, from: Data(line.dropFirst(WorkerReport.marker.count).utf8))
                     else { return }
-                    latest.withLockedValue { $0[report.worker] = report }
+                    if report.round != nil {
+                        collected.withLockedValue { $0[report.worker] = report }
+                    } else {
+                        latest.withLockedValue { $0[report.worker] = report }
+                    }
                 })
             processes.append(process)
         }
@@ -61,6 +68,12 @@ final class WorkerFleet: @unchecked Sendable {
             sum.received += r.received
             sum.receivedSinceStart += r.receivedSinceStart
             sum.reconnected += r.reconnected
+            sum.subscribed += r.subscribed
+            sum.gaps += r.gaps
+            sum.duplicates += r.duplicates
+            sum.behind += r.behind
+            sum.disconnected += r.disconnected
+            sum.caughtUp += r.caughtUp
             sum.connectSeconds = max(sum.connectSeconds, r.connectSeconds)
             sum.firstError = sum.firstError ?? r.firstError
             if let l = r.latency {
@@ -89,6 +102,35 @@ final class WorkerFleet: @unchecked Sendable {
                 print(progress(total))
                 lastPrint = Date()
             }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Sends `collect <round> <words>` to every worker and returns the total of their answers: the latencies they
+    /// recorded since the last collect (which they then forget) and the counts at that moment.
+    /// - Throws: when a worker does not answer within 60 s.
+    func collect(_ round: Int, _ words: String = "") async throws -> WorkerReport {
+        command("collect \(round) \(words)")
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            let answers = collected.withLockedValue { Array($0.values.filter { $0.round == round }) }
+            if answers.count == plans.count {
+                var sum = WorkerReport(worker: -1, phase: .running)
+                for r in answers {
+                    sum.received += r.received
+                    sum.gaps += r.gaps
+                    sum.duplicates += r.duplicates
+                    sum.behind += r.behind
+                    sum.caughtUp += r.caughtUp
+                    if let l = r.latency {
+                        var merged = sum.latency ?? LatencyHistogram()
+                        merged.add(l)
+                        sum.latency = merged
+                    }
+                }
+                return sum
+            }
+            if Date() > deadline { throw BenchError("workers did not answer collect \(round) within 60 s") }
             try await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -3,6 +3,8 @@ import ChannelProtocol
 /// The scenarios the load generator runs (docs/performance.md).
 enum Scenario: String, Codable, Sendable, CaseIterable {
     case connections, upstream, roundtrip, downstream, reconnect
+    /// Topic subscribers: one record published, delivered by every edge to its local subscribers.
+    case fanout
     /// Redis alone: what waiting messages cost it (no devices, no workers).
     case mailboxMemory = "mailbox-memory"
 }
@@ -36,6 +38,8 @@ struct WorkerPlan: Codable, Sendable {
     var window: Int
     /// Devices connecting at once.
     var connectConcurrency: Int
+    /// The topic every device subscribes to once welcomed (fanout); its token then allows `bench.*`. Nil: none.
+    var topic: String? = nil
 
     var frameEncoding: FrameEncoding { encoding == "json" ? .json : .binary }
 
@@ -66,6 +70,18 @@ struct WorkerReport: Codable, Sendable {
     var receivedSinceStart = 0
     /// Devices connected again after their edge was killed (reconnect).
     var reconnected = 0
+    /// Devices subscribed to the plan's topic (fanout).
+    var subscribed = 0
+    /// `gap` frames received, and topic events received twice or out of order (by the sequence number in the payload).
+    var gaps = 0
+    var duplicates = 0
+    /// Fanout: devices whose latest event is older than the one named by the last `collect` command (fell behind).
+    var behind = 0
+    /// Fanout reconnect storm: devices disconnected, and devices that received every missed event after resuming.
+    var disconnected = 0
+    var caughtUp = 0
+    /// The `collect` command this report answers (it carries the latencies recorded since the previous one).
+    var round: Int? = nil
     /// Seconds from the start of connecting to the last welcome.
     var connectSeconds = 0.0
     var firstError: String?
