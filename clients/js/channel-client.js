@@ -293,8 +293,8 @@ export class ChannelClient extends EventTarget {
 
   refused(frame) {
     const error = new ChannelError(frame.code, frame.message, { retryable: frame.retryable === true, ref: frame.ref });
-    // A topic's error, also one that comes after its sub was confirmed (bad_position); a message's errors never use
-    // these codes with a ref.
+    // A topic's error, for a pending sub/unsub or for a subscription made again after a reconnect; a message's errors
+    // never use these codes with a ref.
     if (TOPIC_ERRORS.has(frame.code) && (this.topicRequests.has(frame.ref) || this.subscriptions.has(frame.ref))) {
       this.topicAnswered(frame.ref, error, null);
       return;
@@ -409,9 +409,9 @@ export class ChannelClient extends EventTarget {
 
   /**
    * An answer about `topic`: `subscribed`/`unsubscribed` (`error` null) or a refusal. Each goes to the oldest
-   * request of the kind it answers: `unsubscribed` and `not_subscribed` to an unsub, the rest to a sub. The edge can
-   * send `bad_position` after `subscribed` (it learns later that the position lies beyond the end of the stream),
-   * so one with no request left applies to the subscription itself.
+   * request of the kind it answers: `unsubscribed` and `not_subscribed` to an unsub, the rest to a sub. The edge
+   * answers a position beyond the end of its stream with `bad_position` instead of `subscribed` (after waiting up to
+   * 2 s for its feed); one with no request left (a sub written again after a reconnect) applies to the subscription.
    */
   topicAnswered(topic, error, kind) {
     if (kind === 'unsub' || error?.code === 'not_subscribed') {
