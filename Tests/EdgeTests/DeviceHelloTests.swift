@@ -65,16 +65,19 @@ import Testing
 
     @Test func noHelloWithinTheTimeoutIsClose4006() async throws {
         let edge = try await TestEdge { $0.helloTimeoutSeconds = 10 }
+        // The hello deadline runs on the wall clock from when the connection was made: measure from before it, so a
+        // busy machine (the whole suite runs in parallel) cannot make 9 s after "now" pass the deadline.
+        let beforeConnect = NIODeadline.now()
         let line = try await edge.connect()
-        let sweep = { @Sendable (after: Int64) in
+        let sweep = { @Sendable (at: NIODeadline) in
             try await line.channel.testingEventLoop.executeInContext {
-                try line.channel.pipeline.syncOperations.handler(type: DeviceConnection.self).sweep(now: .now() + .seconds(after))
+                try line.channel.pipeline.syncOperations.handler(type: DeviceConnection.self).sweep(now: at)
             }
         }
-        try await sweep(9)
+        try await sweep(beforeConnect + .seconds(9))
         #expect(try await line.written().isEmpty)
         #expect(line.channel.isActive)
-        try await sweep(11)
+        try await sweep(.now() + .seconds(11))
         #expect(try await line.written() == [.frame(.error(ProtocolError(.helloRequired, "no hello in time"))),
                                              .close(CloseCode.helloTimeout.rawValue)])
         #expect(!line.channel.isActive)
