@@ -34,7 +34,7 @@ final class HandoffSession: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .hello(let version, let edge, let from, let offered):
             guard sender == nil else { return refuse("a second hello", context: context) }
-            guard Self.same(offered, secret) else { return refuse("wrong hand-off secret", context: context) }
+            guard Secrets.same(offered, secret) else { return refuse("wrong hand-off secret", context: context) }
             guard version == HandoffFrame.version else {
                 return refuse("hand-off version \(version) is not spoken here (\(HandoffFrame.version) is)", context: context)
             }
@@ -92,14 +92,6 @@ final class HandoffSession: ChannelInboundHandler {
         case .message(_, _, let entry): connection.handler.value.notice(entry)
         case .close(_, let session): connection.handler.value.replaced(session: session)
         }
-    }
-
-    /// Compares without stopping at the first difference, so the time taken tells nothing about the secret.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<max(x.count, y.count) { difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
-        return difference == 0
     }
 
     private func refuse(_ why: String, context: ChannelHandlerContext) {

@@ -1,3 +1,5 @@
+import Shared
+
 /// Checks an `Authorization: Bearer <key>` header against the configured app-server keys.
 ///
 /// Guarantees: every key is compared, each over its whole length whichever byte differs first, so the time an answer
@@ -11,16 +13,7 @@ enum BearerAuthorization {
         guard !offered.isEmpty else { return false }
         // Counted rather than `contains`: no key is skipped because an earlier one matched.
         var matches = 0
-        for key in keys where equalInConstantTime(offered, Array(key.utf8)) { matches += 1 }
+        for key in keys where Secrets.same(offered, Array(key.utf8)) { matches += 1 }
         return matches > 0
-    }
-
-    /// Whether `a` and `b` are equal, looking at every byte of the longer one.
-    static func equalInConstantTime(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count) | (a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return difference == 0
     }
 }

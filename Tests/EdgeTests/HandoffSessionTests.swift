@@ -68,8 +68,8 @@ import Testing
     }
 
     @Test func secretsCompareWholly() {
-        #expect(HandoffSession.same("abc", "abc") && HandoffSession.same("", ""))
-        #expect(!HandoffSession.same("abc", "abd") && !HandoffSession.same("abc", "ab") && !HandoffSession.same("", "a"))
+        #expect(Secrets.same("abc", "abc") && Secrets.same("", ""))
+        #expect(!Secrets.same("abc", "abd") && !Secrets.same("abc", "ab") && !Secrets.same("", "a"))
     }
 
     @Test(arguments: [

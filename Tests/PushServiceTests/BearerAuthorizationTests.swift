@@ -1,4 +1,5 @@
 @testable import PushService
+import Shared
 import Testing
 
 /// The API-key check shared by pushes and publishes.
@@ -15,12 +16,12 @@ struct BearerAuthorizationTests {
     }
 
     @Test func equalityLooksAtLengthAndEveryByte() {
-        #expect(BearerAuthorization.equalInConstantTime(Array("abc".utf8), Array("abc".utf8)))
-        #expect(BearerAuthorization.equalInConstantTime([], []))
-        #expect(!BearerAuthorization.equalInConstantTime(Array("abc".utf8), Array("abd".utf8)))
-        #expect(!BearerAuthorization.equalInConstantTime(Array("abc".utf8), Array("abc\u{0}".utf8)), "a zero byte is not padding")
-        #expect(!BearerAuthorization.equalInConstantTime(Array("ab".utf8), Array("abc".utf8)))
+        #expect(Secrets.same(Array("abc".utf8), Array("abc".utf8)))
+        #expect(Secrets.same([], []))
+        #expect(!Secrets.same(Array("abc".utf8), Array("abd".utf8)))
+        #expect(!Secrets.same(Array("abc".utf8), Array("abc\u{0}".utf8)), "a zero byte is not padding")
+        #expect(!Secrets.same(Array("ab".utf8), Array("abc".utf8)))
         // Lengths 256 apart would agree in their low byte alone.
-        #expect(!BearerAuthorization.equalInConstantTime([], [UInt8](repeating: 0, count: 256)))
+        #expect(!Secrets.same([], [UInt8](repeating: 0, count: 256)))
     }
 }
