@@ -124,7 +124,7 @@ extension DeviceConnection {
     /// feed (the device has no `subscribed` yet), then refuse it.
     private func waitForFeed(_ topic: String, _ subscription: TopicSubscription, channel: any Channel, grace: Duration) {
         let since = subscription.aheadSince ?? channel.eventLoop.now
-        guard channel.eventLoop.now - since < TimeAmount.nanoseconds(Int64(grace.components.seconds) * 1_000_000_000) else {
+        guard channel.eventLoop.now - since < TimeAmount(grace) else {
             subscriptions[topic] = nil
             loopTopics(channel).remove(topic, self)
             refuse(ProtocolError(.badPosition, "\"pos\" lies beyond the end of the topic stream", ref: topic), channel)
@@ -205,7 +205,7 @@ extension DeviceConnection {
     private func sendGap(_ topic: String, _ position: TopicPosition, channel: any Channel) -> EventLoopFuture<Void> {
         edge.metrics.topicGaps.increment()
         let data = channel.allocator.buffer(bytes: encoding.encode(.gap(topic: topic, position: position)))
-        return channel.write(WebSocketFrame(fin: true, opcode: encoding.usesBinaryMessages ? .binary : .text, data: data))
+        return channel.write(WebSocketFrame(message: data, encoding))
     }
 
     /// Flushes, and takes the next step once what was written has left (or at once if nothing was written), so a

@@ -47,13 +47,18 @@ final class EdgeContext: Sendable {
     }
 }
 
+extension WebSocketFrame {
+    /// One whole WebSocket message carrying an encoded frame: text for JSON, binary for the binary encoding.
+    init(message: ByteBuffer, _ encoding: FrameEncoding) {
+        self.init(fin: true, opcode: encoding.usesBinaryMessages ? .binary : .text, data: message)
+    }
+}
+
 extension Channel {
     /// Writes `frame` as one WebSocket message in the connection's `encoding` (text for JSON, binary for the binary
     /// encoding). Safe from any thread.
     func send(_ frame: Frame, as encoding: FrameEncoding) {
-        let buffer = allocator.buffer(bytes: encoding.encode(frame))
-        writeAndFlush(WebSocketFrame(fin: true, opcode: encoding.usesBinaryMessages ? .binary : .text, data: buffer),
-                      promise: nil)
+        writeAndFlush(WebSocketFrame(message: allocator.buffer(bytes: encoding.encode(frame)), encoding), promise: nil)
     }
 
     /// Writes an optional last frame, then a WebSocket close with `code`, then closes the connection.

@@ -29,7 +29,6 @@ final class EdgeTopics: Sendable {
 
     /// The oldest record timestamp a catch-up still delivers, Unix milliseconds.
     var windowStartMs: Int64 {
-        Int64(Date().timeIntervalSince1970 * 1000) - Int64(window.components.seconds) * 1000
-            - window.components.attoseconds / 1_000_000_000_000_000
+        Int64(Date().timeIntervalSince1970 * 1000) - Int64(window / .milliseconds(1))
     }
 }

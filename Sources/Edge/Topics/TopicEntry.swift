@@ -33,6 +33,6 @@ final class TopicEntry: Sendable {
             if binary { frames.binary = buffer } else { frames.json = buffer }
             return buffer
         }
-        return WebSocketFrame(fin: true, opcode: binary ? .binary : .text, data: data)
+        return WebSocketFrame(message: data, encoding)
     }
 }
