@@ -28,34 +28,23 @@ extension DeviceClient {
     /// - Throws: ``Failure/refused(_:)`` with the edge's error (`forbidden_topic`, `too_many_topics`, `bad_position`),
     ///   or with `invalid_field` without sending when `topic` is not a topic name.
     public func subscribe(topic: String, after position: TopicPosition? = nil, timeout: Duration = .seconds(10)) async throws {
-        try await awaitTopicAnswer(topic, frame: .subscribe(topic: topic, position: position), timeout: timeout)
+        try Self.checkTopic(topic)
+        try await sendAndAwait(.subscribe(topic: topic, position: position), answer: .topic(topic), timeout: timeout)
     }
 
     /// Unsubscribes from `topic` and returns when the edge confirms.
     /// - Throws: ``Failure/refused(_:)`` with `not_subscribed` when this connection was not subscribed.
     public func unsubscribe(topic: String, timeout: Duration = .seconds(10)) async throws {
-        try await awaitTopicAnswer(topic, frame: .unsubscribe(topic: topic), timeout: timeout)
+        try Self.checkTopic(topic)
+        try await sendAndAwait(.unsubscribe(topic: topic), answer: .topic(topic), timeout: timeout)
     }
 
-    private func awaitTopicAnswer(_ topic: String, frame: Frame, timeout: Duration) async throws {
+    /// `invalid_field`, as the edge would answer, for what is not a topic name.
+    static func checkTopic(_ topic: String) throws {
         do {
             try TopicRules.checkTopic(topic)
         } catch {
             throw Failure.refused(error)
-        }
-        try await withTimeout(timeout) {
-            try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let closed = self.state.withLockedValue { s -> UInt16?? in
-                        if s.closedCode == nil { s.topicWaiters[topic] = continuation }
-                        return s.closedCode
-                    }
-                    if let closed { continuation.resume(throwing: Failure.closed(code: closed)); return }
-                    self.send(frame: frame)
-                }
-            } onCancel: {
-                self.state.withLockedValue { $0.topicWaiters.removeValue(forKey: topic) }?.resume(throwing: Failure.timedOut)
-            }
         }
     }
 }

@@ -62,6 +62,19 @@ public final class DeviceClient: @unchecked Sendable {
         var pendingSends: [String: CheckedContinuation<Void, any Error>] = [:]
         /// `sub` and `unsub` waiting for their answer, by topic.
         var topicWaiters: [String: CheckedContinuation<Void, any Error>] = [:]
+
+        /// Sets (or with nil removes) the waiter for `answer`; returns the one it replaces.
+        @discardableResult
+        mutating func waiters(_ answer: Answer, _ waiter: CheckedContinuation<Void, any Error>?) -> CheckedContinuation<Void, any Error>? {
+            switch answer {
+            case .send(let id):
+                defer { pendingSends[id] = waiter }
+                return pendingSends[id]
+            case .topic(let topic):
+                defer { topicWaiters[topic] = waiter }
+                return topicWaiters[topic]
+            }
+        }
         var helloWaiter: CheckedContinuation<Welcome, any Error>?
         var recentIDs: Set<String> = []
         var recentOrder: [String] = []
@@ -133,21 +146,34 @@ public final class DeviceClient: @unchecked Sendable {
     @discardableResult
     public func send(service: String, payload: Payload, id: String? = nil, timeout: Duration = .seconds(10)) async throws -> String {
         let id = id ?? state.withLockedValue { s in s.nextID += 1; return "m-\(s.nextID)-\(UInt32.random(in: 0...UInt32.max))" }
+        try await sendAndAwait(.msg(Message(service: service, id: id, payload: payload)), answer: .send(id), timeout: timeout)
+        return id
+    }
+
+    /// What a frame sent with ``sendAndAwait(_:answer:timeout:)`` waits for: the ack of a message id, or the answer
+    /// about a topic (the two are kept apart, since a message id may look like a topic name).
+    enum Answer {
+        case send(String)
+        case topic(String)
+    }
+
+    /// Sends `frame` and returns when its answer comes; throws the edge's refusal, ``Failure/closed(code:)`` when the
+    /// connection ends first, or ``Failure/timedOut``.
+    func sendAndAwait(_ frame: Frame, answer: Answer, timeout: Duration) async throws {
         try await withTimeout(timeout) {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     let closed = self.state.withLockedValue { s -> UInt16?? in
-                        if s.closedCode == nil { s.pendingSends[id] = continuation }
+                        if s.closedCode == nil { s.waiters(answer, continuation) }
                         return s.closedCode
                     }
                     if let closed { continuation.resume(throwing: Failure.closed(code: closed)); return }
-                    self.send(frame: .msg(Message(service: service, id: id, payload: payload)))
+                    self.send(frame: frame)
                 }
             } onCancel: {
-                self.state.withLockedValue { $0.pendingSends.removeValue(forKey: id) }?.resume(throwing: Failure.timedOut)
+                self.state.withLockedValue { $0.waiters(answer, nil) }?.resume(throwing: Failure.timedOut)
             }
         }
-        return id
     }
 
     /// Sends a JSON body (given as JSON text) to `service`.

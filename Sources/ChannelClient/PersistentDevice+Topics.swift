@@ -7,11 +7,7 @@ extension PersistentDevice {
     /// - Throws: ``DeviceClient/Failure/refused(_:)`` when the connected edge refuses it (the topic is then forgotten).
     ///   Not connected, it returns at once and subscribes on the next connection.
     public func subscribe(topic: String, after position: TopicPosition? = nil) async throws {
-        do {
-            try TopicRules.checkTopic(topic)
-        } catch {
-            throw DeviceClient.Failure.refused(error)
-        }
+        try DeviceClient.checkTopic(topic)
         let (client, from) = state.withLockedValue { s -> (DeviceClient?, TopicPosition?) in
             if s.topics[topic] == nil { s.topics[topic] = .some(position) }
             return (s.client, s.topics[topic] ?? nil)
