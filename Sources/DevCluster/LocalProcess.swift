@@ -1,4 +1,5 @@
 import Foundation
+import Lifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,7 @@ public final class LocalProcess: @unchecked Sendable {
     private var partial = Data()
     private let echo: (@Sendable (String) -> Void)?
     private let logHandle: FileHandle?
+    private var reader: DedicatedThread?
 
     /// Starts `executable` with `arguments`.
     /// - Parameters:
@@ -49,9 +51,20 @@ public final class LocalProcess: @unchecked Sendable {
         process.standardInput = stdinPipe
         process.standardOutput = outputPipe
         process.standardError = outputPipe
-        outputPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.take(data)
+        // A blocking reader of our own instead of Foundation's `readabilityHandler`: that one runs on a Dispatch read
+        // source, and libdispatch on Linux crashes (SIGSEGV in `_dispatch_event_loop_drain`) when many such sources
+        // come and go, as they do in a test run that starts and kills hundreds of children.
+        // The thread holds the handle, so the descriptor it reads stays open (and is not reused) until it returns.
+        let output = outputPipe.fileHandleForReading
+        reader = DedicatedThread(name: "output of \(name)") { [weak self] _ in
+            let descriptor = output.fileDescriptor
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0, let self else { return }
+                self.take(Data(buffer[0..<count]))
+            }
         }
         // A child inherits the starting thread's blocked signals; Dispatch and test threads block SIGTERM, which would
         // make the child deaf to `stop()`. Start it with nothing blocked.
@@ -61,13 +74,11 @@ public final class LocalProcess: @unchecked Sendable {
         pthread_sigmask(SIG_SETMASK, &empty, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
+        reader?.start()
         ProcessTable.shared.add(self)
     }
 
     private func take(_ data: Data) {
-        if data.isEmpty {
-            outputPipe.fileHandleForReading.readabilityHandler = nil
-        }
         logHandle?.write(data)
         lock.lock()
         partial.append(data)
