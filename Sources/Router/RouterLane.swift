@@ -92,10 +92,15 @@ final class RouterLane: @unchecked Sendable {
                 thread.pause(for: .milliseconds(500))
             }
         }
-        // Let what is in flight finish (each batch gives up within the hand-off's limit), then commit it.
+        // Let what is in flight finish (each batch gives up within the hand-off's limit), then commit it. The drain
+        // limit (the hand-off's, 10 s by default, plus 1 s) may exceed the consumer's poll interval, so the lane goes on
+        // polling meanwhile, or librdkafka would leave the group and the final commit would be refused (the batches
+        // then routed twice). What those polls return is dropped: only the batches in flight are committed, by their
+        // own offsets, so it is read again by whoever has its partition next.
         let deadline = ContinuousClock.now + drainLimit
         while !inFlight.isEmpty && ContinuousClock.now < deadline {
             condition.withLock { _ = condition.wait(until: Date().addingTimeInterval(0.05)) }
+            _ = try? consumer.poll(maxRecords: batchSize, timeout: .zero)
             commitFinished(now: true)
         }
         commitFinished(now: true)
