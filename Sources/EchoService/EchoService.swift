@@ -21,6 +21,9 @@ public final class EchoService: Service, @unchecked Sendable {
 
     public var isAssigned: Bool { channel.isAssigned }
 
+    /// The service's Kafka producer, once started: for its readiness check and metrics.
+    public var kafkaProducers: [(name: String, producer: KafkaProducer)] { channel.kafkaProducers }
+
     public func start() throws {
         try channel.start { message, outbox in
             outbox.reply(to: message, id: "echo-\(message.id)", payload: message.payload)

@@ -43,6 +43,12 @@ public final class Edge: Sendable {
         self.logger = logger
     }
 
+    /// The edge's Kafka producer (devices' messages, connection events), once started: for its readiness check and
+    /// metrics.
+    public var kafkaProducers: [(name: String, producer: KafkaProducer)] {
+        state.withLockedValue { $0 }.map { [("edge", $0.producer)] } ?? []
+    }
+
     /// The port the edge listens on (useful when configured with port 0).
     public var port: Int? { state.withLockedValue { $0?.server.localAddress?.port } }
 

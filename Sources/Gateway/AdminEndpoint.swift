@@ -24,9 +24,13 @@ enum AdminEndpoint {
     }
 
     /// The checks every component shares: Redis serves (when it uses Redis: one server answers PING, a Redis Cluster its
-    /// slot map, covering every slot), the Kafka cluster answers a metadata request.
-    static func checks(common: CommonOptions, redis: Bool, logger: Logger) throws -> [(name: String, check: Readiness.Check)] {
-        var checks: [(name: String, check: Readiness.Check)] = []
+    /// slot map, covering every slot), the Kafka cluster answers a metadata request, and the component's Kafka producers
+    /// can deliver (``ProducerHealthCheck``, which also reports their metrics).
+    /// - Parameter producers: the component's producers, by name, once it has started.
+    static func checks(common: CommonOptions, redis: Bool,
+                       producers: @escaping @Sendable () -> [(name: String, producer: KafkaProducer)],
+                       logger: Logger) throws -> [(name: String, check: Readiness.Check)] {
+        var checks: [(name: String, check: Readiness.Check)] = [ProducerHealthCheck(producers).named]
         let kafka = try KafkaAdmin(config: try common.kafkaConfig(), logger: logger)
         checks.append(("kafka", { () -> String? in
             do { try kafka.checkReachable(timeout: .seconds(2)); return nil } catch { return "\(error)" }

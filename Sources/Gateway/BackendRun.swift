@@ -1,4 +1,5 @@
 import Admin
+import Infrastructure
 import ArgumentParser
 import Logging
 import ServiceLifecycle
@@ -13,12 +14,14 @@ enum BackendRun {
     ///   - redis: whether readiness also checks Redis (the service uses it).
     ///   - start: starts the service; a failure is reported as "`name` failed to start" and exits 1.
     ///   - isAssigned: whether the service has partitions; ready is said once it does (or after 60 s).
+    ///   - producers: the service's Kafka producers once started; it is not ready while one has failed for good.
     ///   - readyLine: what follows "`name` ready" (the line `gateway dev` and the tests wait for).
     ///   - services: the started service's parts, in start order (they stop in reverse).
     static func run(_ name: String, common: CommonOptions, logger: Logger, redis: Bool,
-                    start: () async throws -> Void, isAssigned: () -> Bool, readyLine: () -> String,
+                    start: () async throws -> Void, isAssigned: () -> Bool,
+                    producers: @escaping @Sendable () -> [(name: String, producer: KafkaProducer)], readyLine: () -> String,
                     services: () -> [(name: String, service: any Service)]) async throws {
-        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: redis, logger: logger), logger: logger)
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: redis, producers: producers, logger: logger), logger: logger)
         let admin: AdminServer?
         do {
             try await start()

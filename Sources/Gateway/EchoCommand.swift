@@ -19,6 +19,7 @@ struct EchoCommand: AsyncParsableCommand {
         let echo = EchoService(topics: common.topics, kafka: try common.kafkaConfig(), logger: logger)
         try await BackendRun.run("echo", common: common, logger: logger, redis: false,
                                  start: { try await offload { try echo.start() } }, isAssigned: { echo.isAssigned },
+                                 producers: { echo.kafkaProducers },
                                  readyLine: { "(consumes \(common.topics.up(EchoService.service)))" },
                                  services: { [("echo", echo)] })
     }

@@ -142,7 +142,8 @@ struct EdgeCommand: AsyncParsableCommand {
         }
         AdminEndpoint.bootstrapMetrics()
         let edge = Edge(config: config, logger: logger)
-        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger), logger: logger)
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true,
+                                                                     producers: { edge.kafkaProducers }, logger: logger), logger: logger)
         let admin: AdminServer?
         do {
             try await edge.start()

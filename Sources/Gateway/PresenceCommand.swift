@@ -22,6 +22,7 @@ struct PresenceCommand: AsyncParsableCommand {
                                        logger: logger)
         try await BackendRun.run("presence", common: common, logger: logger, redis: true,
                                  start: { try await offload { try presence.start() } }, isAssigned: { presence.isAssigned },
+                                 producers: { presence.kafkaProducers },
                                  readyLine: { "(consumes \(common.topics.up(PresenceService.service)) and \(common.topics.connections))" },
                                  services: { presence.services })
     }

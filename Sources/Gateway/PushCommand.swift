@@ -100,6 +100,7 @@ struct PushCommand: AsyncParsableCommand {
                                logger: logger)
         try await BackendRun.run("push", common: common, logger: logger, redis: true,
                                  start: { try await push.start() }, isAssigned: { push.isAssigned },
+                                 producers: { push.kafkaProducers },
                                  readyLine: { "(http://\(host):\(push.httpPort ?? port))" },
                                  services: { push.services })
     }

@@ -45,7 +45,8 @@ struct RouterCommand: AsyncParsableCommand {
         }
         AdminEndpoint.bootstrapMetrics()
         let router = Router(config: config, logger: logger)
-        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true, logger: logger), logger: logger)
+        let readiness = Readiness(checks: try AdminEndpoint.checks(common: common, redis: true,
+                                                                     producers: { router.kafkaProducers }, logger: logger), logger: logger)
         let admin: AdminServer?
         do {
             try await router.start()

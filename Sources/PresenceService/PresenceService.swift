@@ -42,6 +42,12 @@ public final class PresenceService: @unchecked Sendable {
     /// Whether both consumer groups have given this instance partitions (before that it handles nothing).
     public var isAssigned: Bool { channel.isAssigned && (events?.isAssigned ?? false) }
 
+    /// Both Kafka producers once started (the presence ops' replies, and the connection events' and sweeper's room
+    /// changes): for the readiness check and metrics.
+    public var kafkaProducers: [(name: String, producer: KafkaProducer)] {
+        channel.kafkaProducers + (producer.map { [("presence-events", $0)] } ?? [])
+    }
+
     /// Checks Redis and the broker, creates the topics if missing, joins both groups and starts the sweeper.
     /// Blocks for the checks: call it from a thread that may block (start-up), not an event loop.
     /// - Throws: when Redis or the broker cannot be reached, or librdkafka is too old.

@@ -53,18 +53,24 @@ public final class PushService: @unchecked Sendable {
         store = SubscriptionStore(redis: self.redis, prefix: topics.prefix)
     }
 
-    /// `kafka` with `message.timeout.ms` = 10000 unless it sets one: an app server waits for the broker's answer, so a
-    /// push gives up after 10 s (503) rather than after librdkafka's default of 5 minutes.
+    /// `kafka` with `message.timeout.ms` = ``KafkaProducer/timeoutInsideConsumer`` (5 s) unless it sets one: an app
+    /// server waits for the broker's answer, so a push gives up after 5 s (503) rather than after librdkafka's default
+    /// of 5 minutes. Not longer: the same producer answers device ops on the consumer's thread, which must poll every
+    /// 10 s (it was 10 s, which the service's start-up check now refuses).
     public static func producerDefaults(_ kafka: KafkaConfig) -> KafkaConfig {
         var kafka = kafka
         if kafka.properties["message.timeout.ms"] == nil && kafka.producerProperties["message.timeout.ms"] == nil {
-            kafka.producerProperties["message.timeout.ms"] = "10000"
+            kafka.producerProperties["message.timeout.ms"] = String(KafkaProducer.timeoutInsideConsumer.inMilliseconds)
         }
         return kafka
     }
 
     /// Whether the consumer group has given this instance partitions of `<prefix>.up.push`.
     public var isAssigned: Bool { channel.isAssigned }
+
+    /// The service's Kafka producer (pushes, device replies, topic messages), once started: for its readiness check
+    /// and metrics.
+    public var kafkaProducers: [(name: String, producer: KafkaProducer)] { channel.kafkaProducers }
 
     /// The HTTP port bound (after ``start()``).
     public var httpPort: Int? { server?.port }

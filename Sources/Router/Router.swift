@@ -24,6 +24,7 @@ public final class Router: Sendable {
     private let assigned = NIOLockedValueBox<[KafkaConsumer]>([])
     private let totals = NIOLockedValueBox(DownstreamRouter.Outcome())
     private let metrics = RouterMetrics()
+    private let producer = NIOLockedValueBox<KafkaProducer?>(nil)
 
     public init(config: RouterConfig, logger: Logger) {
         self.config = config
@@ -32,6 +33,11 @@ public final class Router: Sendable {
 
     /// Whether the router's consumer has been given partitions (it routes nothing before).
     public var isAssigned: Bool { assigned.withLockedValue { $0.contains { $0.hasAssignment } } }
+
+    /// The router's Kafka producer (reports), once started: for its readiness check and metrics.
+    public var kafkaProducers: [(name: String, producer: KafkaProducer)] {
+        producer.withLockedValue { $0 }.map { [("router", $0)] } ?? []
+    }
 
     /// Messages stored, handed to edges, for offline devices, and expired, since start.
     public var outcome: (stored: Int, noticed: Int, offline: Int, expired: Int) {
@@ -51,8 +57,17 @@ public final class Router: Sendable {
             try admin.createTopics([TopicSpec(name: config.topics.down, partitions: config.downPartitions)])
             try redis.checkReachable()
         }
-        // The lanes keep polling while reports are in flight, so the lane's poll interval does not bound this one.
-        let producer = try KafkaProducer(config: config.kafka, messageTimeout: .seconds(10), logger: logger)
+        // A lane's batch waits for its reports before it is committed, and a stopping lane waits for its batches: the
+        // producer gives up within the consumer's poll interval, like every producer a consumer waits for (it kept
+        // trying for 10 s, the whole poll interval, before).
+        let producer = try KafkaProducer(config: config.kafka, messageTimeout: KafkaProducer.timeoutInsideConsumer, logger: logger)
+        do {
+            try producer.requireFitsInsideConsumer("router")
+        } catch {
+            producer.shutdownBlocking(timeout: .zero)
+            throw error
+        }
+        self.producer.withLockedValue { $0 = producer }
         let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix, limits: config.mailboxLimits)
         let handoff = HandoffClient(sender: config.routerID, settings: config.handoff, logger: logger)
         let router = DownstreamRouter(config: config, mailbox: mailbox,

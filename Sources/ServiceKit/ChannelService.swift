@@ -38,6 +38,9 @@ public final class ChannelService: Service, @unchecked Sendable {
     /// Whether the consumer group has given this instance partitions (it handles nothing before).
     public var isAssigned: Bool { consumer?.isAssigned ?? false }
 
+    /// The service's Kafka producer, named after the service, once started: for its readiness check and metrics.
+    public var kafkaProducers: [(name: String, producer: KafkaProducer)] { producer.map { [(name, $0)] } ?? [] }
+
     /// Checks the broker, creates the service's topics if missing, joins the consumer group and starts handling.
     /// - Throws: when librdkafka is too old, or the broker cannot be reached.
     public func start(handler: @escaping Handler) throws {

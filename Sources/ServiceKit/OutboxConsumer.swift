@@ -30,9 +30,12 @@ public final class OutboxConsumer: Service, Sendable {
     ///   - name: names the thread and the log lines.
     ///   - service: the service whose name the outbox's messages carry.
     ///   - producer: sends the outbox; it may be shared with the rest of the service. If the handler publishes to
-    ///     topics, make it with ``Infrastructure/KafkaConfig/forTopicPublishing``.
+    ///     topics, make it with ``Infrastructure/KafkaConfig/forTopicPublishing``. Its message timeout must be at most
+    ///     ``Infrastructure/KafkaProducer/timeoutInsideConsumer`` (this thread waits for its deliveries).
+    /// - Throws: when the producer's message timeout is longer, or the consumer cannot be made.
     public init(name: String, topic: String, groupID: String, service: String, topics: Topics, kafka: KafkaConfig,
                 producer: KafkaProducer, logger: Logger, handler: @escaping BatchHandler) throws {
+        try producer.requireFitsInsideConsumer(name)
         let consumer = try KafkaConsumer(config: kafka, groupID: groupID, logger: logger)
         try consumer.subscribe(topics: [topic])
         self.consumer = consumer

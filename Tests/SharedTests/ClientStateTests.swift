@@ -61,32 +61,49 @@ struct ClientStateTests {
 
     @Test func aFailedGenerationIsReplacedOnceAndRetired() throws {
         var state = ProducerState(first: "g1")
-        #expect(state.fatal(in: 1) == 2)
-        #expect(state.fatal(in: 1) == nil, "one replacement per failed generation")
+        #expect(state.fatal(in: 1, because: "fenced") == 2)
+        #expect(state.fatal(in: 1, because: "fenced") == nil, "one replacement per failed generation")
         #expect(state.takesRecords, "records still go to the failed generation, which refuses them at once")
         guard case .retire(let failed) = state.replaced(by: "g2") else { Issue.record("not retired"); return }
         #expect(failed == "g1")
         #expect(state.current == "g2" && state.number == 2 && state.phase == .open)
-        #expect(state.fatal(in: 1) == nil, "a late report of a retired generation changes nothing")
-        #expect(state.fatal(in: 2) == 3)
+        #expect(state.fatal(in: 1, because: "fenced") == nil, "a late report of a retired generation changes nothing")
+        #expect(state.fatal(in: 2, because: "fenced") == 3)
         #expect(state.all == ["g1", "g2"], "the replacement under way is not listed until made")
     }
 
     @Test func aReplacementMadeWhileClosingIsStoppedAtOnceAndWaitedFor() {
         var state = ProducerState(first: "g1")
-        #expect(state.fatal(in: 1) == 2)
+        #expect(state.fatal(in: 1, because: "fenced") == 2)
         #expect(state.close(flushUntil: .now) != nil)
         guard case .stopAtOnce = state.replaced(by: "g2") else { Issue.record("used while closing"); return }
         #expect(state.current == "g1")
         #expect(Set(state.all) == ["g1", "g2"], "the shutdown waits for both")
-        #expect(state.fatal(in: 1) == nil, "no replacement once closing")
+        #expect(state.fatal(in: 1, because: "fenced") == nil, "no replacement once closing")
     }
 
     @Test func aReplacementThatCouldNotBeMadeIsAskedForAgain() {
         var state = ProducerState(first: "g1")
-        #expect(state.fatal(in: 1) == 2)
-        state.replacementFailed()
+        #expect(state.fatal(in: 1, because: "fenced") == 2)
+        state.replacementFailed("out of memory")
         #expect(state.phase == .open && state.current == "g1")
-        #expect(state.fatal(in: 1) == 2, "the next refused send asks again")
+        #expect(state.fatal(in: 1, because: "fenced") == 2, "the next refused send asks again")
+    }
+
+    @Test func aProducerIsFailedFromItsFailureUntilItsReplacementIsCurrent() {
+        var state = ProducerState(first: "g1")
+        #expect(state.failure == nil && state.replacements == 0)
+        #expect(state.fatal(in: 1, because: "PRODUCER_FENCED") == 2)
+        #expect(state.failure == "failed (PRODUCER_FENCED); replacing it")
+        #expect(state.awaitingReplacement == nil, "a replacement is under way")
+        state.replacementFailed("out of memory")
+        #expect(state.failure == "failed (PRODUCER_FENCED); cannot replace it: out of memory", "still failed")
+        #expect(state.awaitingReplacement?.generation == 1 && state.awaitingReplacement?.reason == "PRODUCER_FENCED")
+        #expect(state.fatal(in: 1, because: "PRODUCER_FENCED") == 2, "asked again")
+        #expect(state.failure == "failed (PRODUCER_FENCED); replacing it")
+        _ = state.replaced(by: "g2")
+        #expect(state.failure == nil && state.replacements == 1 && state.awaitingReplacement == nil)
+        #expect(state.fatal(in: 1, because: "late report") == nil)
+        #expect(state.failure == nil, "a late report of a retired generation does not fail the producer")
     }
 }

@@ -19,14 +19,20 @@ public final class KafkaProducer: Service, Sendable {
     /// The current librdkafka producer, and those it replaced; held while enqueueing, so no message can slip in after
     /// the final flush.
     private let state: Locked<ProducerState<ProducerGeneration>>
-    private let config: KafkaConfig
-    private let defaults: KeyValuePairs<String, String>
     private let logger: Logger
 
     /// How long a producer whose deliveries a consumer's thread waits for may keep trying (`message.timeout.ms`): well
     /// under the consumers' `max.poll.interval.ms` (``KafkaConsumer/maxPollInterval``), so that a consumer waiting out
-    /// a broker outage stays in its group.
+    /// a broker outage stays in its group. Every such producer uses it, and its users check that it does
+    /// (``requireFitsInsideConsumer(_:)``).
     public static let timeoutInsideConsumer: Duration = .seconds(5)
+
+    /// Makes a generation: its number, and what to call when it fails for good.
+    typealias MakeGeneration = @Sendable (_ number: Int, _ onFatal: @escaping @Sendable (String) -> Void) throws -> ProducerGeneration
+
+    private let makeGeneration: MakeGeneration
+    /// `message.timeout.ms` as the first generation was configured (`messageTimeout`, or what `config` set).
+    public let messageTimeout: Duration
 
     /// Defaults: `enable.idempotence=true`, `acks=all`, `compression.type=lz4`, `linger.ms=2`, `message.timeout.ms`
     /// from `messageTimeout`, then `config.properties`. Checks the librdkafka version and starts the poll thread.
@@ -34,21 +40,28 @@ public final class KafkaProducer: Service, Sendable {
     /// When its librdkafka producer fails for good (a fatal error, or a broker fencing the idempotent producer after its
     /// messages timed out: Tansu does, answering PRODUCER_FENCED to every later record), the producer replaces it with
     /// a new one: what was in flight on the old one fails (callers may send it again), later sends go to the new one.
+    /// Until the new one is made, ``health`` names the failure: a component is unready meanwhile.
     /// - Parameter messageTimeout: how long librdkafka keeps trying to deliver a record before it reports a failure,
     ///   unless `config` sets `message.timeout.ms` itself. Every component chooses it deliberately: librdkafka's own
-    ///   default (5 minutes) outlives any consumer's poll interval and any caller's patience.
-    public init(config: KafkaConfig, messageTimeout: Duration, logger: Logger) throws {
+    ///   default (5 minutes) outlives any consumer's poll interval and any caller's patience. A producer whose
+    ///   deliveries a consumer's thread waits for uses ``timeoutInsideConsumer``.
+    public convenience init(config: KafkaConfig, messageTimeout: Duration, logger: Logger) throws {
         let defaults: KeyValuePairs<String, String> = [
             "enable.idempotence": "true", "acks": "all", "compression.type": "lz4", "linger.ms": "2",
             "message.timeout.ms": String(messageTimeout.inMilliseconds),
         ]
-        let replacement = Locked<(@Sendable (String) -> Void)?>(nil)
-        let first = try ProducerGeneration(number: 1, config: config, defaults: defaults, logger: logger) { reason in
-            replacement.withLock { $0 }?(reason)
+        try self.init(logger: logger) { number, onFatal in
+            try ProducerGeneration(number: number, config: config, defaults: defaults, logger: logger, onFatal: onFatal)
         }
-        self.config = config
-        self.defaults = defaults
+    }
+
+    /// A producer whose generations `makeGeneration` makes (tests make replacements fail with it).
+    init(logger: Logger, makeGeneration: @escaping MakeGeneration) throws {
+        let replacement = Locked<(@Sendable (String) -> Void)?>(nil)
+        let first = try makeGeneration(1) { reason in replacement.withLock { $0 }?(reason) }
+        self.makeGeneration = makeGeneration
         self.logger = logger
+        messageTimeout = .milliseconds(Int64(first.handle.property("message.timeout.ms") ?? "") ?? 300_000)
         state = Locked(ProducerState(first: first))
         replacement.withLock { $0 = { [weak self] reason in self?.replace(after: 1, because: reason) } }
     }
@@ -145,20 +158,48 @@ public final class KafkaProducer: Service, Sendable {
     /// Replaces generation `failed` after librdkafka reported it failed for good (at most once per generation). Runs on
     /// the failed generation's poll thread or a sender's thread; creating a producer does not wait for the network.
     private func replace(after failed: Int, because reason: String) {
-        guard let number = state.withLock({ $0.fatal(in: failed) }) else { return }
+        guard let number = state.withLock({ $0.fatal(in: failed, because: reason) }) else { return }
         logger.error("Kafka producer failed for good (\(reason)); replacing it: records in flight on it fail and may be sent again")
         do {
-            let replacement = try ProducerGeneration(number: number, config: config, defaults: defaults, logger: logger) {
-                [weak self] reason in self?.replace(after: number, because: reason)
-            }
+            let replacement = try makeGeneration(number) { [weak self] reason in self?.replace(after: number, because: reason) }
             switch state.withLock({ $0.replaced(by: replacement) }) {
             case .retire(let old): old.pollThread.requestStop(flushUntil: .now)
             case .stopAtOnce: replacement.pollThread.requestStop(flushUntil: .now)
             }
         } catch {
-            state.withLock { $0.replacementFailed() }
+            state.withLock { $0.replacementFailed("\(error)") }
             logger.error("cannot replace the failed Kafka producer; its sends fail until it can be: \(error)")
         }
+    }
+
+    /// Whether the producer can deliver now, and how often it was replaced: for readiness checks and metrics.
+    public var health: KafkaProducerHealth {
+        state.withLock { KafkaProducerHealth(failure: $0.failure, replacements: $0.replacements) }
+    }
+
+    /// ``health``, after trying once more to replace a failed generation whose replacement could not be made (a send
+    /// that the failed generation refuses tries too, but a component may have nothing to send). For a readiness
+    /// check's thread: making a producer does not wait for the network.
+    public func checkHealth() -> KafkaProducerHealth {
+        if let (generation, reason) = state.withLock({ $0.awaitingReplacement }) { replace(after: generation, because: reason) }
+        return health
+    }
+
+    /// Throws unless this producer gives up on a record within ``timeoutInsideConsumer``: for a component whose
+    /// consumer thread waits for its deliveries, at start-up, so that no configuration can push that consumer out of
+    /// its group during a broker outage.
+    /// - Parameter user: who waits, for the error's text.
+    public func requireFitsInsideConsumer(_ user: String) throws {
+        guard messageTimeout <= Self.timeoutInsideConsumer else {
+            throw KafkaError.invalid("\(user): the producer's message.timeout.ms (\(messageTimeout.inMilliseconds) ms) must be at "
+                                     + "most \(Self.timeoutInsideConsumer.inMilliseconds) ms, since a consumer waits for its deliveries "
+                                     + "and must poll every \(KafkaConsumer.maxPollInterval.inMilliseconds) ms")
+        }
+    }
+
+    /// Makes librdkafka report a fatal error on the current generation, as a broker fencing it would: for tests.
+    func injectFatalError(_ reason: String) {
+        state.withLock { $0.current }.injectFatalError(reason)
     }
 
     /// Calls rd_kafka_produceva; returns its error, if any. The caller holds `state`.

@@ -42,6 +42,11 @@ final class ProducerGeneration: Sendable {
         pollThread = ProducerPollThread(handle: handle)
     }
 
+    /// Makes librdkafka raise a fatal error on this producer (`rd_kafka_test_fatal_error`), reported like a real one.
+    func injectFatalError(_ reason: String) {
+        _ = rd_kafka_test_fatal_error(handle.pointer, RD_KAFKA_RESP_ERR_PRODUCER_FENCED, reason)
+    }
+
     /// Whether librdkafka refused a record because this producer hit a fatal error.
     static func isFatal(_ error: KafkaError) -> Bool {
         error.code == RD_KAFKA_RESP_ERR__FATAL.rawValue

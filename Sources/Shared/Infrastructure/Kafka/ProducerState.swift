@@ -5,6 +5,10 @@
 /// its messages timed out) makes a generation unusable for good, so the producer replaces it: exactly one
 /// replacement per failed generation, none once closing. The first close fixes the deadline of the final flush;
 /// later closes change nothing. Every generation ever made stays listed (``all``), so that a shutdown waits for each.
+///
+/// Health: from a generation's failure until its replacement is current (while it is being made, and for as long as
+/// it cannot be made) the producer cannot deliver, and ``failure`` says why; a late report of a retired generation
+/// changes nothing.
 struct ProducerState<Generation> {
     enum Phase: Equatable {
         case open
@@ -27,6 +31,27 @@ struct ProducerState<Generation> {
     private(set) var number = 1
     /// Generations replaced (stopping or stopped), and a replacement made too late to be used.
     private(set) var retired: [Generation] = []
+    /// Why the current generation failed, from its failure until its replacement is current.
+    private var failedBecause: String?
+    /// Why the last attempt to replace it failed, if it did.
+    private var replacementError: String?
+
+    /// Why the producer cannot deliver now, or nil while it can.
+    var failure: String? {
+        guard let failedBecause else { return nil }
+        guard let replacementError else { return "failed (\(failedBecause)); replacing it" }
+        return "failed (\(failedBecause)); cannot replace it: \(replacementError)"
+    }
+
+    /// Replacements made so far.
+    var replacements: Int { number - 1 }
+
+    /// The failed generation whose replacement could not be made, and why it failed: what to ask
+    /// ``fatal(in:because:)`` for again. Nil while it is fine, being replaced, or closing.
+    var awaitingReplacement: (generation: Int, reason: String)? {
+        guard phase == .open, let failedBecause else { return nil }
+        return (number, failedBecause)
+    }
 
     init(first: Generation) {
         current = first
@@ -50,15 +75,17 @@ struct ProducerState<Generation> {
         return deadline
     }
 
-    /// Generation `failed` hit a fatal error. Returns the number its replacement gets, or nil when there is nothing to
-    /// do: an older generation, a replacement already under way, or closing.
-    mutating func fatal(in failed: Int) -> Int? {
+    /// Generation `failed` hit a fatal error (`reason`). Returns the number its replacement gets, or nil when there is
+    /// nothing to do: an older generation, a replacement already under way, or closing.
+    mutating func fatal(in failed: Int, because reason: String) -> Int? {
         guard phase == .open, failed == number else { return nil }
         phase = .replacing
+        failedBecause = reason
+        replacementError = nil
         return number + 1
     }
 
-    /// The replacement asked for by ``fatal(in:)`` is ready.
+    /// The replacement asked for by ``fatal(in:because:)`` is ready.
     mutating func replaced(by replacement: Generation) -> Replacement {
         guard phase == .replacing else {
             retired.append(replacement)
@@ -69,12 +96,16 @@ struct ProducerState<Generation> {
         current = replacement
         number += 1
         phase = .open
+        failedBecause = nil
+        replacementError = nil
         return .retire(failed)
     }
 
-    /// The replacement could not be made: the failed generation stays current, and the next send that it refuses as
-    /// failed asks again (``fatal(in:)``).
-    mutating func replacementFailed() {
-        if phase == .replacing { phase = .open }
+    /// The replacement could not be made (`error`): the failed generation stays current, and ``failure`` says so until a
+    /// later attempt (``fatal(in:because:)``, asked by the next send it refuses or a health check) succeeds.
+    mutating func replacementFailed(_ error: String) {
+        guard phase == .replacing else { return }
+        phase = .open
+        replacementError = error
     }
 }
