@@ -10,6 +10,10 @@ import NIOWebSocket
 /// Guarantees: ``send(service:payload:id:)`` returns only when the edge acked the message (the broker has it) and
 /// throws when the edge refused it or the connection ended first; incoming messages are acked automatically
 /// (unless `autoAck` is off) and a message id seen in the last 4,096 is not yielded twice.
+///
+/// Nothing is acked on a connection whose hello the caller gave up on (timed out or cancelled) or that is closing: an
+/// ack takes the message out of the device's mailbox, so it must only ever answer a message the caller can still read.
+/// A welcome that comes after its hello was given up on closes the connection.
 public final class DeviceClient: @unchecked Sendable {
     /// Everything the edge sent, in order, for callers that want the raw conversation (tests, tools).
     public enum Event: Sendable, Equatable {
@@ -76,6 +80,10 @@ public final class DeviceClient: @unchecked Sendable {
             }
         }
         var helloWaiter: CheckedContinuation<Welcome, any Error>?
+        /// The welcome handed to the caller of ``hello(device:token:timeout:)``.
+        var welcome: Welcome?
+        /// The caller gave up on the hello, or ``close()`` began: nothing more is acked.
+        var abandoned = false
         var recentIDs: Set<String> = []
         var recentOrder: [String] = []
         var closedCode: UInt16??
@@ -128,16 +136,39 @@ public final class DeviceClient: @unchecked Sendable {
     /// Says hello and waits for the welcome.
     /// - Throws: ``Failure/refused(_:)`` with the edge's error (for example `auth_failed`), or `closed`.
     public func hello(device: String, token: String, timeout: Duration = .seconds(10)) async throws -> Welcome {
-        try await withTimeout(timeout) {
-            try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
-                    self.state.withLockedValue { $0.helloWaiter = continuation }
-                    self.send(frame: .hello(Hello(device: device, token: token)))
+        do {
+            try Task.checkCancellation()
+            return try await withTimeout(timeout) {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        // Cancelled before waiting (the handler below found no waiter): no hello at all.
+                        let givenUp = self.state.withLockedValue { s -> Bool in
+                            if !s.abandoned { s.helloWaiter = continuation }
+                            return s.abandoned
+                        }
+                        if givenUp {
+                            continuation.resume(throwing: Failure.timedOut)
+                        } else {
+                            self.send(frame: .hello(Hello(device: device, token: token)))
+                        }
+                    }
+                } onCancel: {
+                    self.state.withLockedValue { s in
+                        defer { s.helloWaiter = nil }
+                        if s.welcome == nil { s.abandoned = true }
+                        return s.helloWaiter
+                    }?.resume(throwing: Failure.timedOut)
                 }
-            } onCancel: {
-                self.state.withLockedValue { s in defer { s.helloWaiter = nil }; return s.helloWaiter }?
-                    .resume(throwing: Failure.timedOut)
             }
+        } catch {
+            // A welcome that raced the timeout stands: the edge already delivers this device's mailbox here, so the
+            // caller must take this connection. Otherwise the connection is given up on and acks nothing more.
+            let welcome = state.withLockedValue { s -> Welcome? in
+                if s.welcome == nil { s.abandoned = true }
+                return s.welcome
+            }
+            if let welcome { return welcome }
+            throw error
         }
     }
 
@@ -214,6 +245,7 @@ public final class DeviceClient: @unchecked Sendable {
 
     /// Closes the connection normally.
     public func close() async {
+        state.withLockedValue { $0.abandoned = true }
         var data = channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: .normalClosure)
         try? await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)).get()
@@ -241,10 +273,15 @@ public final class DeviceClient: @unchecked Sendable {
         if let observer { observer(frame) } else { eventSink.yield(.frame(frame)) }
         switch frame {
         case .welcome(let welcome):
-            state.withLockedValue { s -> CheckedContinuation<Welcome, any Error>? in
+            let (waiter, abandoned) = state.withLockedValue { s -> (CheckedContinuation<Welcome, any Error>?, Bool) in
                 defer { s.helloWaiter = nil }
-                return s.helloWaiter
-            }?.resume(returning: welcome)
+                if s.abandoned { return (nil, true) }
+                if s.helloWaiter != nil { s.welcome = welcome }
+                return (s.helloWaiter, false)
+            }
+            waiter?.resume(returning: welcome)
+            // Nobody waits for this session any more: end it, acking nothing the edge sends after the welcome.
+            if abandoned { Task { await self.close() } }
         case .ack(let id):
             state.withLockedValue { $0.pendingSends.removeValue(forKey: id) }?.resume()
         case .error(let error):
@@ -268,7 +305,7 @@ public final class DeviceClient: @unchecked Sendable {
                 return true
             }
             if fresh && observer == nil { messageSink.yield(message) }
-            if autoAck { ack(message.id) }
+            if autoAck && !state.withLockedValue({ $0.abandoned }) { ack(message.id) }
         case .reconnect(let delayMs):
             state.withLockedValue { $0.reconnectDelayMs = max(0, delayMs) }
         case .subscribed(let topic), .unsubscribed(let topic):

@@ -131,10 +131,14 @@ public final class PersistentDevice: @unchecked Sendable {
                     await client.close()
                     throw error
                 }
-                state.withLockedValue {
-                    $0.client = client
-                    $0.connections += 1
+                let stoppedMeanwhile = state.withLockedValue { s -> Bool in
+                    s.client = client
+                    s.connections += 1
+                    return s.stopped
                 }
+                // `stop()` came during the hello and found no connection to close. What the edge sent until this
+                // close was acked, so it is still read below and yielded.
+                if stoppedMeanwhile { await client.close() }
                 eventSink.yield(.connected(edge: welcome.edge, session: welcome.session))
                 attempt = 0
                 let topics = Task { await self.followTopics(on: client) }

@@ -15,6 +15,9 @@ enum WebSocketConnector {
     }
 
     /// - Parameter tls: for a `wss://` URL, what to trust (nil: ``ClientTLS/system``); not used for `ws://`.
+    /// How long the edge may take to answer the upgrade request (TCP connect and TLS included).
+    static let upgradeTimeout: TimeAmount = .seconds(10)
+
     static func connect(url: String, subprotocols: [String], localAddress: String?, tls: ClientTLS? = nil,
                         group: any EventLoopGroup, observer: (@Sendable (Frame) -> Void)?) async throws -> DeviceClient {
         guard let parsed = URL(string: url), parsed.scheme == "ws" || parsed.scheme == "wss", let host = parsed.host else {
@@ -37,7 +40,10 @@ enum WebSocketConnector {
             bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0))
         }
         let initialize: @Sendable (any Channel) -> EventLoopFuture<EventLoopFuture<Upgrade>> = { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // An edge that accepted the TCP connection but does not answer the upgrade (stopped, overloaded) would
+                // hold the device forever: give up after the edge's own handshake limit, so it tries another edge.
+                let deadline = channel.eventLoop.scheduleTask(in: upgradeTimeout) { channel.close(promise: nil) }
+                return channel.eventLoop.makeCompletedFuture {
                     if let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname))
@@ -45,7 +51,8 @@ enum WebSocketConnector {
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
                         maxFrameSize: 16 * 1024 * 1024,
                         upgradePipelineHandler: { channel, response in
-                            channel.eventLoop.makeCompletedFuture {
+                            deadline.cancel()
+                            return channel.eventLoop.makeCompletedFuture {
                                 // No subprotocol in the answer means the edge speaks JSON.
                                 let answered = response.headers["Sec-WebSocket-Protocol"].first ?? ""
                                 let encoding = FrameEncoding(subprotocol: answered) ?? .json
@@ -66,7 +73,8 @@ enum WebSocketConnector {
                         upgradeRequestHead: HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers),
                         upgraders: [upgrader],
                         notUpgradingCompletionHandler: { channel in
-                            channel.eventLoop.makeCompletedFuture {
+                            deadline.cancel()
+                            return channel.eventLoop.makeCompletedFuture {
                                 channel.close(promise: nil)
                                 return .refused(status: 0)
                             }
