@@ -105,6 +105,13 @@ public final class LocalProcess: @unchecked Sendable {
     /// forever), so a zombie is reaped here too; everything in this type waits through this, with a deadline.
     private func exitStatus() -> Int32? {
         if let reaped = lock.withLock({ reapedStatus }) { return reaped }
+        guard let status = Self.exitStatus(of: process) else { return nil }
+        lock.withLock { reapedStatus = status }
+        return status
+    }
+
+    /// The exit status of `process` once it has exited, reaping it here if Foundation missed its exit (see above).
+    private static func exitStatus(of process: Process) -> Int32? {
         if !process.isRunning { return process.terminationStatus }
         let pid = process.processIdentifier
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -112,9 +119,7 @@ public final class LocalProcess: @unchecked Sendable {
               stat[stat.index(close, offsetBy: 2)] == "Z" else { return nil }
         var status: Int32 = 0
         guard waitpid(pid, &status, WNOHANG) == pid else { return process.isRunning ? nil : process.terminationStatus }
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        lock.withLock { reapedStatus = code }
-        return code
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// Waits up to `seconds` for the process to exit; returns its status, or nil if it still runs.
@@ -215,8 +220,12 @@ public final class LocalProcess: @unchecked Sendable {
         process.standardError = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        // Not `waitUntilExit()`: it spins forever when Foundation misses the exit (a test run hung on a zombie
+        // redis-cli that way).
+        while true {
+            if let status = exitStatus(of: process) { return (status, String(decoding: data, as: UTF8.self)) }
+            usleep(5_000)
+        }
     }
 
     /// Finds an executable in `PATH` or in the usual install prefixes.
