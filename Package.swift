@@ -207,11 +207,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The chaos run's ledger and its invariant checks, pure values (gateway-bench chaos fills the ledger).
+        .target(name: "ChaosCheck", swiftSettings: strict),
         // The load generator: starts a local cluster and drives it from several device processes (docs/performance.md).
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "Shared", "Infrastructure", "ChannelClient", "ChannelProtocol", "DevCluster", "Lifecycle",
+                "Shared", "Infrastructure", "ChannelClient", "ChannelProtocol", "DevCluster", "Lifecycle", "ChaosCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -240,6 +242,7 @@ let package = Package(
             dependencies: ["Shared", "Infrastructure", "ChannelClient", "ChannelProtocol", "DevCluster", "Lifecycle"],
             swiftSettings: strict
         ),
+        .testTarget(name: "ChaosCheckTests", dependencies: ["ChaosCheck"], swiftSettings: strict),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(

@@ -7,6 +7,8 @@ enum Scenario: String, Codable, Sendable, CaseIterable {
     case fanout
     /// Redis alone: what waiting messages cost it (no devices, no workers).
     case mailboxMemory = "mailbox-memory"
+    /// Random faults under mixed load, with the delivery invariants checked at the end (devices in process).
+    case chaos
 }
 
 /// What one worker process does: which devices it plays, where they connect from and to, and what they send.

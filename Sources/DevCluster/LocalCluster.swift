@@ -82,6 +82,8 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var pushService: LocalProcess?
     /// The push HTTP API, `http://127.0.0.1:PORT`, when ``Options/push`` is on.
     public private(set) var pushURL: String?
+    /// The `gateway` arguments each component was last started with (before the common ones), by name.
+    private var componentArguments: [String: [String]] = [:]
     /// Each gateway component's admin port (/healthz, /readyz, /metrics), by name: `router-1`, `edge-1`, `echo`.
     public private(set) var adminPorts: [String: Int] = [:]
 
@@ -179,6 +181,7 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     private func startComponent(name: String, _ arguments: [String]) throws -> LocalProcess {
+        componentArguments[name] = arguments
         // Below the kernel's ephemeral range, like the edges' ports.
         let adminPort = try adminPorts[name] ?? FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
         adminPorts[name] = adminPort
@@ -199,6 +202,38 @@ public final class LocalCluster: @unchecked Sendable {
             name: name, executable: options.gatewayExecutable, arguments: args,
             logFile: options.logDirectory.map { "\($0)/\(name).log" },
             echo: echo.map { out in { @Sendable line in out("[\(name)] \(line)") } })
+    }
+
+    /// Every gateway component by name (`router-1`, `edge-2`, `echo`, `presence`, `push`), as running now.
+    public var components: [(name: String, process: LocalProcess)] {
+        var all = routers.enumerated().map { ("router-\($0.offset + 1)", $0.element) } + edges.map { ($0.id, $0.process) }
+        for (name, process) in [("echo", echoService), ("presence", presenceService), ("push", pushService)] {
+            if let process { all.append((name, process)) }
+        }
+        return all
+    }
+
+    /// Starts component `name` again with the arguments and ports it had, as an orchestrator restarting a failed pod
+    /// would (the old process, if still running, is killed first); does not wait until it is ready.
+    @discardableResult
+    public func restart(_ name: String) throws -> LocalProcess {
+        guard let arguments = componentArguments[name], let old = components.first(where: { $0.name == name }) else {
+            throw ClusterError.notReady(name: name, waitedSeconds: 0, output: "no such component to restart")
+        }
+        old.process.crash()
+        let process = try startComponent(name: name, arguments)
+        if let index = edges.firstIndex(where: { $0.id == name }) {
+            edges[index].process = process
+        } else if name.hasPrefix("router-"), let number = Int(name.dropFirst("router-".count)), routers.indices.contains(number - 1) {
+            routers[number - 1] = process
+        } else if name == "echo" {
+            echoService = process
+        } else if name == "presence" {
+            presenceService = process
+        } else if name == "push" {
+            pushService = process
+        }
+        return process
     }
 
     /// The services the edges offer: ``Options/services``, plus `push` and `presence` when their services run.
