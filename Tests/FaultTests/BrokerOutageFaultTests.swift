@@ -3,8 +3,8 @@ import Foundation
 import Testing
 
 /// The broker stops answering for longer than every time limit the components set on it: the producers' message
-/// timeouts (edge and router 10 s, echo 5 s), the backends' send deadline (6 s) and the consumers' poll interval
-/// (10 s). In the serialized `FaultTests` suite: it loads the machine too.
+/// timeouts (edge 10 s; router, echo, push and presence 5 s), the backends' send deadline (6 s) and the consumers'
+/// poll interval (10 s). In the serialized `FaultTests` suite: it loads the machine too.
 extension FaultTests {
     /// With the edges' default timeouts: against Tansu, an idempotent producer whose messages timed out is fenced for
     /// good, so this also proves that each producer replaces itself (docs/operations.md, "Known limits with Tansu").
