@@ -23,6 +23,7 @@ struct ChaosScenario: AsyncParsableCommand {
     @Option(help: "The gateway executable (default: the one built next to gateway-bench).") var gateway: String?
     @Option(help: "Directory the JSON result is written to.") var results = "bench/results"
     @Option(help: "Directory for the cluster's logs and the run's ledger.") var logs = ".build/bench-logs"
+    @Option(help: "Judge a saved ledger.json again instead of running (after a change to the checks).") var ledger: String?
 
     func run() async throws {
         let result = try await execute()
@@ -30,6 +31,7 @@ struct ChaosScenario: AsyncParsableCommand {
     }
 
     func execute() async throws -> BenchResult {
+        if let ledger { return try judgeAgain(ledger) }
         let seed = self.seed ?? UInt64.random(in: 1...999_999)
         let logDirectory = "\(logs)/chaos-\(BenchResult.stamp())"
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
@@ -77,6 +79,18 @@ struct ChaosScenario: AsyncParsableCommand {
         ChaosSummary.print(ledger, verdict)
         let file = try result.write(to: results)
         say("chaos: result in \(file), ledger in \(logDirectory)/ledger.json")
+        return result
+    }
+
+    private func judgeAgain(_ path: String) throws -> BenchResult {
+        let ledger = try JSONDecoder().decode(ChaosLedger.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let verdict = ChaosVerdict(ledger)
+        ChaosSummary.print(ledger, verdict)
+        var result = self.result(ledger, verdict)
+        result.parameters["seconds"] = "\(Int(ledger.loadStoppedAt))"
+        result.notes.append("judged again from \(path)")
+        let file = try result.write(to: results)
+        say("chaos: result in \(file)")
         return result
     }
 

@@ -11,7 +11,8 @@ enum ChaosSummary {
             "  device → service: \(c["upstream_acked"] ?? 0) acked, \(c["upstream_lost"] ?? 0) lost, \(c["upstream_repeats_same_id"] ?? 0) repeats (same id)",
             "  → device: \(c["downstream_taken"] ?? 0) taken, \(c["downstream_delivered"] ?? 0) delivered in time, "
                 + "\(c["downstream_expired_reported"] ?? 0) expired (reported), \(c["downstream_lost"] ?? 0) lost, "
-                + "\(c["downstream_same_id_repeats_dropped_by_clients"] ?? 0) repeats (same id, dropped by clients)",
+                + "\(c["downstream_same_id_repeats_dropped_by_clients"] ?? 0) repeats dropped by clients, "
+                + "\(c["downstream_same_id_repeats_across_connections"] ?? 0) across connections (same id)",
             "  topic: \(c["topic_published"] ?? 0) published, \(c["topic_deliveries_owed"] ?? 0) deliveries owed, "
                 + "\(c["topic_covered_by_gap"] ?? 0) covered by a gap, \(c["topic_missing"] ?? 0) missing",
             "  devices: \(c["device_connection_losses"] ?? 0) lost their edge",
