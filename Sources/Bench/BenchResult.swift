@@ -1,3 +1,4 @@
+import DevCluster
 import Foundation
 
 /// What one run measured, written as JSON under the results directory and printed as a one-screen summary.
@@ -104,16 +105,10 @@ struct BenchResult: Codable {
     }
 
     static func gitCommit() -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "describe", "--always", "--dirty"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return "unknown" }
-        process.waitUntilExit()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "unknown" : out.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let (status, output) = try? LocalProcess.runToEnd("/usr/bin/env", ["git", "describe", "--always", "--dirty"]),
+              status == 0 else { return "unknown" }
+        let commit = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return commit.isEmpty ? "unknown" : commit
     }
 
     static func machine() -> Machine {

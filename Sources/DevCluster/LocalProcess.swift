@@ -13,22 +13,18 @@ import Glibc
 /// themselves when their standard input closes, so they do not outlive a parent that was killed.
 public final class LocalProcess: @unchecked Sendable {
     public let name: String
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { child.pid }
 
-    private let process: Process
-    private let stdinPipe = Pipe()
-    private let outputPipe = Pipe()
+    private let child: ChildSpawn
     private let lock = NSCondition()
     private var lines: [String] = []
-    /// The status of a zombie this type reaped itself (see `exitStatus`).
-    private var reapedStatus: Int32?
     private var totalLines = 0
     private var partial = Data()
     private let echo: (@Sendable (String) -> Void)?
     private let logHandle: FileHandle?
     private var reader: DedicatedThread?
 
-    /// Starts `executable` with `arguments`.
+    /// Starts `executable` (a path) with `arguments`.
     /// - Parameters:
     ///   - echo: called with every output line, for example to print it with a prefix.
     ///   - logFile: where to append all output.
@@ -44,36 +40,21 @@ public final class LocalProcess: @unchecked Sendable {
         } else {
             logHandle = nil
         }
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.standardInput = stdinPipe
-        process.standardOutput = outputPipe
-        process.standardError = outputPipe
-        // A blocking reader of our own instead of Foundation's `readabilityHandler`: that one runs on a Dispatch read
+        child = try ChildSpawn(executable: executable, arguments: arguments, environment: environment)
+        // A blocking reader of our own, not Foundation's `readabilityHandler`: that one runs on a Dispatch read
         // source, and libdispatch on Linux crashes (SIGSEGV in `_dispatch_event_loop_drain`) when many such sources
-        // come and go, as they do in a test run that starts and kills hundreds of children.
-        // The thread holds the handle, so the descriptor it reads stays open (and is not reused) until it returns.
-        let output = outputPipe.fileHandleForReading
+        // come and go, as they do in a test run that starts and kills hundreds of children. The thread holds the
+        // child, so the descriptor it reads stays open (and is not reused) until it returns.
+        let child = self.child
         reader = DedicatedThread(name: "output of \(name)") { [weak self] _ in
-            let descriptor = output.fileDescriptor
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                let count = buffer.withUnsafeMutableBytes { read(child.output, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 guard count > 0, let self else { return }
                 self.take(Data(buffer[0..<count]))
             }
         }
-        // A child inherits the starting thread's blocked signals; Dispatch and test threads block SIGTERM, which would
-        // make the child deaf to `stop()`. Start it with nothing blocked.
-        var empty = sigset_t()
-        var previous = sigset_t()
-        sigemptyset(&empty)
-        pthread_sigmask(SIG_SETMASK, &empty, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        try process.run()
         reader?.start()
         ProcessTable.shared.add(self)
     }
@@ -100,27 +81,7 @@ public final class LocalProcess: @unchecked Sendable {
     public var isRunning: Bool { exitStatus() == nil }
 
     /// The exit status once the process has exited (128 + signal number when a signal ended it), else nil.
-    ///
-    /// Foundation's `Process` sometimes never learns that a child exited (it stays a zombie and `waitUntilExit` spins
-    /// forever), so a zombie is reaped here too; everything in this type waits through this, with a deadline.
-    private func exitStatus() -> Int32? {
-        if let reaped = lock.withLock({ reapedStatus }) { return reaped }
-        guard let status = Self.exitStatus(of: process) else { return nil }
-        lock.withLock { reapedStatus = status }
-        return status
-    }
-
-    /// The exit status of `process` once it has exited, reaping it here if Foundation missed its exit (see above).
-    private static func exitStatus(of process: Process) -> Int32? {
-        if !process.isRunning { return process.terminationStatus }
-        let pid = process.processIdentifier
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex,
-              stat[stat.index(close, offsetBy: 2)] == "Z" else { return nil }
-        var status: Int32 = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return process.isRunning ? nil : process.terminationStatus }
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    }
+    private func exitStatus() -> Int32? { child.exitStatus }
 
     /// Waits up to `seconds` for the process to exit; returns its status, or nil if it still runs.
     private func waitForExit(_ seconds: Double) -> Int32? {
@@ -159,11 +120,11 @@ public final class LocalProcess: @unchecked Sendable {
             }
             checked = totalLines
             seenTotal = totalLines - lines.count
-            if !process.isRunning {
+            if let status = child.exitStatus {
                 // Let the reader drain what the process wrote last.
                 _ = lock.wait(until: Date().addingTimeInterval(0.2))
                 if let line = lines.last(where: { $0.contains(marker) }) { return line }
-                throw ClusterError.exitedEarly(name: name, status: process.terminationStatus,
+                throw ClusterError.exitedEarly(name: name, status: status,
                                                output: lines.suffix(30).joined(separator: "\n"))
             }
             if Date() > deadline {
@@ -176,13 +137,13 @@ public final class LocalProcess: @unchecked Sendable {
 
     /// Writes `line` and a newline to the process's standard input (commands to a worker process).
     public func send(line: String) {
-        guard process.isRunning else { return }
-        try? stdinPipe.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+        guard isRunning else { return }
+        child.write(Array((line + "\n").utf8))
     }
 
     /// Sends `signal` to the process.
     public func signal(_ signal: Int32) {
-        if isRunning { kill(process.processIdentifier, signal) }
+        if isRunning { kill(child.pid, signal) }
     }
 
     /// Stops the process: SIGTERM, then SIGKILL if it has not exited after `grace` seconds. Returns its exit status.
@@ -190,19 +151,19 @@ public final class LocalProcess: @unchecked Sendable {
     public func stop(grace: Double = 5) -> Int32 {
         defer { ProcessTable.shared.remove(self) }
         if let status = exitStatus() { return status }
-        kill(process.processIdentifier, SIGTERM)
+        kill(child.pid, SIGTERM)
         var status = waitForExit(grace)
         if status == nil {
-            kill(process.processIdentifier, SIGKILL)
+            kill(child.pid, SIGKILL)
             status = waitForExit(10)
         }
-        try? stdinPipe.fileHandleForWriting.close()
+        child.closeInput()
         return status ?? -1
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.
     public func crash() {
-        if exitStatus() == nil { kill(process.processIdentifier, SIGKILL) }
+        if exitStatus() == nil { kill(child.pid, SIGKILL) }
         _ = waitForExit(10)
         ProcessTable.shared.remove(self)
     }
@@ -211,21 +172,12 @@ public final class LocalProcess: @unchecked Sendable {
     public static func stopAll() { ProcessTable.shared.stopAll() }
 
     /// Runs a short command to its end, blocking, and returns its exit status and its output (stdout and stderr).
+    /// - Parameter executable: a path; `/usr/bin/env` finds one in `PATH` (and `env -C dir` runs it in `dir`).
     public static func runToEnd(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        // Not `waitUntilExit()`: it spins forever when Foundation misses the exit (a test run hung on a zombie
-        // redis-cli that way).
-        while true {
-            if let status = exitStatus(of: process) { return (status, String(decoding: data, as: UTF8.self)) }
-            usleep(5_000)
-        }
+        let child = try ChildSpawn(executable: executable, arguments: arguments)
+        child.closeInput()
+        let output = child.readOutputToEnd()
+        return (child.waitForExit(), String(decoding: output, as: UTF8.self))
     }
 
     /// Finds an executable in `PATH` or in the usual install prefixes.

@@ -1,3 +1,4 @@
+import DevCluster
 import Foundation
 import Testing
 
@@ -9,18 +10,10 @@ import Testing
     static let validator = URL(fileURLWithPath: ProcessInfo.processInfo.environment["CG_TEST_PYTHON"]
         ?? "/var/cache/channel-gateway/test-venv/bin/python").deletingLastPathComponent().appendingPathComponent("kubernetes-validate").path
 
+    /// Runs `executable` in the repository's root (`env -C`), as LocalProcess runs every child: Foundation's `Process`
+    /// crashes now and then on Linux.
     static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: root)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try LocalProcess.runToEnd("/usr/bin/env", ["-C", root, executable] + arguments)
     }
 
     /// The `.yaml` files directly in `directory` (relative to the repository's root), sorted, as absolute paths.
