@@ -78,7 +78,7 @@ struct ChaosScenario: AsyncParsableCommand {
         let result = self.result(ledger, verdict)
         ChaosSummary.print(ledger, verdict)
         let file = try result.write(to: results)
-        say("chaos: result in \(file), ledger in \(logDirectory)/ledger.json")
+        print("chaos: result in \(file), ledger in \(logDirectory)/ledger.json")
         return result
     }
 
@@ -90,7 +90,7 @@ struct ChaosScenario: AsyncParsableCommand {
         result.parameters["seconds"] = "\(Int(ledger.loadStoppedAt))"
         result.notes.append("judged again from \(path)")
         let file = try result.write(to: results)
-        say("chaos: result in \(file)")
+        print("chaos: result in \(file)")
         return result
     }
 
