@@ -159,23 +159,23 @@ final class ChaosFaults: @unchecked Sendable {
 
 /// Asks every component's `/readyz` once a second and records each answer (no answer counts as not ready).
 final class ChaosReadiness: Sendable {
-    private let thread: DedicatedThread
+    private let task: Task<Void, Never>
 
     init(recorder: ChaosRecorder, adminPorts: [(name: String, port: Int)]) {
-        thread = DedicatedThread(name: "chaos readiness") { thread in
-            repeat {
+        task = Task {
+            while !Task.isCancelled {
                 for (name, port) in adminPorts {
-                    let ready = LoopbackHTTP.request("GET", port: port, path: "/readyz", timeout: 1)?.status == 200
+                    let ready = await LoopbackHTTP.request(.GET, port: port, path: "/readyz", timeout: .seconds(1))?.status == 200
                     let at = recorder.now
                     recorder.record { $0.probes.append(.init(component: name, ready: ready, at: at)) }
                 }
-            } while !thread.pause(for: .seconds(1))
+                try? await Task.sleep(for: .seconds(1))
+            }
         }
-        thread.start()
     }
 
     func stop() async {
-        thread.requestStop()
-        _ = await thread.finished(within: .seconds(15))
+        task.cancel()
+        await task.value
     }
 }

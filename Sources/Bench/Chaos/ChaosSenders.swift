@@ -2,7 +2,6 @@ import ChannelProtocol
 import ChaosCheck
 import Foundation
 import Infrastructure
-import Lifecycle
 import Logging
 import NIOConcurrencyHelpers
 import Shared
@@ -22,7 +21,6 @@ final class ChaosSenders: @unchecked Sendable {
     private let topics = Topics(prefix: "cg")
     private let pushPort: Int
     private let running = NIOLockedValueBox(true)
-    private var threads: [DedicatedThread] = []
     private var tasks: [Task<Void, Never>] = []
 
     init(recorder: ChaosRecorder, bootstrap: String, pushPort: Int) throws {
@@ -48,18 +46,12 @@ final class ChaosSenders: @unchecked Sendable {
             tasks.append(Task { await self.backendLane(devices: own, rate: backendRate / Double(lanes)) })
         }
         tasks.append(Task { await self.publishTopic(rate: topicRate) })
-        let push = DedicatedThread(name: "chaos app server") { [self] thread in
-            appServer(subscriptions: subscriptions, rate: pushRate, thread: thread)
-        }
-        threads.append(push)
-        push.start()
+        tasks.append(Task { await self.appServer(subscriptions: subscriptions, rate: pushRate) })
     }
 
     func stop() async {
         running.withLockedValue { $0 = false }
         for task in tasks { await task.value }
-        for thread in threads { thread.requestStop() }
-        for thread in threads { _ = await thread.finished(within: .seconds(30)) }
         await producer.shutdown(timeout: .seconds(5))
     }
 
@@ -105,30 +97,31 @@ final class ChaosSenders: @unchecked Sendable {
         }
     }
 
-    /// Pushes to a random subscription `rate` times a second, each until answered 201; blocking, on its own thread.
-    private func appServer(subscriptions: @Sendable () -> [String: String], rate: Double, thread: DedicatedThread) {
+    /// Pushes to a random subscription `rate` times a second, each until answered 201 (one at a time, so one
+    /// device's pushes are taken in order).
+    private func appServer(subscriptions: @Sendable () -> [String: String], rate: Double) async {
         guard rate > 0 else { return }
         var seq: [String: Int] = [:]
-        while !thread.isStopRequested {
+        while isRunning {
             guard let (device, subscription) = subscriptions().randomElement() else {
-                _ = thread.pause(for: .seconds(1))
+                try? await Task.sleep(for: .seconds(1))
                 continue
             }
             let n = (seq[device] ?? 0) + 1
             seq[device] = n
             let ttl = Self.ttl()
             let firstTried = recorder.now
-            while !thread.isStopRequested {
-                if let answer = LoopbackHTTP.request("POST", port: pushPort, path: "/v1/push/\(subscription)",
-                                                     headers: ["TTL": "\(Int(ttl))", "Content-Type": "text/plain"],
-                                                     body: Array("#\(n)".utf8), timeout: 15),
+            while isRunning {
+                if let answer = await LoopbackHTTP.request(.POST, port: pushPort, path: "/v1/push/\(subscription)",
+                                                           headers: [("TTL", "\(Int(ttl))"), ("Content-Type", "text/plain")],
+                                                           body: Array("#\(n)".utf8), timeout: .seconds(15)),
                    answer.status == 201, let id = ChaosPayload.string("id", in: Array(answer.body.utf8)) {
                     recorder.record { $0.sent.append(.init(channel: .push, device: device, id: "push-n-\(id)", seq: n, ttl: ttl, at: firstTried)) }
                     break
                 }
-                _ = thread.pause(for: .milliseconds(300))
+                try? await Task.sleep(for: .milliseconds(300))
             }
-            _ = thread.pause(for: .seconds(1 / rate))
+            try? await Task.sleep(for: .seconds(1 / rate))
         }
     }
 }
