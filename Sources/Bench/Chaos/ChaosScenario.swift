@@ -127,12 +127,10 @@ struct ChaosScenario: AsyncParsableCommand {
     /// What still keeps the run from ending.
     private static func unresolved(_ ledger: ChaosLedger) -> [String] {
         var open: [String] = []
-        let reached = Set(ledger.reached.map { "\($0.service)|\($0.device)|\($0.id)" })
-        let upstream = ledger.acked.filter { !reached.contains("\($0.service)|\($0.device)|\($0.id)") }.count
-        if upstream > 0 { open.append("\(upstream) acked device messages not yet on their topic") }
-        let received = Set(ledger.receipts.map { "\($0.device)|\($0.id)" })
-        let downstream = ledger.sent.filter { !received.contains("\($0.device)|\($0.id)") && !ledger.expired.contains("\($0.device)|\($0.id)") }.count
-        if downstream > 0 { open.append("\(downstream) messages neither delivered nor reported expired") }
+        // What the checks would count as lost now may still be on its way.
+        let counts = ChaosVerdict(ledger).counts
+        if let upstream = counts["upstream_lost"], upstream > 0 { open.append("\(upstream) acked device messages not yet on their topic") }
+        if let downstream = counts["downstream_lost"], downstream > 0 { open.append("\(downstream) messages neither delivered nor reported expired") }
         var latest: [String: Bool] = [:]
         for probe in ledger.probes { latest[probe.component] = probe.ready }
         let unready = latest.filter { !$0.value }.map(\.key).sorted()
