@@ -28,6 +28,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-openapi-urlsession", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries, wrapped once: librdkafka in Shared/Kafka, hiredis in Shared/Redis.
@@ -49,8 +55,9 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // The Kafka and Redis clients: librdkafka and hiredis wrapped once, behind Swift types (the C modules are imported
-        // internally, so no other module reaches them). Async and blocking API families, no domain knowledge.
+        // The C underneath, each wrapped once behind Swift types: librdkafka and hiredis (the Kafka and Redis clients;
+        // the C modules are imported internally, so no other module reaches them), and the system calls that take raw
+        // pointers (posix_spawn for child processes, mmap for the TLS buffers). No domain knowledge.
         .target(
             name: "Infrastructure",
             dependencies: [
@@ -58,6 +65,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Shared/Infrastructure",
@@ -178,11 +186,40 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The HTTP API's contract, generated at build time from docs/openapi.yaml (through the link in the target's
+        // folder): the types, the server protocol and a client (docs/api.md).
+        .target(
+            name: "APIContract",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: strict,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        // The HTTP API (`gateway api`, docs/api.md): the handlers of the generated server on Hummingbird, the key check by
+        // scope, metrics, and the document itself at /openapi.yaml (embedded from the same file).
+        .target(
+            name: "GatewayAPI",
+            dependencies: [
+                "APIContract", "Shared", "Infrastructure", "ChannelProtocol", "ServiceKit", "Lifecycle",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Resources/openapi.yaml")],
+            swiftSettings: strict
+        ),
         // Starts and supervises local processes (Redis, Tansu, gateway components): `gateway dev` and the tests.
         .target(
             name: "DevCluster",
             dependencies: [
-                "Lifecycle",
+                "Infrastructure", "Lifecycle",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -192,7 +229,9 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "Shared", "Infrastructure", "Edge", "Router", "EchoService", "PushService", "PresenceService", "DevCluster", "ChannelProtocol", "Admin",
-                "Lifecycle", "ServiceKit",
+                "Lifecycle", "ServiceKit", "GatewayAPI",
+                .product(name: "OpenAPIURLSession", package: "swift-openapi-urlsession"), "APIContract",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -229,6 +268,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ChannelProtocolTests", dependencies: ["ChannelProtocol"], swiftSettings: strict),
+        .testTarget(name: "GatewayAPITests", dependencies: ["GatewayAPI"], swiftSettings: strict),
         .testTarget(
             name: "SharedTests",
             dependencies: [
@@ -244,6 +284,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ChaosCheckTests", dependencies: ["ChaosCheck"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "APIContract"], swiftSettings: strict),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(name: "PresenceServiceTests", dependencies: ["PresenceService", "Shared", "Infrastructure", "ChannelProtocol"], swiftSettings: strict),
         .testTarget(

@@ -36,6 +36,9 @@ public enum BinaryFrameCodec {
         static let jsonEvent: UInt8 = 0x0C
         static let binaryEvent: UInt8 = 0x0D
         static let gap: UInt8 = 0x0E
+        static let refresh: UInt8 = 0x0F
+        static let refreshed: UInt8 = 0x10
+        static let refreshDue: UInt8 = 0x11
     }
 
     /// Bit 0 of an error frame's flags byte: a `ref` string follows. The other bits must be 0.
@@ -81,9 +84,12 @@ public enum BinaryFrameCodec {
             let session = try reader.string("session")
             let heartbeat = try reader.varint("heartbeat")
             let maxMessageBytes = try reader.varint("maxMessageBytes")
+            // The token's expiry came later to the layout: a trailing varint, absent from edges that do not say.
+            let expires = reader.atEnd ? nil : try reader.varint("exp")
             try reader.end("welcome")
             return .welcome(Welcome(edge: edge, session: session, heartbeatSeconds: Int(clamping: heartbeat),
-                                    maxMessageBytes: Int(clamping: maxMessageBytes)))
+                                    maxMessageBytes: Int(clamping: maxMessageBytes),
+                                    tokenExpiresAt: expires.map { Int(clamping: $0) }))
         case Tag.error:
             let codeName = try reader.string("code")
             guard let code = ErrorCode(rawValue: codeName) else {
@@ -133,6 +139,14 @@ public enum BinaryFrameCodec {
             let position = try TopicRules.position(try reader.string("pos"), topic: topic)
             try reader.end("gap", ref: topic)
             return .gap(topic: topic, position: position)
+        case Tag.refresh:
+            let token = try reader.string("token")
+            try reader.end("refresh")
+            return .refresh(token: token)
+        case Tag.refreshed, Tag.refreshDue:
+            let expires = try reader.varint("exp")
+            try reader.end(tag == Tag.refreshed ? "refreshed" : "refresh_due")
+            return tag == Tag.refreshed ? .refreshed(expiresAt: Int(clamping: expires)) : .refreshDue(expiresAt: Int(clamping: expires))
         default:
             throw ProtocolError(.unknownType, "unknown frame tag 0x\(String(tag, radix: 16))")
         }
@@ -157,6 +171,7 @@ public enum BinaryFrameCodec {
             appendString(w.session, to: &out)
             appendVarint(UInt32(clamping: w.heartbeatSeconds), to: &out)
             appendVarint(UInt32(clamping: w.maxMessageBytes), to: &out)
+            if let exp = w.tokenExpiresAt { appendVarint(UInt32(clamping: exp), to: &out) }
         case .msg(let m):
             switch m.payload {
             case .json: out.append(Tag.jsonMessage)
@@ -207,6 +222,15 @@ public enum BinaryFrameCodec {
             out.append(Tag.gap)
             appendString(topic, to: &out)
             appendString(position.description, to: &out)
+        case .refresh(let token):
+            out.append(Tag.refresh)
+            appendString(token, to: &out)
+        case .refreshed(let exp):
+            out.append(Tag.refreshed)
+            appendVarint(UInt32(clamping: exp), to: &out)
+        case .refreshDue(let exp):
+            out.append(Tag.refreshDue)
+            appendVarint(UInt32(clamping: exp), to: &out)
         }
         return out
     }
@@ -219,6 +243,7 @@ public enum BinaryFrameCodec {
         case .welcome(let w):
             return 1 + stringSize(w.edge) + stringSize(w.session)
                 + varintSize(UInt32(clamping: w.heartbeatSeconds)) + varintSize(UInt32(clamping: w.maxMessageBytes))
+                + (w.tokenExpiresAt.map { varintSize(UInt32(clamping: $0)) } ?? 0)
         case .msg(let m):
             return 1 + stringSize(m.service) + stringSize(m.id) + m.payload.bytes.count
         case .ack(let id):
@@ -236,6 +261,10 @@ public enum BinaryFrameCodec {
                 + event.payload.bytes.count
         case .gap(let topic, let position):
             return 1 + stringSize(topic) + stringSize(position.description)
+        case .refresh(let token):
+            return 1 + stringSize(token)
+        case .refreshed(let exp), .refreshDue(let exp):
+            return 1 + varintSize(UInt32(clamping: exp))
         }
     }
 
@@ -340,6 +369,9 @@ struct BinaryReader {
         defer { index = bytes.count }
         return Array(bytes[index...])
     }
+
+    /// Whether every byte of the frame has been read.
+    var atEnd: Bool { index == bytes.count }
 
     /// Checks that the frame ends here.
     func end(_ frame: StaticString, ref: String? = nil) throws(ProtocolError) {

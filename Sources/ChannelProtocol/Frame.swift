@@ -28,6 +28,14 @@ public enum Frame: Sendable, Equatable {
     /// Edge → device: messages of `topic` up to and including `position` were missed and cannot be delivered;
     /// delivery goes on after it.
     case gap(topic: String, position: TopicPosition)
+    /// Device → edge: a new token for the same device; once verified it replaces the connection's grant (services,
+    /// topics, expiry) for everything the device sends next.
+    case refresh(token: String)
+    /// Edge → device, the answer to a good `refresh`: the connection's token now expires at `expiresAt` (Unix seconds).
+    case refreshed(expiresAt: Int)
+    /// Edge → device: the connection's token expires at `expiresAt` (Unix seconds); send `refresh` before then, or the
+    /// connection is closed (4008) after the grace.
+    case refreshDue(expiresAt: Int)
 
     /// The `type` name of the frame in every encoding.
     public var typeName: String {
@@ -44,6 +52,9 @@ public enum Frame: Sendable, Equatable {
         case .unsubscribed: return "unsubscribed"
         case .event: return "event"
         case .gap: return "gap"
+        case .refresh: return "refresh"
+        case .refreshed: return "refreshed"
+        case .refreshDue: return "refresh_due"
         }
     }
 }
@@ -67,12 +78,16 @@ public struct Welcome: Sendable, Equatable {
     public var heartbeatSeconds: Int
     /// The largest message (whole WebSocket message, in bytes) the edge accepts.
     public var maxMessageBytes: Int
+    /// When the token the connection was accepted with expires (Unix seconds); nil from an edge that does not say.
+    /// The device refreshes before then (`refresh`), or the connection is closed (4008) after the grace.
+    public var tokenExpiresAt: Int?
 
-    public init(edge: String, session: String, heartbeatSeconds: Int, maxMessageBytes: Int) {
+    public init(edge: String, session: String, heartbeatSeconds: Int, maxMessageBytes: Int, tokenExpiresAt: Int? = nil) {
         self.edge = edge
         self.session = session
         self.heartbeatSeconds = heartbeatSeconds
         self.maxMessageBytes = maxMessageBytes
+        self.tokenExpiresAt = tokenExpiresAt
     }
 }
 

@@ -39,7 +39,8 @@ public enum JSONFrameCodec {
                 return .welcome(Welcome(
                     edge: try required(object, "edge"), session: try required(object, "session"),
                     heartbeatSeconds: Int(try object.integer("heartbeat") ?? 0),
-                    maxMessageBytes: Int(try object.integer("maxMessageBytes") ?? 0)))
+                    maxMessageBytes: Int(try object.integer("maxMessageBytes") ?? 0),
+                    tokenExpiresAt: try object.integer("exp").map { Int($0) }))
             case "error":
                 let codeName = try required(object, "code")
                 guard let code = ErrorCode(rawValue: codeName) else {
@@ -68,6 +69,12 @@ public enum JSONFrameCodec {
             case "gap":
                 let topic = try required(object, "topic")
                 return .gap(topic: topic, position: try TopicRules.position(try required(object, "pos"), topic: topic))
+            case "refresh":
+                return .refresh(token: try required(object, "token"))
+            case "refreshed":
+                return .refreshed(expiresAt: Int(try requiredInteger(object, "exp")))
+            case "refresh_due":
+                return .refreshDue(expiresAt: Int(try requiredInteger(object, "exp")))
             default:
                 throw ProtocolError(.unknownType, "unknown frame type \"\(type)\"", ref: ref)
             }
@@ -80,6 +87,11 @@ public enum JSONFrameCodec {
 
     private static func required(_ object: JSONScanner.ObjectMembers, _ key: String) throws -> String {
         guard let value = try object.string(key) else { throw ProtocolError(.badFrame, "missing \"\(key)\"") }
+        return value
+    }
+
+    private static func requiredInteger(_ object: JSONScanner.ObjectMembers, _ key: String) throws -> Int64 {
+        guard let value = try object.integer(key) else { throw ProtocolError(.badFrame, "missing \"\(key)\"") }
         return value
     }
 
@@ -114,6 +126,7 @@ public enum JSONFrameCodec {
             out.field("session", w.session)
             out.field("heartbeat", w.heartbeatSeconds)
             out.field("maxMessageBytes", w.maxMessageBytes)
+            if let exp = w.tokenExpiresAt { out.field("exp", exp) }
         case .msg(let m):
             out.field("service", m.service)
             out.field("id", m.id)
@@ -140,6 +153,10 @@ public enum JSONFrameCodec {
         case .gap(let topic, let position):
             out.field("topic", topic)
             out.field("pos", position.description)
+        case .refresh(let token):
+            out.field("token", token)
+        case .refreshed(let exp), .refreshDue(let exp):
+            out.field("exp", exp)
         }
         return out.end()
     }

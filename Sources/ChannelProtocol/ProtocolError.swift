@@ -43,6 +43,10 @@ public enum ErrorCode: String, Sendable, Equatable, CaseIterable {
     case tooManyTopics = "too_many_topics"
     /// A `sub` with a position that is malformed, names no partition of the topic stream, or lies beyond its end.
     case badPosition = "bad_position"
+    /// The connection's token expired without a `refresh`: sent just before the close (4008).
+    case tokenExpired = "token_expired"
+    /// The connection's token was revoked by an operator: sent just before the close (4009).
+    case revoked = "revoked"
     /// The gateway cannot take the message now (broker or registry unreachable, queue full): send it again later.
     case unavailable = "unavailable"
 

@@ -6,7 +6,6 @@ public enum ClusterError: Error, CustomStringConvertible {
     case executableNotFound(String, hint: String)
     case exitedEarly(name: String, status: Int32, output: String)
     case notReady(name: String, waitedSeconds: Double, output: String)
-    case spawnFailed(String, Int32)
 
     public var description: String {
         switch self {
@@ -16,7 +15,6 @@ public enum ClusterError: Error, CustomStringConvertible {
             return "\(name) exited with status \(status) before it was ready; its last output:\n\(output)"
         case .notReady(let name, let waited, let output):
             return "\(name) was not ready after \(waited) s; its last output:\n\(output)"
-        case .spawnFailed(let executable, let code): return "cannot start \(executable): \(String(cString: strerror(code)))"
         }
     }
 }

@@ -1,27 +1,43 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
 /// Finds TCP ports on loopback that nothing listens on, by binding them for a moment.
 ///
-/// Guarantees only that the port was free when asked: the caller binds it soon after.
+/// Guarantees only that the port was free when asked: the caller binds it soon after. No port comes from the
+/// kernel's ephemeral range, and this process never hands out the same port twice, whichever of the two functions
+/// asked.
 public enum FreePort {
-    /// Returns a port the kernel handed out for an ephemeral bind on 127.0.0.1.
+    /// Returns a free port from 30,000 to 32,767: below the range every outgoing connection draws its local port from
+    /// (32,768 and up), where another process's connection could take the port in the seconds before its server bound
+    /// it (`gateway dev`'s API, bound last, failed so), and above where ``consecutive(_:from:)`` usually starts.
     public static func next() throws -> Int {
-        let channel = try bind(port: 0)
-        defer { try? channel.close().wait() }
-        guard let port = channel.localAddress?.port else { throw ClusterError.noFreePort(0) }
-        return port
+        for _ in 0..<1_000 {
+            if let port = try? consecutive(1, from: Int.random(in: 30_000..<32_768)), port < 32_768 { return port }
+        }
+        throw ClusterError.noFreePort(0)
     }
 
-    /// Returns the first of `count` consecutive free ports at or after `start`, or throws if none are found.
+    /// Returns the first of `count` consecutive free ports at or after `start`, none handed out before by this
+    /// process, or throws if none are found.
     public static func consecutive(_ count: Int, from start: Int) throws -> Int {
         var base = start
         while base + count < 65_000 {
-            if (0..<count).allSatisfy({ isFree(base + $0) }) { return base }
+            let ports = base..<base + count
+            if ports.allSatisfy(isFree), handedOut.withLockedValue({ taken in
+                guard taken.isDisjoint(with: ports) else { return false }
+                taken.formUnion(ports)
+                return true
+            }) {
+                return base
+            }
             base += count
         }
         throw ClusterError.noFreePort(0)
     }
+
+    /// Every port this process handed out: one test's server may not have bound its port yet when another asks.
+    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
 
     /// Tells whether a port on 127.0.0.1 can be bound right now (with SO_REUSEADDR, as servers bind, so connections
     /// in TIME_WAIT do not make it busy).

@@ -27,6 +27,13 @@ public final class LocalCluster: @unchecked Sendable {
         public var pushPort: Int?
         /// More flags for `gateway push` (for example `--rate-per-minute 5` or `--api-key k`).
         public var pushArguments: [String] = []
+        /// Also run `gateway api` (its HTTP API at ``LocalCluster/apiURL``) with these keys (`SCOPES:SECRET` each, passed
+        /// through CG_API_KEYS so that they never appear in a process list); none: no API.
+        public var apiKeys: [String] = []
+        /// The API's port; nil picks a free one.
+        public var apiPort: Int?
+        /// More flags for `gateway api` (for example `--max-body-bytes 4096`).
+        public var apiArguments: [String] = []
         public var logDirectory: String?
         public var logLevel = "info"
         /// Redis with an append-only file fsynced on every write, for tests that restart it.
@@ -82,6 +89,9 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var pushService: LocalProcess?
     /// The push HTTP API, `http://127.0.0.1:PORT`, when ``Options/push`` is on.
     public private(set) var pushURL: String?
+    public private(set) var apiService: LocalProcess?
+    /// The HTTP API, `http://127.0.0.1:PORT`, when ``Options/apiKeys`` has keys.
+    public private(set) var apiURL: String?
     /// The `gateway` arguments each component was last started with (before the common ones), by name.
     private var componentArguments: [String: [String]] = [:]
     /// Each gateway component's admin port (/healthz, /readyz, /metrics), by name: `router-1`, `edge-1`, `echo`.
@@ -132,6 +142,13 @@ public final class LocalCluster: @unchecked Sendable {
             pushService = try startComponent(name: "push", ["push", "--host", "127.0.0.1", "--port", "\(port)"] + options.pushArguments)
             pushURL = "http://127.0.0.1:\(port)"
         }
+        if !options.apiKeys.isEmpty {
+            let port = try options.apiPort ?? FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
+            apiService = try startComponent(name: "api", ["api", "--host", "127.0.0.1", "--port", "\(port)",
+                                                          "--services", edgeServices.joined(separator: ",")] + options.apiArguments,
+                                            environment: ["CG_API_KEYS": options.apiKeys.joined(separator: ",")])
+            apiURL = "http://127.0.0.1:\(port)"
+        }
         for router in routers { try router.waitForLine(containing: "router ready", timeout: 60) }
         for i in routers.indices { report("router ready (router-\(i + 1)), admin \(adminURL("router-\(i + 1)") ?? "-")") }
         for edge in edges {
@@ -149,6 +166,10 @@ public final class LocalCluster: @unchecked Sendable {
         if let pushService {
             try pushService.waitForLine(containing: "push ready", timeout: 60)
             report("push service ready, HTTP API \(pushURL ?? "-"), admin \(adminURL("push") ?? "-")")
+        }
+        if let apiService {
+            try apiService.waitForLine(containing: "api ready", timeout: 60)
+            report("API ready, \(apiURL ?? "-") (docs/api.md), admin \(adminURL("api") ?? "-")")
         }
     }
 
@@ -180,7 +201,7 @@ public final class LocalCluster: @unchecked Sendable {
         return process
     }
 
-    private func startComponent(name: String, _ arguments: [String]) throws -> LocalProcess {
+    private func startComponent(name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> LocalProcess {
         componentArguments[name] = arguments
         // Below the kernel's ephemeral range, like the edges' ports.
         let adminPort = try adminPorts[name] ?? FreePort.consecutive(1, from: 10_000 + Int.random(in: 0..<20_000))
@@ -199,7 +220,7 @@ public final class LocalCluster: @unchecked Sendable {
         }
         let echo = options.echoOutput
         return try LocalProcess(
-            name: name, executable: options.gatewayExecutable, arguments: args,
+            name: name, executable: options.gatewayExecutable, arguments: args, environment: environment,
             logFile: options.logDirectory.map { "\($0)/\(name).log" },
             echo: echo.map { out in { @Sendable line in out("[\(name)] \(line)") } })
     }
@@ -207,7 +228,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// Every gateway component by name (`router-1`, `edge-2`, `echo`, `presence`, `push`), as running now.
     public var components: [(name: String, process: LocalProcess)] {
         var all = routers.enumerated().map { ("router-\($0.offset + 1)", $0.element) } + edges.map { ($0.id, $0.process) }
-        for (name, process) in [("echo", echoService), ("presence", presenceService), ("push", pushService)] {
+        for (name, process) in [("echo", echoService), ("presence", presenceService), ("push", pushService), ("api", apiService)] {
             if let process { all.append((name, process)) }
         }
         return all
@@ -232,6 +253,8 @@ public final class LocalCluster: @unchecked Sendable {
             presenceService = process
         } else if name == "push" {
             pushService = process
+        } else if name == "api" {
+            apiService = process
         }
         return process
     }
@@ -257,6 +280,7 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Stops every component, then the broker and Redis.
     public func stop() {
+        if let apiService { apiService.stop() }
         if let pushService { pushService.stop() }
         if let echoService { echoService.stop() }
         if let presenceService { presenceService.stop() }

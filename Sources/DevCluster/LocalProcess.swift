@@ -1,4 +1,5 @@
 import Foundation
+import Infrastructure
 import Lifecycle
 
 #if canImport(Glibc)
@@ -49,9 +50,9 @@ public final class LocalProcess: @unchecked Sendable {
         reader = DedicatedThread(name: "output of \(name)") { [weak self] _ in
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(child.output, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0, let self else { return }
+                let count = child.readOutput(into: &buffer)
+                guard count > 0 else { self?.outputEnded(); return }
+                guard let self else { return }
                 self.take(Data(buffer[0..<count]))
             }
         }
@@ -75,6 +76,22 @@ public final class LocalProcess: @unchecked Sendable {
         lock.broadcast()
         lock.unlock()
         if let echo { complete.forEach(echo) }
+    }
+
+    private var ended = false
+
+    private func outputEnded() {
+        lock.lock()
+        ended = true
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// Whether everything the process printed has been read (its output closed: it and any child holding it exited).
+    public var outputClosed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return ended
     }
 
     /// Whether the process is still running.

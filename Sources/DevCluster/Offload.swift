@@ -8,10 +8,17 @@ extension LocalProcess {
         try await offload { try self.waitForLine(containing: marker, timeout: timeout) }
     }
 
+    /// ``runToEnd(_:_:)`` without blocking the caller's thread: a wait on one of the cooperative pool's few threads
+    /// stalls every other task meanwhile.
+    public static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await offload { try runToEnd(executable, arguments) }
+    }
+
     /// Waits, without blocking the caller's thread, until the process exits or `timeout` seconds pass.
     public func exit(within timeout: Double) async {
         let deadline = Date().addingTimeInterval(timeout)
-        while isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        // Its output too: the reader thread may still hold the last lines when the exit is seen.
+        while (isRunning || !outputClosed) && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
     }
 }
 

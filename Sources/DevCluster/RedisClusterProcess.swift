@@ -58,7 +58,7 @@ public final class RedisClusterProcess: @unchecked Sendable {
         let nodeLogs = logDirectory.map { "\($0)/redis-\(index + 1)-restarted" }
         if let nodeLogs { try FileManager.default.createDirectory(atPath: nodeLogs, withIntermediateDirectories: true) }
         let node = try RedisProcess.start(port: port, persistent: true, logDirectory: nodeLogs, directory: old.directory,
-                                          clusterEnabled: true)
+                                          clusterEnabled: true, clusterPort: old.clusterPort)
         lock.withLock { current[index] = node }
     }
 

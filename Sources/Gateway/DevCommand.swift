@@ -2,6 +2,7 @@ import Admin
 import ArgumentParser
 import DevCluster
 import Foundation
+import Infrastructure
 import Lifecycle
 import Logging
 import ServiceLifecycle
@@ -9,7 +10,7 @@ import ServiceLifecycle
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run a local cluster: Redis, a Tansu broker, a router, edges, the echo, push and presence services, and a demo page; Ctrl-C stops it all.")
+        abstract: "Run a local cluster: Redis, a Tansu broker, a router, edges, the echo, push and presence services, the HTTP API, and a demo page; Ctrl-C stops it all.")
 
     @Option(help: "Number of edges.")
     var edges = 2
@@ -38,6 +39,12 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Port of the push service's HTTP API.")
     var pushPort = 8090
 
+    @Flag(inversion: .prefixedNo, help: "Run the HTTP API (docs/api.md) with a development key of every scope, printed at start.")
+    var api = true
+
+    @Option(help: "Port of the HTTP API.")
+    var apiPort = 8095
+
     @Option(help: "Where each part writes its log.")
     var logDir = NSTemporaryDirectory() + "channel-gateway-dev"
 
@@ -64,10 +71,10 @@ struct DevCommand: AsyncParsableCommand {
             Console.say("failed: \(error)")
             throw ExitCode.failure
         }
-        let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push ? [pushPort] : [])
+        let wanted = (port..<port + edges).map { $0 } + (site == nil ? [] : [demoPort]) + (push ? [pushPort] : []) + (api ? [apiPort] : [])
         let busy = wanted.filter { !FreePort.isFree($0) }
         guard busy.isEmpty else {
-            Console.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port or --push-port")
+            Console.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port, --push-port or --api-port")
             throw ExitCode.failure
         }
         var options = LocalCluster.Options(gatewayExecutable: CommandLine.executablePath)
@@ -84,8 +91,15 @@ struct DevCommand: AsyncParsableCommand {
         options.pushPort = pushPort
         // The push service's topic endpoint needs an API key: one made up for this run (never a well-known one), for
         // the demo's broadcast button and for whoever reads this output.
-        let topicKey = push ? "dev-" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() : nil
+        let topicKey = push ? "dev-" + HexText.random(bytes: 16) : nil
         if let topicKey { options.pushArguments += ["--topic-api-keys", topicKey] }
+        // The API's development key, of every scope, made up for this run. It is the one API key ever printed (and handed
+        // to the demo page): acceptable only because `gateway dev` is for development on one's own machine.
+        let apiKey = api ? "dev-api-" + HexText.random(bytes: 16) : nil
+        if let apiKey {
+            options.apiKeys = ["send+read+admin:\(apiKey)"]
+            options.apiPort = apiPort
+        }
         if verbose { options.echoOutput = { Console.say($0) } }
         let cluster = LocalCluster(options: options)
         do {
@@ -100,10 +114,14 @@ struct DevCommand: AsyncParsableCommand {
         if let topicKey, let pushURL = cluster.pushURL {
             Console.say("topics: POST \(pushURL)/v1/topics/{topic} with Authorization: Bearer \(topicKey)")
         }
+        if let apiKey, let apiURL = cluster.apiURL {
+            Console.say("api: \(apiURL) (docs/api.md) with Authorization: Bearer \(apiKey) (a development key of every scope)")
+        }
         var demo: SimpleHTTPServer?
         if let site {
             let config = DemoConfig(edges: cluster.edges.indices.map(cluster.edgeURL), push: cluster.pushURL,
-                                    services: cluster.edgeServices, topicKey: topicKey)
+                                    services: cluster.edgeServices, topicKey: topicKey,
+                                    api: cluster.apiURL, apiKey: apiKey)
             do {
                 demo = try await DemoServer.start(host: "127.0.0.1", port: demoPort, site: site, config: config)
             } catch {

@@ -67,6 +67,12 @@ func binaryError(_ bytes: [UInt8]) -> ProtocolError? {
             .reconnect(delayMs: 0),
             .reconnect(delayMs: 1500),
             .reconnect(delayMs: Int(UInt32.max)),
+            .welcome(Welcome(edge: "edge-1", session: "s", heartbeatSeconds: 25, maxMessageBytes: 65536, tokenExpiresAt: 1_800_000_000)),
+            .welcome(Welcome(edge: "e", session: "s", heartbeatSeconds: 1, maxMessageBytes: 1, tokenExpiresAt: 0)),
+            .refresh(token: "a.b.c"),
+            .refresh(token: ""),
+            .refreshed(expiresAt: 1_800_000_000),
+            .refreshDue(expiresAt: Int(UInt32.max)),
         ]
         for frame in frames { roundTrips(frame) }
         for code in ErrorCode.allCases { roundTrips(.error(ProtocolError(code, "m", ref: "r"))) }
@@ -190,7 +196,7 @@ func binaryError(_ bytes: [UInt8]) -> ProtocolError? {
     static let malformed: [(String, [UInt8], ErrorCode, String?)] = [
         ("empty", [], .badFrame, nil),
         ("unknown tag 0x00", [0x00], .unknownType, nil),
-        ("unknown tag 0x0f", cat([0x0F], field("m-1")), .unknownType, nil),
+        ("unknown tag 0x12", cat([0x12], field("m-1")), .unknownType, nil),
         ("unknown tag 0x7b", Array(#"{"type":"ack","id":"m-1"}"#.utf8), .unknownType, nil),
         ("tag only", [0x01], .badFrame, nil),
         ("truncated varint", [0x07, 0x80], .badFrame, nil),
@@ -211,7 +217,7 @@ func binaryError(_ bytes: [UInt8]) -> ProtocolError? {
         ("invalid UTF-8 in a token", cat([0x01], field("d-1"), [0x01, 0xFF]), .badFrame, nil),
         ("invalid UTF-8 in a service", cat([0x04, 0x02, 0xC3, 0x28], field("m-1")), .badFrame, nil),
         ("trailing bytes after hello", cat(hello, [0x00]), .badFrame, nil),
-        ("trailing bytes after welcome", cat([0x02], field("e"), field("s"), [0x19, 0x01, 0x01]), .badFrame, nil),
+        ("trailing bytes after welcome", cat([0x02], field("e"), field("s"), [0x19, 0x01, 0x01, 0x01]), .badFrame, nil),
         ("trailing bytes after ack", cat([0x05], field("m-1"), [0x00]), .badFrame, "m-1"),
         ("trailing bytes after reconnect", [0x07, 0x01, 0x01], .badFrame, nil),
         ("trailing bytes after error", cat([0x06], field("too_big"), field(""), [0x00, 0x00]), .badFrame, nil),
@@ -268,13 +274,14 @@ func binaryError(_ bytes: [UInt8]) -> ProtocolError? {
     @Test func errorMessagesNameTheField() {
         #expect(binaryError([0x02] + field("e") + field("s") + [0x80])?.message.contains("heartbeat") == true)
         #expect(binaryError([0x01] + field("d-1") + [0x05, 0x61])?.message.contains("token") == true)
-        #expect(binaryError([0x0F])?.message == "unknown frame tag 0xf")
+        #expect(binaryError([0x12])?.message == "unknown frame tag 0x12")
+        #expect(binaryError([0x0F])?.message.contains("token") == true)
     }
 
     @Test func everyTagByteIsHandled() {
         for tag in 0...255 {
             let error = binaryError([UInt8(tag)])
-            if (1...14).contains(tag) {
+            if (1...17).contains(tag) {
                 #expect(error?.code == .badFrame, "tag \(tag)")
             } else {
                 #expect(error?.code == .unknownType, "tag \(tag)")

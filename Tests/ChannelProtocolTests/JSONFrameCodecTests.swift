@@ -34,8 +34,23 @@ import Testing
             .error(ProtocolError(.unavailable, "broker unreachable")),
             .reconnect(delayMs: 1500),
             .msg(Message(service: "push", id: "é-1", payload: .json(Array("\"just a string\"".utf8)))),
+            .welcome(Welcome(edge: "edge-1", session: "s-1", heartbeatSeconds: 25, maxMessageBytes: 65536, tokenExpiresAt: 1_800_000_000)),
+            .refresh(token: "a.b.c"),
+            .refreshed(expiresAt: 1_800_000_000),
+            .refreshDue(expiresAt: 1_800_000_060),
+            .error(ProtocolError(.tokenExpired, "the token expired")),
+            .error(ProtocolError(.revoked, "revoked")),
         ]
         for frame in frames { #expect(try JSONFrameCodec.decode(JSONFrameCodec.encode(frame)) == frame) }
+    }
+
+    @Test func tokenFramesReadTheirFields() throws {
+        #expect(try JSONFrameCodec.decode(Array(#"{"type":"refresh","token":"t"}"#.utf8)) == .refresh(token: "t"))
+        #expect(try JSONFrameCodec.decode(Array(#"{"type":"refresh_due","exp":1700000000}"#.utf8)) == .refreshDue(expiresAt: 1_700_000_000))
+        #expect(String(decoding: JSONFrameCodec.encode(.refreshed(expiresAt: 5)), as: UTF8.self) == #"{"type":"refreshed","exp":5}"#)
+        for bad in [#"{"type":"refresh"}"#, #"{"type":"refreshed"}"#, #"{"type":"refresh_due","exp":"x"}"#] {
+            #expect(throws: ProtocolError.self) { try JSONFrameCodec.decode(Array(bad.utf8)) }
+        }
     }
 
     @Test(arguments: [

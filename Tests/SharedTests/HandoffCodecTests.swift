@@ -20,6 +20,14 @@ struct HandoffCodecTests {
         .notices(batch: .max, []),
         .ack(batch: 42),
         .error("this is edge edge-2, not edge-1"),
+        .notices(batch: 43, [
+            .disconnect(device: "d4", session: "s4", code: 4010, reconnectAfterMs: nil),
+            .disconnect(device: "dév:5", session: "s5", code: 1000, reconnectAfterMs: 0),
+            .disconnect(device: "d6", session: "", code: 4999, reconnectAfterMs: 3_600_000),
+        ]),
+        .drain(batch: 44),
+        .closed(batch: 43, sessions: ["s4", "", "s6"]),
+        .closed(batch: 1, sessions: []),
     ]
 
     func encoded(_ frames: [HandoffFrame]) -> ByteBuffer {
@@ -37,7 +45,8 @@ struct HandoffCodecTests {
     }
 
     @Test func sizeOfANoticeIsWhatItTakes() {
-        for notice in [HandoffNotice.message(device: "dév", session: "s", entry: Self.entry), .close(device: "d", session: "s")] {
+        for notice in [HandoffNotice.message(device: "dév", session: "s", entry: Self.entry), .close(device: "d", session: "s"),
+                       .disconnect(device: "dév", session: "s", code: 4010, reconnectAfterMs: 1500)] {
             let alone = encoded([.notices(batch: 1, [notice])]).readableBytes
             let empty = encoded([.notices(batch: 1, [])]).readableBytes
             #expect(alone - empty == HandoffCodec.size(of: notice))
@@ -96,11 +105,30 @@ struct HandoffCodecTests {
             ("unknown notice kind", [3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 9, 0, 0, 0, 0]),
             ("payload past the frame", Array(encodedBody(.notices(batch: 1, [.message(device: "d", session: "s", entry: Self.entry)])).dropLast())),
             ("hello without its strings", [1, 1]),
+            ("drain too short", [6, 0, 0, 0, 0, 0, 0, 0]),
+            ("drain with bytes left over", [6, 0, 0, 0, 0, 0, 0, 0, 1, 0]),
+            ("closed with a count that cannot fit", [7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0]),
+            ("closed with a session past the frame", [7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 5, 65]),
+            ("disconnect without its delay", [3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 3, 0, 1, 100, 0, 1, 115, 0x0F, 0xAA, 0, 0]),
         ]
         for (name, body) in cases {
             var buffer = frame(body)
             #expect(throws: HandoffError.self, "\(name)") { try HandoffCodec.decode(&buffer) }
         }
+    }
+
+    /// The operators' frames byte by byte, as docs/handoff.md gives them.
+    @Test func operatorFramesHaveTheDocumentedBytes() throws {
+        #expect(encodedBody(.drain(batch: 258)) == [6, 0, 0, 0, 0, 0, 0, 1, 2])
+        #expect(encodedBody(.closed(batch: 1, sessions: ["ab"])) == [7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 2, 97, 98])
+        #expect(encodedBody(.notices(batch: 1, [.disconnect(device: "d", session: "s", code: 4010, reconnectAfterMs: 1500)]))
+                == [3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 3, 0, 1, 100, 0, 1, 115, 0x0F, 0xAA, 0, 0, 0x05, 0xDC])
+        // No delay is 0xFFFFFFFF; a delay of that many ms is written one less, so it still asks for a reconnect frame.
+        #expect(encodedBody(.notices(batch: 1, [.disconnect(device: "d", session: "s", code: 1000, reconnectAfterMs: nil)])).suffix(6)
+                == [0x03, 0xE8, 0xFF, 0xFF, 0xFF, 0xFF])
+        var most = encoded([.notices(batch: 1, [.disconnect(device: "d", session: "s", code: 1000, reconnectAfterMs: .max)])])
+        #expect(try HandoffCodec.decode(&most) == .notices(batch: 1, [.disconnect(device: "d", session: "s", code: 1000,
+                                                                                   reconnectAfterMs: .max - 1)]))
     }
 
     func encodedBody(_ frame: HandoffFrame) -> [UInt8] {

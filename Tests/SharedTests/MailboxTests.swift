@@ -230,7 +230,9 @@ struct MailboxTests {
             var expiring: [(device: String, entry: MailboxEntry)] = []
             for d in 0..<4 {
                 for m in 0..<60 {
-                    expiring.append((device: "dev-\(d)", entry: Self.entry("m\(m)\n\(d)", [UInt8(m), 0, 10], expiresInMs: 700)))
+                    // 3 s: every entry must still be live when it is stored, and storing 244 took over 0.7 s once
+                    // under the suite's load (fresh-clone CI).
+                    expiring.append((device: "dev-\(d)", entry: Self.entry("m\(m)\n\(d)", [UInt8(m), 0, 10], expiresInMs: 3_000)))
                 }
             }
             let lasting = (0..<4).map { (device: "dev-\($0)", entry: Self.entry("keep", [1])) }
@@ -238,9 +240,10 @@ struct MailboxTests {
             #expect(results.allSatisfy { Self.seq($0) != nil })
             let expected = Set(zip(expiring, results).map { "\($0.device)|\(Self.stored($0.entry, $1))" })
             // A device whose keys vanished (expired) meanwhile: its index members are dropped without a result.
-            _ = try await store(mailbox, "gone", [Self.entry("x", expiresInMs: 700)])
+            let gone = Self.entry("x", expiresInMs: 3_000)
+            _ = try await store(mailbox, "gone", [gone])
             _ = try await redis.client.send(["DEL", "t:mbox:{gone}", "t:mbox-e:{gone}", "t:mbox-m:{gone}"])
-            try await Task.sleep(for: .milliseconds(900))
+            try await Task.sleep(for: .milliseconds(max(0, gone.expiresAtMs - Self.nowMs()) + 200))
 
             // Two routers (two connections) sweeping at once, in small steps so their calls interleave.
             let other = RedisClient(endpoint: redis.client.endpoint, logger: RedisTestServer.logger)

@@ -1,3 +1,4 @@
+import ChannelProtocol
 import Foundation
 import JWTKit
 import Testing
@@ -46,6 +47,73 @@ import Testing
         #expect(try allows("a.*.>", "a.b.c") && !allows("a.*.>", "a.b"))
     }
 
+    @Test func aStarInsideASegmentMatchesAnyCharactersOfThatSegmentOnly() throws {
+        for device in ["user-42-phone", "user-42-", "user-42-a-b_c:d@e"] {
+            #expect(try allows("user-42-*", device), "\(device)")
+        }
+        for device in ["user-42-a.b", "user-42", "user-43-phone", "xuser-42-phone", "user-42.phone"] {
+            #expect(try !allows("user-42-*", device), "\(device)")
+        }
+        #expect(try allows("team-7.*", "team-7.x") && !allows("team-7.*", "team-7x.x") && !allows("team-7.*", "team-7.x.y"))
+        #expect(try allows("*-phone", "a-phone") && allows("*-phone", "-phone") && !allows("*-phone", "a-phone-2"))
+        for text in ["abc", "aXbYc", "abbc", "abcbc", "a-b-c"] { #expect(try allows("a*b*c", text), "\(text)") }
+        for text in ["acb", "ab", "bc", "abcd", "a.b.c"] { #expect(try !allows("a*b*c", text), "\(text)") }
+        #expect(try allows("d-*.inbox.>", "d-1.inbox.x") && !allows("d-*.inbox.>", "d-1.outbox.x"))
+        #expect(try allows("*.d-*", "x.d-1") && !allows("*.d-*", "x.y.d-1"))
+        // Globs sit next to {sub} only across a `.`.
+        #expect(try allows("{sub}.*-inbox", "d-42.a-inbox", device: "d-42"))
+        #expect(try !allows("{sub}.*-inbox", "d-4.a-inbox", device: "d-42"))
+    }
+
+    @Test func aGlobNeverWidensSub() {
+        // `user.{sub}-*` would let device `a` reach `user.a-b`, what `user.{sub}` gives device `a-b`.
+        for text in ["user.{sub}-*", "user.*{sub}", "{sub}*", "x.*-{sub}-*.y"] {
+            #expect(throws: TokenError.self, "\(text)") { try TopicPattern(text) }
+        }
+    }
+
+    /// Every device id and room name is matched by what names it: itself, `>`, and a glob of any part of it.
+    @Test func everyDeviceIdAndRoomNameCanBeMatched() throws {
+        let deviceBytes = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:@".utf8)
+        let roomBytes = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
+        var generator = SystemRandomNumberGenerator()
+        var names: [String] = deviceBytes.map { String(decoding: [$0], as: UTF8.self) }
+            + deviceBytes.map { String(decoding: [UInt8(ascii: "x"), $0, UInt8(ascii: "y")], as: UTF8.self) }
+            + [String(repeating: "@", count: 128), String(repeating: ".", count: 128), String(repeating: "r", count: 64)]
+        for _ in 0..<300 {
+            let alphabet = Bool.random(using: &generator) ? deviceBytes : roomBytes
+            let length = Int.random(in: 1...(alphabet == deviceBytes ? 128 : 64), using: &generator)
+            names.append(String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self))
+        }
+        for name in names {
+            let segments = name.split(separator: ".", omittingEmptySubsequences: false)
+            #expect(try pattern(name).matches(name, device: "d-1"), "\(name) names itself")
+            #expect(try pattern(name).allows(name, device: "d-1"), "\(name) is a topic name too")
+            #expect(try pattern(">").matches(name, device: "d-1"), "\(name)")
+            let star = segments.map { _ in "*" }.joined(separator: ".")
+            if star.utf8.count <= TopicRules.maxTopicBytes {
+                #expect(try pattern(star).matches(name, device: "d-1"), "\(name) by \(star)")
+            }
+            // The first segment's first character, then a glob; the other segments as they are.
+            if let first = segments.first, let head = first.first {
+                let glob = (["\(head)*"] + segments.dropFirst().map(String.init)).joined(separator: ".")
+                #expect(try pattern(glob).matches(name, device: "d-1"), "\(name) by \(glob)")
+                #expect(try !pattern(glob).matches(name + ".x", device: "d-1"), "\(name).x by \(glob)")
+            }
+            if !name.contains(".") {
+                #expect(try pattern("{sub}").matches(name, device: name), "\(name) as {sub}")
+                #expect(try !pattern("{sub}").matches(name + "x", device: name))
+            } else {
+                #expect(try !pattern("{sub}").matches(name, device: name), "\(name) is not one segment")
+            }
+        }
+    }
+
+    @Test func matchingAnyTextNeedsNoTopicName() throws {
+        #expect(try pattern(">").matches("a b", device: "d-1") && !pattern(">").allows("a b", device: "d-1"))
+        #expect(try !pattern("a").matches("", device: "d-1") && pattern("*").matches("", device: "d-1"))
+    }
+
     @Test func segmentsMatchWholeNeverInPart() throws {
         #expect(try !allows("news", "newsroom"))
         #expect(try !allows("news.sp", "news.sports"))
@@ -85,14 +153,16 @@ import Testing
     }
 
     @Test(arguments: ["news", "news.*", "news.>", "*", ">", "user.{sub}.*", "{sub}", "a.*.b.>", "user-{sub}",
-                      "A-Z_a:z@0.9", String(repeating: "a", count: 200)])
+                      "A-Z_a:z@0.9", String(repeating: "a", count: 200), "news.s*", "news.*s", "user-42-*", "*-*.x",
+                      "{sub}.*-inbox", "a*b*c.>"])
     func validPatterns(_ text: String) throws {
         #expect(try TopicPattern(text).description == text)
     }
 
     @Test(arguments: [
-        "", "news.>.x", ">.x", "news.s*", "news.*s", "news.**", "news.>>", "news.>x", "x>", "news sports", "news/sports",
+        "", "news.>.x", ">.x", "news.**", "news.a**b", "news.>>", "news.>x", "news.*>", "x>", "news sports", "news/sports",
         "nöws", "user.{device}", "user.{sub", "user.sub}", "{}", "news.#", String(repeating: "a", count: 201),
+        "user.{sub}*", "user.*{sub}", "{sub}-*", "*.{sub}-*.x",
     ])
     func invalidPatternsAreRefused(_ text: String) {
         #expect(throws: TokenError.self, "\(text)") { try TopicPattern(text) }
@@ -178,7 +248,7 @@ import Testing
         #expect(grant.allows("anything"), "services still work")
     }
 
-    @Test(arguments: ["news.>.x", "", "news sports", "news.s*", "user.{device}"])
+    @Test(arguments: ["news.>.x", "", "news sports", "news.**", "user.{device}", "user.{sub}-*"])
     func invalidPatternsAreRefusedAtMint(_ bad: String) async throws {
         let authority = try await authority()
         await #expect(throws: TokenError.self, "\(bad)") {

@@ -14,25 +14,38 @@ struct DeviceClaims: JWTPayload {
     var services: [String]
     /// Topic patterns the device may subscribe to (``TopicPattern``); absent in tokens without topics.
     var topics: [String]?
+    /// Presence rooms the device may join, and devices it may watch (patterns, docs/presence.md); absent when none.
+    var rooms: [String]?
+    var watch: [String]?
 
     func verify(using algorithm: some JWTAlgorithm) throws {
         try exp.verifyNotExpired()
         try nbf?.verifyNotBefore()
     }
 }
-/// What a verified token lets a connection do.
+/// What a verified token lets a connection do, and what identifies the token for revocation.
 public struct DeviceGrant: Sendable, Equatable {
     public let device: String
     public let services: Set<String>
     public let expiresAt: Date
     /// The topics it may subscribe to.
     public let topics: [TopicPattern]
+    /// When the token was issued (`iat`), and the key that signed it: what revocations match besides the device.
+    public let issuedAt: Date
+    public let keyID: String
+    /// The token's claims other than `sub` and `aud`, as one compact JSON object (keys sorted), for backends: the edge
+    /// stamps it on every upstream record (header `claims`, docs/kafka-contract.md).
+    public let claims: [UInt8]
 
-    public init(device: String, services: Set<String>, expiresAt: Date, topics: [TopicPattern] = []) {
+    public init(device: String, services: Set<String>, expiresAt: Date, topics: [TopicPattern] = [],
+                issuedAt: Date = Date(timeIntervalSince1970: 0), keyID: String = "", claims: [UInt8] = Array("{}".utf8)) {
         self.device = device
         self.services = services
         self.expiresAt = expiresAt
         self.topics = topics
+        self.issuedAt = issuedAt
+        self.keyID = keyID
+        self.claims = claims
     }
 
     /// Whether the token allows `service` (a service it names, or any when it names `*`).
@@ -62,6 +75,8 @@ public final class TokenAuthority: Sendable {
     private let audience: String
     /// The kid new tokens are signed with: the first key that can sign.
     private let signingKid: String?
+    /// The key a token without a `kid` is checked with: the first one.
+    private let defaultKid: String
 
     /// - Throws: ``TokenError`` for an empty set, an HS256 secret shorter than 32 bytes, or an unreadable PEM key.
     public init(keys tokenKeys: [TokenKey], audience: String = TokenAuthority.defaultAudience) async throws(TokenError) {
@@ -93,6 +108,7 @@ public final class TokenAuthority: Sendable {
         self.keys = keys
         self.audience = audience
         self.signingKid = signing
+        defaultKid = tokenKeys[0].kid
     }
 
     /// One HS256 key with this secret (kid `dev` for the development secret, else `default`).
@@ -103,17 +119,22 @@ public final class TokenAuthority: Sendable {
 
     /// A signed token for `device`, valid from `notBefore` (default now) for `ttl`, signed with `kid` or the
     /// first key that can sign.
-    /// - Parameter topics: patterns of the topics the device may subscribe to (``TopicPattern``); checked here.
-    public func mint(device: String, services: [String], topics: [String] = [], ttl: Duration, notBefore: Date? = nil,
+    /// - Parameters:
+    ///   - topics: patterns of the topics the device may subscribe to (``TopicPattern``); checked here.
+    ///   - rooms: patterns of the presence rooms it may join; `watch`: of the devices it may watch; checked here.
+    ///   - issuedAt: the token's `iat` (default now).
+    public func mint(device: String, services: [String], topics: [String] = [], rooms: [String] = [],
+                     watch: [String] = [], ttl: Duration, notBefore: Date? = nil, issuedAt: Date? = nil,
                      audience: String? = nil, kid: String? = nil) async throws -> String {
         guard let kid = kid ?? signingKid else { throw TokenError(message: "none of the token keys can sign (ES256 needs its private key)") }
-        for pattern in topics { _ = try TopicPattern(pattern) }
+        for pattern in topics + rooms + watch { _ = try TopicPattern(pattern) }
         let now = Date()
         let claims = DeviceClaims(
             sub: SubjectClaim(value: device), aud: AudienceClaim(value: [audience ?? self.audience]),
-            iat: IssuedAtClaim(value: now),
+            iat: IssuedAtClaim(value: issuedAt ?? now),
             exp: ExpirationClaim(value: (notBefore ?? now).addingTimeInterval(Double(ttl.components.seconds))),
-            nbf: notBefore.map { NotBeforeClaim(value: $0) }, services: services, topics: topics.isEmpty ? nil : topics)
+            nbf: notBefore.map { NotBeforeClaim(value: $0) }, services: services, topics: topics.isEmpty ? nil : topics,
+            rooms: rooms.isEmpty ? nil : rooms, watch: watch.isEmpty ? nil : watch)
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
     }
 
@@ -141,6 +162,35 @@ public final class TokenAuthority: Sendable {
         guard claims.sub.value == device else { throw TokenError(message: "token is for another device") }
         // A pattern this gateway cannot read allows nothing, rather than failing the whole token.
         let topics = (claims.topics ?? []).compactMap { try? TopicPattern($0) }
-        return DeviceGrant(device: device, services: Set(claims.services), expiresAt: claims.exp.value, topics: topics)
+        let parts = TokenParts(token)
+        return DeviceGrant(device: device, services: Set(claims.services), expiresAt: claims.exp.value, topics: topics,
+                           issuedAt: claims.iat.value, keyID: parts.keyID ?? defaultKid, claims: parts.claimsForBackends)
+    }
+}
+
+/// The header's `kid` and the payload's claims of a token whose signature has been verified, read from its JSON
+/// (jwt-kit gives neither): unreadable parts give nil and `{}`.
+struct TokenParts {
+    let keyID: String?
+    let claimsForBackends: [UInt8]
+
+    init(_ token: String) {
+        let segments = token.split(separator: ".", omittingEmptySubsequences: false)
+        func object(_ index: Int) -> [String: Any]? {
+            guard segments.count == 3, let data = Self.base64URLDecoded(segments[index]) else { return nil }
+            return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        }
+        keyID = object(0)?["kid"] as? String
+        var claims = object(1) ?? [:]
+        claims["sub"] = nil
+        claims["aud"] = nil
+        let data = try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys, .withoutEscapingSlashes])
+        claimsForBackends = data.map { Array($0) } ?? Array("{}".utf8)
+    }
+
+    static func base64URLDecoded(_ text: Substring) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64)
     }
 }

@@ -6,7 +6,8 @@ import Infrastructure
 /// Guarantees: ``init(record:)`` accepts only what the router may route: a key that is a device id, a `service` header
 /// that is a service name, and an id (the `id` header, or `<partition>-<offset>` when it has none) of 1–128 bytes
 /// without control characters; anything else is nil. ``record(topics:)`` writes key = device id, value = the payload,
-/// the headers `device`, `service`, `id` and `content-type`, plus `ttl` and `in-reply-to` when set, and
+/// the headers `device`, `service`, `id` and `content-type`, plus `ttl` and `in-reply-to` when set and `receipt: 1`
+/// when a receipt is asked for, and
 /// ``init(record:)`` reads back what it wrote. The expiry is the router's policy, not the record's: see `ttlSeconds`.
 public struct DownstreamRecord: Sendable, Equatable {
     /// From the key; the `device` header is written for backends' sake but never read.
@@ -25,10 +26,13 @@ public struct DownstreamRecord: Sendable, Equatable {
     public var inReplyTo: String?
     /// The value: any bytes, possibly none.
     public var payload: [UInt8]
+    /// The sender asks for a delivery receipt (header `receipt: 1`): the gateway keeps one in Redis (``Receipt``) and
+    /// adds `delivered` and `acked` to the service's reports.
+    public var receipt: Bool
 
     /// A message with the given fields, as a backend sends it.
     public init(device: String, service: String, id: String, contentType: String, ttlSeconds: Int64? = nil,
-                inReplyTo: String? = nil, payload: [UInt8]) {
+                inReplyTo: String? = nil, payload: [UInt8], receipt: Bool = false) {
         self.device = device
         self.service = service
         self.id = id
@@ -36,6 +40,7 @@ public struct DownstreamRecord: Sendable, Equatable {
         self.ttlSeconds = ttlSeconds
         self.inReplyTo = inReplyTo
         self.payload = payload
+        self.receipt = receipt
     }
 
     /// The record to produce on `topics.down`.
@@ -48,6 +53,7 @@ public struct DownstreamRecord: Sendable, Equatable {
         ]
         if let ttlSeconds { headers.append(KafkaHeader(RecordHeader.ttl, String(ttlSeconds))) }
         if let inReplyTo { headers.append(KafkaHeader(RecordHeader.inReplyTo, inReplyTo)) }
+        if receipt { headers.append(KafkaHeader(RecordHeader.receipt, "1")) }
         return OutgoingRecord(topic: topics.down, key: Array(device.utf8), value: payload, headers: headers)
     }
 
@@ -64,6 +70,7 @@ public struct DownstreamRecord: Sendable, Equatable {
             ?? (JSONScanner.isValidValue(record.value) ? ContentType.json : ContentType.binary)
         self.init(device: device, service: service, id: id, contentType: contentType,
                   ttlSeconds: record.headerString(RecordHeader.ttl).flatMap(Int64.init),
-                  inReplyTo: record.headerString(RecordHeader.inReplyTo), payload: record.value)
+                  inReplyTo: record.headerString(RecordHeader.inReplyTo), payload: record.value,
+                  receipt: record.headerString(RecordHeader.receipt) == "1")
     }
 }

@@ -28,6 +28,10 @@ public enum RecordHeader {
     public static let session = "session"
     /// When the edge received the message, Unix milliseconds as decimal text (upstream only).
     public static let receivedAt = "received-at"
+    /// Upstream: the sender's verified token claims other than `sub` and `aud`, one compact JSON object (keys sorted),
+    /// with the service catalog's defaults for the service added where the token has no such claim. Backends enforce
+    /// their own rules with it (for example presence's `rooms` and `watch`).
+    public static let claims = "claims"
     /// For a reply, the id of the device message it answers (optional).
     public static let inReplyTo = "in-reply-to"
     /// Downstream: seconds the message may wait for an offline device, decimal text (optional; the router's default
@@ -35,7 +39,10 @@ public enum RecordHeader {
     public static let ttl = "ttl"
     /// Reports: when the message expires (or expired), Unix milliseconds as decimal text.
     public static let expiresAt = "expires-at"
-    /// Reports: why the message was not delivered (`expired` or `mailbox_full`).
+    /// Downstream: `1` asks for a delivery receipt (optional; any other value or none asks for none).
+    public static let receipt = "receipt"
+    /// Reports: what happened to the message (`expired`, `mailbox_full`, and for messages with a receipt `delivered`
+    /// and `acked`).
     public static let reason = "reason"
     /// Connection events: `connect`, `disconnect` or `start` (an edge started).
     public static let event = "event"

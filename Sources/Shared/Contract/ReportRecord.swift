@@ -1,8 +1,8 @@
 import ChannelProtocol
 import Infrastructure
 
-/// A record of `<prefix>.report.<service>`: one message of the service that was not delivered (docs/kafka-contract.md,
-/// "Reports").
+/// A record of `<prefix>.report.<service>`: one message of the service that was not delivered, or, for a message that
+/// asked for a receipt, also one that reached its device's edge or was acked (docs/kafka-contract.md, "Reports").
 ///
 /// A backend asks for reports by consuming that topic; the value is the message's payload, so the service can tell
 /// which message it was even without its own bookkeeping.
@@ -12,12 +12,17 @@ import Infrastructure
 /// record without all six headers, or whose `device`, `service` or `id` breaks the protocol's rules, whose `reason` is
 /// unknown or whose `expires-at` is not an integer.
 public struct ReportRecord: Sendable, Equatable {
-    /// Why the message was not delivered.
+    /// What happened to the message: for `expired` and `mailbox_full`, why it was not delivered (every message);
+    /// `delivered` and `acked` come only for messages that asked for a receipt.
     public enum Reason: String, Sendable {
         /// It was not acked before it expired (the device may have received it without acking).
         case expired
         /// The device's mailbox was full, so it was refused.
         case mailboxFull = "mailbox_full"
+        /// Its notice was handed to the device's edge, which acked it (router).
+        case delivered
+        /// The device acked it (edge).
+        case acked
     }
 
     /// The device the message was for.
@@ -28,7 +33,7 @@ public struct ReportRecord: Sendable, Equatable {
     public var id: String
     /// The message's content type, as the router stored it.
     public var contentType: String
-    /// Why it was not delivered.
+    /// What happened to it.
     public var reason: Reason
     /// When the message expires or expired, Unix milliseconds.
     public var expiresAtMs: Int64

@@ -5,8 +5,8 @@ import Infrastructure
 /// records").
 ///
 /// Guarantees: ``record(topic:)`` writes key = device id, value = the payload's bytes, and the headers `device`,
-/// `service`, `id` and `content-type`, plus `edge`, `session` and `received-at` when set (the edge always sets them, so
-/// its records carry all seven). ``init(record:service:)`` reads any record that has a `device` and an `id` header,
+/// `service`, `id` and `content-type`, plus `edge`, `session`, `received-at` and `claims` when set (the edge always sets
+/// them, so its records carry all eight). ``init(record:service:)`` reads any record that has a `device` and an `id` header,
 /// and reads back what ``record(topic:)`` wrote.
 public struct UpstreamRecord: Sendable, Equatable {
     /// The sender, as proven by its token.
@@ -22,10 +22,12 @@ public struct UpstreamRecord: Sendable, Equatable {
     public var session: String?
     /// When the edge received it, Unix milliseconds (edge clock); nil when missing or not an integer.
     public var receivedAtMs: Int64?
+    /// The sender's verified claims, a JSON object's bytes (header `claims`); nil when the record has none.
+    public var claims: [UInt8]?
 
     /// A message with the given fields; the edge sets `edge`, `session` and `receivedAtMs` on every one it publishes.
     public init(device: String, service: String, id: String, payload: Payload, edge: String? = nil,
-                session: String? = nil, receivedAtMs: Int64? = nil) {
+                session: String? = nil, receivedAtMs: Int64? = nil, claims: [UInt8]? = nil) {
         self.device = device
         self.service = service
         self.id = id
@@ -33,6 +35,7 @@ public struct UpstreamRecord: Sendable, Equatable {
         self.edge = edge
         self.session = session
         self.receivedAtMs = receivedAtMs
+        self.claims = claims
     }
 
     /// The record to produce on `topic` (the service's upstream topic, as the service catalog names it).
@@ -46,6 +49,7 @@ public struct UpstreamRecord: Sendable, Equatable {
         if let edge { headers.append(KafkaHeader(RecordHeader.edge, edge)) }
         if let session { headers.append(KafkaHeader(RecordHeader.session, session)) }
         if let receivedAtMs { headers.append(KafkaHeader(RecordHeader.receivedAt, String(receivedAtMs))) }
+        if let claims { headers.append(KafkaHeader(RecordHeader.claims, claims)) }
         return OutgoingRecord(topic: topic, key: Array(device.utf8), value: payload.bytes, headers: headers)
     }
 
@@ -63,6 +67,7 @@ public struct UpstreamRecord: Sendable, Equatable {
         self.init(device: device, service: record.headerString(RecordHeader.service) ?? service, id: id,
                   payload: Payload.from(bytes: record.value, contentType: record.headerString(RecordHeader.contentType)),
                   edge: record.headerString(RecordHeader.edge), session: record.headerString(RecordHeader.session),
-                  receivedAtMs: record.headerString(RecordHeader.receivedAt).flatMap { Int64($0) })
+                  receivedAtMs: record.headerString(RecordHeader.receivedAt).flatMap { Int64($0) },
+                  claims: record.header(RecordHeader.claims))
     }
 }

@@ -14,12 +14,15 @@ public enum HandoffCodec {
     public static let maxBatchBytes = 1 << 20
 
     enum Kind: UInt8 {
-        case hello = 1, welcome, notices, ack, error
+        case hello = 1, welcome, notices, ack, error, drain, closed
     }
 
     enum NoticeKind: UInt8 {
-        case message = 1, close
+        case message = 1, close, disconnect
     }
+
+    /// The reconnect delay of a `disconnect` notice that asks for no `reconnect` frame.
+    static let noReconnect = UInt32.max
 
     /// Appends `frame` to `buffer`.
     public static func encode(_ frame: HandoffFrame, into buffer: inout ByteBuffer) {
@@ -47,6 +50,14 @@ public enum HandoffCodec {
         case .error(let message):
             buffer.writeInteger(Kind.error.rawValue)
             writeString(message, into: &buffer)
+        case .drain(let batch):
+            buffer.writeInteger(Kind.drain.rawValue)
+            buffer.writeInteger(batch)
+        case .closed(let batch, let sessions):
+            buffer.writeInteger(Kind.closed.rawValue)
+            buffer.writeInteger(batch)
+            buffer.writeInteger(UInt32(sessions.count))
+            for session in sessions { writeString(session, into: &buffer) }
         }
         buffer.setInteger(UInt32(buffer.writerIndex - start - 4), at: start)
     }
@@ -59,6 +70,8 @@ public enum HandoffCodec {
                 + 2 + entry.service.utf8.count + 2 + entry.contentType.utf8.count + 8 + 4 + entry.payload.count
         case .close(let device, let session):
             return 1 + 2 + device.utf8.count + 2 + session.utf8.count
+        case .disconnect(let device, let session, _, _):
+            return 1 + 2 + device.utf8.count + 2 + session.utf8.count + 2 + 4
         }
     }
 
@@ -79,6 +92,13 @@ public enum HandoffCodec {
             buffer.writeInteger(NoticeKind.close.rawValue)
             writeString(device, into: &buffer)
             writeString(session, into: &buffer)
+        case .disconnect(let device, let session, let code, let reconnectAfterMs):
+            buffer.writeInteger(NoticeKind.disconnect.rawValue)
+            writeString(device, into: &buffer)
+            writeString(session, into: &buffer)
+            buffer.writeInteger(code)
+            // A delay of UInt32.max could not be told from none: it is written one less (49 days either way).
+            buffer.writeInteger(reconnectAfterMs.map { min($0, noReconnect - 1) } ?? noReconnect)
         }
     }
 
@@ -124,6 +144,16 @@ public enum HandoffCodec {
             return .ack(batch: try integer(&body, UInt64.self, "batch"))
         case .error:
             return .error(try string(&body, "message"))
+        case .drain:
+            return .drain(batch: try integer(&body, UInt64.self, "batch"))
+        case .closed:
+            let batch = try integer(&body, UInt64.self, "batch")
+            let count = try integer(&body, UInt32.self, "count")
+            // Each session takes at least its 2-byte length.
+            guard Int(count) <= body.readableBytes / 2 else { throw .malformed("\(count) sessions cannot fit in the frame") }
+            var sessions: [String] = []
+            for _ in 0..<count { sessions.append(try string(&body, "session")) }
+            return .closed(batch: batch, sessions: sessions)
         case nil:
             throw .malformed("unknown frame type \(type)")
         }
@@ -144,6 +174,12 @@ public enum HandoffCodec {
                 seq: seq, id: id, service: service, contentType: contentType, expiresAtMs: expires, payload: payload))
         case .close:
             return .close(device: try string(&body, "device"), session: try string(&body, "session"))
+        case .disconnect:
+            let device = try string(&body, "device"), session = try string(&body, "session")
+            let code = try integer(&body, UInt16.self, "close code")
+            let delay = try integer(&body, UInt32.self, "reconnect delay")
+            return .disconnect(device: device, session: session, code: code,
+                               reconnectAfterMs: delay == noReconnect ? nil : delay)
         case nil:
             throw .malformed("unknown notice kind \(kind)")
         }

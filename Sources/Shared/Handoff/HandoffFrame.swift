@@ -17,6 +17,12 @@ public enum HandoffFrame: Sendable, Equatable {
     case ack(batch: UInt64)
     /// Either way, last: why the connection is being closed.
     case error(String)
+    /// Sender → edge (an operator's control, ``EdgeControl``): start draining, exactly as SIGTERM does. The edge acks
+    /// `batch` once it has started.
+    case drain(batch: UInt64)
+    /// Edge → sender, just before the ack of a batch that held `disconnect` notices: the sessions among them that
+    /// were connected here and are being closed. A session left out was not here (gone, or replaced).
+    case closed(batch: UInt64, sessions: [String])
 
     /// The version this build speaks.
     public static let version: UInt8 = 1
@@ -28,17 +34,20 @@ public enum HandoffNotice: Sendable, Equatable {
     case message(device: String, session: String, entry: MailboxEntry)
     /// A newer connection of the device replaced `session`: close it (4004).
     case close(device: String, session: String)
+    /// An operator closes `session` with `code`, after a `reconnect` frame asking the device to come back after
+    /// `reconnectAfterMs` when that is set. The edge names the sessions it closed in a `closed` frame before the ack.
+    case disconnect(device: String, session: String, code: UInt16, reconnectAfterMs: UInt32?)
 
     public var device: String {
         switch self {
-        case .message(let device, _, _), .close(let device, _): device
+        case .message(let device, _, _), .close(let device, _), .disconnect(let device, _, _, _): device
         }
     }
 
     /// The connection the notice is for.
     public var session: String {
         switch self {
-        case .message(_, let session, _), .close(_, let session): session
+        case .message(_, let session, _), .close(_, let session), .disconnect(_, let session, _, _): session
         }
     }
 }

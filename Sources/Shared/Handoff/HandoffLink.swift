@@ -264,9 +264,13 @@ final class HandoffLinkHandler: ChannelInboundHandler, Sendable {
         case .error(let message):
             link.ended(channel, why: "the edge said: \(message)")
             context.close(promise: nil)
-        case .hello, .notices:
+        case .hello, .notices, .drain:
             link.ended(channel, why: "the edge sent a frame only senders send")
             context.close(promise: nil)
+        case .closed:
+            // Only for batches holding disconnect notices, which operators' controls send on connections of their
+            // own (HandoffExchange), never through a link; the ack that follows is what the link waits for.
+            break
         }
     }
 

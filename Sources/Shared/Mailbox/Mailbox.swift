@@ -120,10 +120,15 @@ public final class Mailbox: Sendable {
             var stored = entry
             stored.expiresAtMs = min(entry.expiresAtMs, MailboxEntry.maxExpiresAtMs)
             let expires = Array(String(stored.expiresAtMs).utf8)
-            calls.append(RedisScript.ByteInvocation(
-                keys: [zsetKey(device), entriesKey(device), metaKey(device), names.route(device)].map { Array($0.utf8) },
-                args: [Array(entry.id.utf8), expires, stored.storedValue, Array(String(entry.payload.count).utf8),
-                       maxCount, maxBytes, grace]))
+            var keys = [zsetKey(device), entriesKey(device), metaKey(device), names.route(device)]
+            var args = [Array(entry.id.utf8), expires, stored.storedValue, Array(String(entry.payload.count).utf8),
+                        maxCount, maxBytes, grace]
+            // Only a message that asks for a receipt names its receipt key: the others cost nothing more.
+            if entry.receipt {
+                keys.append(names.receipt(device: device, id: entry.id))
+                args.append(Array(entry.service.utf8))
+            }
+            calls.append(RedisScript.ByteInvocation(keys: keys.map { Array($0.utf8) }, args: args))
             // Added before the script's answer is known, to keep the store to one round trip: a duplicate's member is
             // already there, and a refused entry's is taken back below.
             let index = Array(indexKey(device).utf8)
@@ -167,12 +172,12 @@ public final class Mailbox: Sendable {
     }
 
     /// Oldest first, entries with seq > `after`, at most `limit`. Entries already expired are removed by the same
-    /// script and returned separately (so the caller can count / report them), never in `entries`; they do not count
+    /// script (their receipts marked `expired`) and returned separately (so the caller can count / report them), never in `entries`; they do not count
     /// towards `limit`. Fewer than `limit` entries means none newer were left; to page on, pass the highest seq seen
     /// in either list.
     public func read(device: String, after seq: Int64, limit: Int) async throws -> (entries: [MailboxEntry], expired: [MailboxEntry]) {
         guard limit > 0 else { return ([], []) }
-        let read = try Self.readResult(await redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(seq, limit)))
+        let read = try Self.readResult(await redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(device, seq, limit)))
         if !read.expired.isEmpty { _ = await redis.pipeline(indexRemovals(device, read.expired)) }
         return read
     }
@@ -181,7 +186,7 @@ public final class Mailbox: Sendable {
     public func read(device: String, after seq: Int64, limit: Int,
                      on eventLoop: any EventLoop) -> EventLoopFuture<(entries: [MailboxEntry], expired: [MailboxEntry])> {
         guard limit > 0 else { return eventLoop.makeSucceededFuture(([], [])) }
-        return redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(seq, limit), on: eventLoop)
+        return redis.run(MailboxScripts.read, keys: keys(device), args: readArgs(device, seq, limit), on: eventLoop)
             .flatMap { [redis] reply in
                 let read: (entries: [MailboxEntry], expired: [MailboxEntry])
                 do { read = try Self.readResult(reply) } catch { return eventLoop.makeFailedFuture(error) }
@@ -191,7 +196,9 @@ public final class Mailbox: Sendable {
             }
     }
 
-    private func readArgs(_ seq: Int64, _ limit: Int) -> [String] { [String(seq), String(limit)] }
+    private func readArgs(_ device: String, _ seq: Int64, _ limit: Int) -> [String] {
+        [String(seq), String(limit), names.receiptPrefix(device)]
+    }
 
     /// The commands that take `entries`' members out of the expiry index.
     private func indexRemovals(_ device: String, _ entries: [MailboxEntry]) -> [RedisCommand] {
@@ -228,9 +235,18 @@ public final class Mailbox: Sendable {
     /// Deletes acked entries of any devices in one pipeline: per entry one script call on its device's keys and the
     /// removal of its expiry index member. Returns how many were there; throws the first failure.
     public func ack(_ acks: [(device: String, id: String)]) async throws -> Int {
-        guard !acks.isEmpty else { return 0 }
+        try await ackReceipts(acks).deleted
+    }
+
+    /// ``ack(_:)``, which also says which acked entries asked for a receipt and moved it to `acked` by this call
+    /// (each at most once, whoever else acks it too), with the entry as it was stored (seq 0: not known), for the
+    /// `acked` report.
+    public func ackReceipts(_ acks: [(device: String, id: String)]) async throws
+        -> (deleted: Int, acked: [(device: String, entry: MailboxEntry)]) {
+        guard !acks.isEmpty else { return (0, []) }
         let calls = acks.map { device, id in
-            RedisScript.ByteInvocation(keys: [zsetKey(device), entriesKey(device), metaKey(device)].map { Array($0.utf8) },
+            RedisScript.ByteInvocation(keys: [zsetKey(device), entriesKey(device), metaKey(device),
+                                              names.receipt(device: device, id: id)].map { Array($0.utf8) },
                                        args: [Array(id.utf8)])
         }
         let indexRemovals = acks.map { device, id in
@@ -238,10 +254,17 @@ public final class Mailbox: Sendable {
             return RedisCommand(["ZREM", index, Self.indexMember(device: device, id: id)], key: index)
         }
         var deleted = 0
-        for reply in await redis.run(MailboxScripts.ack, byteInvocations: calls, alongside: indexRemovals).scripts {
-            deleted += try reply.get().int == 1 ? 1 : 0
+        var acked: [(device: String, entry: MailboxEntry)] = []
+        for (ack, reply) in zip(acks, await redis.run(MailboxScripts.ack, byteInvocations: calls, alongside: indexRemovals).scripts) {
+            switch try reply.get() {
+            case .integer(let found): deleted += Int(found)
+            case .bulk(let stored):
+                deleted += 1
+                if let entry = MailboxEntry(seq: 0, id: ack.id, storedValue: stored) { acked.append((ack.device, entry)) }
+            case let other: throw RedisError.reply("unexpected reply to the mailbox ack script: \(other)")
+            }
         }
-        return deleted
+        return (deleted, acked)
     }
 
     /// How many entries the device's mailbox holds and their payload bytes (expired ones not yet removed included).
@@ -310,7 +333,7 @@ public final class Mailbox: Sendable {
         }
         let replies = try redis.runBlocking(MailboxScripts.expire, byteInvocations: devices.map { device in
             RedisScript.ByteInvocation(keys: [zsetKey(device), entriesKey(device), metaKey(device)].map { Array($0.utf8) },
-                                       args: ids[device]!.map { Array($0.id.utf8) })
+                                       args: [Array(names.receiptPrefix(device).utf8)] + ids[device]!.map { Array($0.id.utf8) })
         }, timeout: timeout)
         var swept: [(device: String, entry: MailboxEntry, expires: Int64)] = []
         for (device, reply) in zip(devices, replies) {

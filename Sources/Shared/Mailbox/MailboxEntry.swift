@@ -10,14 +10,19 @@ public struct MailboxEntry: Sendable, Equatable {
     public var expiresAtMs: Int64
     /// Binary-safe: any bytes.
     public var payload: [UInt8]
+    /// The sender asked for a delivery receipt (``Receipt``): storing the entry writes one, and the router and edge
+    /// record and report its later states. Kept in the stored value, so it reads back as stored.
+    public var receipt: Bool
 
-    public init(seq: Int64, id: String, service: String, contentType: String, expiresAtMs: Int64, payload: [UInt8]) {
+    public init(seq: Int64, id: String, service: String, contentType: String, expiresAtMs: Int64, payload: [UInt8],
+                receipt: Bool = false) {
         self.seq = seq
         self.id = id
         self.service = service
         self.contentType = contentType
         self.expiresAtMs = expiresAtMs
         self.payload = payload
+        self.receipt = receipt
     }
 }
 
@@ -27,11 +32,12 @@ extension MailboxEntry {
     public static let maxExpiresAtMs: Int64 = 253_402_300_799_999
 
     /// The value stored in the entries hash (docs/redis-schema.md, "Mailbox"):
-    /// `"<expiresAtMs> <service bytes> <content type bytes>\n" + service + contentType + payload`.
-    /// The header is ASCII, so Lua reads the expiry with one pattern; everything after it is raw bytes.
+    /// `"<expiresAtMs> <service bytes> <content type bytes>[ r]\n" + service + contentType + payload`, where ` r`
+    /// marks an entry that asked for a receipt. The header is ASCII, so Lua reads the expiry with one pattern;
+    /// everything after it is raw bytes.
     var storedValue: [UInt8] {
         let service = Array(service.utf8), contentType = Array(contentType.utf8)
-        var value = Array("\(expiresAtMs) \(service.count) \(contentType.count)\n".utf8)
+        var value = Array("\(expiresAtMs) \(service.count) \(contentType.count)\(receipt ? " r" : "")\n".utf8)
         value.reserveCapacity(value.count + service.count + contentType.count + payload.count)
         value += service
         value += contentType
@@ -39,8 +45,9 @@ extension MailboxEntry {
         return value
     }
 
-    /// Reads a stored value back; nil if it is malformed. Header fields after the first three are ignored, so
-    /// the format can grow.
+    /// Reads a stored value back; nil if it is malformed. A fourth header field `r` is the receipt mark; any other
+    /// fields after the first three are ignored, so the format can grow. A value cut short after the content type (as
+    /// ``Mailbox/list(device:after:limit:)`` reads it) gives an empty payload.
     init?(seq: Int64, id: String, storedValue value: [UInt8]) {
         guard let newline = value.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
         let header = value[..<newline].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
@@ -53,6 +60,6 @@ extension MailboxEntry {
         self.init(seq: seq, id: id,
                   service: String(decoding: value[serviceStart..<contentTypeStart], as: UTF8.self),
                   contentType: String(decoding: value[contentTypeStart..<payloadStart], as: UTF8.self),
-                  expiresAtMs: expires, payload: Array(value[payloadStart...]))
+                  expiresAtMs: expires, payload: Array(value[payloadStart...]), receipt: header.count >= 4 && header[3] == "r")
     }
 }

@@ -14,6 +14,10 @@ public struct RedisKeys: Sendable, Equatable {
         self.prefix = prefix
     }
 
+    /// Hash: the revocations in force, `device:<id>` or `kid:<kid>` → the rule as JSON (``Revocation``).
+    public var revocations: String { "\(prefix):{revocations}" }
+    /// Stream: one entry per change of the revocations, which every edge follows; same slot as the hash.
+    public var revocationLog: String { "\(prefix):{revocations}:log" }
     /// Hash: the device's route (edge, session, epoch, since).
     public func route(_ device: String) -> String { "\(prefix):route:{\(device)}" }
     /// String: the device's last route epoch.
@@ -24,6 +28,12 @@ public struct RedisKeys: Sendable, Equatable {
     public func mailboxEntries(_ device: String) -> String { mailboxEntriesPrefix + device + "}" }
     /// Hash: the device's mailbox counters (seq, bytes, until).
     public func mailboxMeta(_ device: String) -> String { mailboxMetaPrefix + device + "}" }
+    /// Hash: the delivery receipt of message `id` of `device` (``Receipt``), in the device's slot. The device's byte
+    /// count comes first, so no two (device, id) pairs share a key whatever bytes they hold.
+    public func receipt(device: String, id: String) -> String { receiptPrefix(device) + id }
+    /// What `device`'s receipt keys start with, before the message id: the mailbox scripts that expire entries build
+    /// the receipt key from it and the id.
+    public func receiptPrefix(_ device: String) -> String { "\(prefix):rcpt:\(device.utf8.count):{\(device)}" }
     /// Zset: the waiting entries of the devices whose slots fall in shard `shard`'s sixteenth of the slots, by expiry,
     /// for the sweeper. Each shard's tag puts it in that same sixteenth, so on a cluster a shard mostly lives on the
     /// node of its devices' mailboxes (no script touches both: they are written side by side).

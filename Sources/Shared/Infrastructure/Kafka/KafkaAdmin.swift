@@ -4,7 +4,7 @@ import Logging
 /// Cluster checks and topic management. Every method blocks until the broker answers or its timeout passes, so
 /// call it at startup or from a thread that may block, never from an event loop. Safe to share between threads.
 public final class KafkaAdmin: Sendable {
-    private let handle: KafkaHandle
+    let handle: KafkaHandle
     private let closed = Locked(false)
 
     /// Uses a producer-type client; `allow.auto.create.topics=false` so that asking about a topic never creates it.
@@ -109,7 +109,7 @@ public final class KafkaAdmin: Sendable {
         closed.withLock { $0 = true }
     }
 
-    private func ensureOpen() throws {
+    func ensureOpen() throws {
         if closed.withLock({ $0 }) { throw KafkaError.closed("Kafka admin client") }
     }
 }

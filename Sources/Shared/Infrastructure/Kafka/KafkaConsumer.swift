@@ -78,10 +78,12 @@ public final class KafkaConsumer: @unchecked Sendable {
     ///
     /// The end comes from `rd_kafka_query_watermark_offsets`, then is confirmed by fetching up to partition EOF:
     /// Tansu answers ListOffsets with the base offset of the last record batch plus one, not the end of that
-    /// batch, and the records in between must not be delivered as new.
+    /// batch, and the records in between must not be delivered as new. A partition that keeps receiving records
+    /// reaches EOF only when a fetch catches up with it, which a busy broker can delay for seconds: hence 30 s by
+    /// default (10 s ran out under the test suite's start-up load).
     /// - Returns: per partition, the offset of the first record the consumer will deliver.
     @discardableResult
-    public func assignFromEnd(topic: String, timeout: Duration = .seconds(10)) throws -> [Int32: Int64] {
+    public func assignFromEnd(topic: String, timeout: Duration = .seconds(30)) throws -> [Int32: Int64] {
         try ensureOpen()
         let deadline = ContinuousClock.now + timeout
         let partitionCount = try waitForPartitionCount(topic: topic, deadline: deadline)

@@ -16,10 +16,7 @@ public struct RedisScript: Sendable {
 
     /// The lowercase hex SHA-1 digest of `bytes`, as SCRIPT LOAD returns it (a name for the script, not security).
     static func sha1Hex(_ bytes: [UInt8]) -> String {
-        Insecure.SHA1.hash(data: bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        HexText.of(Insecure.SHA1.hash(data: bytes))
     }
 
     /// One call of the script: its keys and arguments.

@@ -13,12 +13,12 @@ import Glibc
 /// Guarantees: the child starts with no signal blocked and the default disposition of every signal (a parent's
 /// blocked SIGTERM must not make it deaf to `stop()`); our pipe ends are close-on-exec, so no other child inherits
 /// them and an end of output really means the child (and what it started) closed it; the child is reaped once, here.
-final class ChildSpawn: @unchecked Sendable {
-    let pid: pid_t
+public final class ChildSpawn: @unchecked Sendable {
+    public let pid: pid_t
     /// Our end of the child's standard input, or -1 once closed.
     private var input: Int32
     /// Our end of the child's standard output and error (both on one pipe).
-    let output: Int32
+    private let output: Int32
     private let lock = NSLock()
     private var status: Int32?
 
@@ -31,7 +31,7 @@ final class ChildSpawn: @unchecked Sendable {
     /// Writing to a child that has exited must fail with EPIPE, not kill this process.
     private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
-    init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
         Self.ignoreBrokenPipes
         var inPipe: [Int32] = [0, 0]
         var outPipe: [Int32] = [0, 0]
@@ -39,10 +39,10 @@ final class ChildSpawn: @unchecked Sendable {
         // pipe() and the fcntl, when the child would inherit these ends.
         Self.spawning.lock()
         defer { Self.spawning.unlock() }
-        guard pipe(&inPipe) == 0 else { throw ClusterError.spawnFailed(executable, errno) }
+        guard pipe(&inPipe) == 0 else { throw SpawnError(executable: executable, code: errno) }
         guard pipe(&outPipe) == 0 else {
             close(inPipe[0]); close(inPipe[1])
-            throw ClusterError.spawnFailed(executable, errno)
+            throw SpawnError(executable: executable, code: errno)
         }
         for fd in inPipe + outPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
@@ -54,7 +54,7 @@ final class ChildSpawn: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 2)
-        guard let closeFrom = Self.addCloseFrom else { throw ClusterError.spawnFailed(executable, ENOSYS) }
+        guard let closeFrom = Self.addCloseFrom else { throw SpawnError(executable: executable, code: ENOSYS) }
         _ = closeFrom(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -81,7 +81,7 @@ final class ChildSpawn: @unchecked Sendable {
         close(outPipe[1])
         guard result == 0 else {
             close(inPipe[1]); close(outPipe[0])
-            throw ClusterError.spawnFailed(executable, result)
+            throw SpawnError(executable: executable, code: result)
         }
         pid = child
         input = inPipe[1]
@@ -94,10 +94,10 @@ final class ChildSpawn: @unchecked Sendable {
     }
 
     /// The exit status once the child has exited (128 + signal number when a signal ended it), else nil. Never blocks.
-    var exitStatus: Int32? { reap(blocking: false) }
+    public var exitStatus: Int32? { reap(blocking: false) }
 
     /// Blocks until the child exits; returns its exit status.
-    func waitForExit() -> Int32 { reap(blocking: true) ?? -1 }
+    public func waitForExit() -> Int32 { reap(blocking: true) ?? -1 }
 
     private func reap(blocking: Bool) -> Int32? {
         lock.lock()
@@ -117,7 +117,7 @@ final class ChildSpawn: @unchecked Sendable {
 
     /// Writes all of `bytes` to the child's standard input; false if it cannot (closed, or the child exited).
     @discardableResult
-    func write(_ bytes: [UInt8]) -> Bool {
+    public func write(_ bytes: [UInt8]) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         guard input >= 0 else { return false }
@@ -131,22 +131,39 @@ final class ChildSpawn: @unchecked Sendable {
         return true
     }
 
-    func closeInput() {
+    public func closeInput() {
         lock.lock()
         defer { lock.unlock() }
         if input >= 0 { close(input) }
         input = -1
     }
 
-    /// Reads the child's output until it closes it (blocking).
-    func readOutputToEnd() -> [UInt8] {
-        var all: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
+    /// Reads what the child wrote next into the front of `buffer` (blocking until something comes); returns how many
+    /// bytes, 0 once the child (and whatever it started) closed its output or the read failed.
+    public func readOutput(into buffer: inout [UInt8]) -> Int {
         while true {
             let n = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
+            return max(n, 0)
+        }
+    }
+
+    /// Reads the child's output until it closes it (blocking).
+    public func readOutputToEnd() -> [UInt8] {
+        var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = readOutput(into: &buffer)
             guard n > 0 else { return all }
             all += buffer[0..<n]
         }
     }
+}
+
+/// A child process could not be started: `code` is the errno (or `posix_spawn`'s result).
+public struct SpawnError: Error, CustomStringConvertible {
+    public let executable: String
+    public let code: Int32
+
+    public var description: String { "cannot start \(executable): \(String(cString: strerror(code)))" }
 }

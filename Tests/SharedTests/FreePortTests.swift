@@ -1,0 +1,17 @@
+import DevCluster
+import Testing
+
+/// Ports for test servers come from below the ephemeral range, where outgoing connections cannot take them before
+/// the server binds, and one process never gets the same port twice.
+@Suite struct FreePortTests {
+    @Test func portsAreBelowTheEphemeralRangeFreeAndNeverRepeated() throws {
+        let single = try (0..<50).map { _ in try FreePort.next() }
+        #expect(single.allSatisfy { (30_000..<32_768).contains($0) })
+        let first = try FreePort.consecutive(3, from: single[0] - 1)
+        let runs = [first, first + 1, first + 2]
+        #expect(first >= single[0] - 1)
+        let all = single + runs
+        #expect(Set(all).count == all.count, "never handed out twice")
+        #expect(all.allSatisfy(FreePort.isFree))
+    }
+}
