@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// The connections of one event loop, visited once a second by a single timer that runs their hello timeouts and
@@ -40,10 +41,11 @@ final class ConnectionSweep: @unchecked Sendable {
 
     private func visit() {
         let now = NIODeadline.now()
+        let wallSeconds = Date().timeIntervalSince1970
         // A connection may close (and free its slot) while visited; the slot is then nil or reused, both harmless.
         var slot = 0
         while slot < connections.count {
-            connections[slot]?.sweep(now: now)
+            connections[slot]?.sweep(now: now, wallSeconds: wallSeconds)
             slot += 1
         }
     }

@@ -8,7 +8,7 @@ import Shared
 extension DeviceConnection {
     /// The router stored `entry` in this device's mailbox and says so.
     func notice(_ entry: MailboxEntry) {
-        guard registered != nil, let channel else { return }
+        guard registered != nil, session.state != .closed, let channel else { return }
         let expired = entry.expiresAtMs <= Int64(Date().timeIntervalSince1970 * 1000)
         switch window.notice(seq: entry.seq, id: entry.id, expired: expired) {
         case .deliver: write(entry, to: channel)
@@ -19,12 +19,14 @@ extension DeviceConnection {
 
     /// Reads the mailbox if the window says a read is due, writes what it finds, and goes on while more is due.
     func pump() {
-        guard let device = registered?.device, let channel, let (after, limit) = window.beginDrain() else { return }
+        // A closing connection lingers until the device closes too (EdgeContext.swift); it delivers nothing meanwhile.
+        guard let device = registered?.device, session.state != .closed, let channel,
+              let (after, limit) = window.beginDrain() else { return }
         let logger = edge.logger
         edge.mailbox.read(device: device, after: after, limit: limit, on: channel.eventLoop).assumeIsolated().whenComplete { [self] result in
             // The read already took the expired entries out of the mailbox: report them even if the connection ended.
             if case .success(let read) = result, !read.expired.isEmpty { report(read.expired, device: device, channel: channel) }
-            guard registered?.device == device else { return }
+            guard registered?.device == device, session.state != .closed else { return }
             switch result {
             case .success(let read):
                 for entry in window.endDrain(read.entries, limit: limit) { write(entry, to: channel) }
@@ -49,6 +51,7 @@ extension DeviceConnection {
     /// A newer connection of this device, on another edge, took over.
     func replaced(session: String) {
         guard registered?.session == session, let channel else { return }
+        self.session.markClosed()
         channel.sendAndClose(nil, code: .replaced)
     }
 

@@ -20,7 +20,7 @@ final class DeviceConnection: ChannelInboundHandler {
     let edge: EdgeContext
     /// The encoding this connection negotiated at upgrade; every frame both ways uses it.
     let encoding: FrameEncoding
-    private var session: DeviceSession
+    var session: DeviceSession
     var window: DeliveryWindow
     /// The channel, once added; used by the delivery path, which runs on its event loop.
     var channel: (any Channel)?
@@ -43,6 +43,10 @@ final class DeviceConnection: ChannelInboundHandler {
     var subscriptions: [String: TopicSubscription] = [:]
     var nextGeneration = 0
     var topicsOnLoop: LoopTopics?
+    /// Refreshes of the token (DeviceConnection+Token.swift): their rate, made at the first one, and whether this
+    /// grant's `refresh_due` went out.
+    var refreshRate: TokenBucket?
+    var refreshDueSent = false
 
     init(edge: EdgeContext, encoding: FrameEncoding, sweep: ConnectionSweep) {
         self.edge = edge
@@ -65,13 +69,16 @@ final class DeviceConnection: ChannelInboundHandler {
     }
 
     /// Called about once a second by the loop's sweep: closes a connection without an accepted hello past its
-    /// deadline (4006), and pings the device every heartbeat, closing it (1001) when nothing came for two.
-    func sweep(now: NIODeadline) {
+    /// deadline (4006), warns of and ends an expiring token (DeviceConnection+Token.swift), and pings the device every
+    /// heartbeat, closing it (1001) when nothing came for two.
+    /// - Parameter wallSeconds: the wall clock (Unix seconds), read once per sweep, for token expiry.
+    func sweep(now: NIODeadline, wallSeconds: Double) {
         guard let channel else { return }
         if now >= helloDeadline && (session.state == .awaitingHello || session.state == .authenticating) {
             perform(session.close(ProtocolError(.helloRequired, "no hello in time"), .helloTimeout), channel: channel)
             return
         }
+        guard checkToken(wallSeconds: wallSeconds, channel: channel) else { return }
         guard now >= nextPing else { return }
         let interval = TimeAmount.seconds(Int64(edge.config.heartbeatSeconds))
         nextPing = now + interval
@@ -160,17 +167,13 @@ final class DeviceConnection: ChannelInboundHandler {
             // The frame decoder's refusals (a frame over the size limit: 1009; a broken control frame: 1002), answered
             // here rather than by one more handler per connection.
             session.markClosed()
-            var data = context.channel.allocator.buffer(capacity: 2)
-            data.write(webSocketErrorCode: error == .invalidFrameLength ? .messageTooLarge : .protocolError)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
-                .whenComplete { _ in channel.close(promise: nil) }
+            context.channel.sendAndClose(nil, code: error == .invalidFrameLength ? .tooBig : .protocolError)
         } else {
             context.close(promise: nil)
         }
     }
 
-    private func perform(_ action: DeviceSession.Action?, channel: any Channel) {
+    func perform(_ action: DeviceSession.Action?, channel: any Channel) {
         guard let action else { return }
         switch action {
         case .send(let frame):
@@ -181,8 +184,10 @@ final class DeviceConnection: ChannelInboundHandler {
             channel.sendAndClose(frame, as: encoding, code: code)
         case .authenticate(let hello):
             authenticate(hello, channel: channel)
-        case .publish(let message, let device, let session):
-            publish(message, device: device, session: session, channel: channel)
+        case .publish(let message, let device, let session, let claims):
+            publish(message, device: device, session: session, claims: claims, channel: channel)
+        case .refresh(let token, let device):
+            refresh(token: token, device: device, channel: channel)
         case .deviceAcked(let id, let device):
             deviceAcked(id, device: device)
         case .subscribe(let topic, let position):
@@ -204,6 +209,7 @@ final class DeviceConnection: ChannelInboundHandler {
             } catch {
                 throw ProtocolError(.authFailed, (error as? TokenError)?.message ?? "token invalid")
             }
+            guard !edge.revocations.revokes(grant) else { throw ProtocolError(.authFailed, "token revoked") }
             do {
                 let started = ContinuousClock.now
                 let (route, replaced) = try await edge.routes.claim(device: grant.device, edge: edge.config.edgeID, session: sessionID)
@@ -224,7 +230,16 @@ final class DeviceConnection: ChannelInboundHandler {
                 edge.metrics.hello("ok")
                 let welcome = Welcome(edge: edge.config.edgeID, session: sessionID,
                                       heartbeatSeconds: edge.config.heartbeatSeconds,
-                                      maxMessageBytes: edge.config.maxMessageBytes)
+                                      maxMessageBytes: edge.config.maxMessageBytes,
+                                      tokenExpiresAt: Int(grant.expiresAt.timeIntervalSince1970))
+                // A revocation that arrived while the route was claimed: the follower checked the connections before
+                // this one was among them.
+                guard !edge.revocations.revokes(grant) else {
+                    release(device: grant.device, session: sessionID)
+                    edge.metrics.hello(ErrorCode.authFailed.rawValue)
+                    perform(session.refused(ProtocolError(.authFailed, "token revoked")), channel: channel)
+                    return
+                }
                 // The connection may have ended (or be ending) while the token and route were checked.
                 guard channel.isActive, let welcomeAction = session.accepted(grant, session: sessionID, welcome: welcome) else {
                     release(device: grant.device, session: sessionID)
@@ -240,6 +255,9 @@ final class DeviceConnection: ChannelInboundHandler {
                     replaced?.channel.sendAndClose(nil, code: .replaced)
                     perform(welcomeAction, channel: channel)
                     pump()
+                    // A revocation put in force after the check above scanned the devices before this one was among
+                    // them: checked again now that it is, so one of the two sees it.
+                    closeIfRevoked(edge.revocations.current, now: Int64(Date().timeIntervalSince1970))
                 case .outdated:
                     session.markClosed()
                     channel.sendAndClose(nil, code: .replaced)
@@ -252,11 +270,11 @@ final class DeviceConnection: ChannelInboundHandler {
         }
     }
 
-    private func publish(_ message: Message, device: String, session: String, channel: any Channel) {
+    private func publish(_ message: Message, device: String, session: String, claims: [UInt8], channel: any Channel) {
         let config = edge.config
         let record = UpstreamRecord(
             device: device, service: message.service, id: message.id, payload: message.payload, edge: config.edgeID,
-            session: session, receivedAtMs: Int64(Date().timeIntervalSince1970 * 1000)
+            session: session, receivedAtMs: Int64(Date().timeIntervalSince1970 * 1000), claims: claims
         ).record(topic: config.services.service(message.service)?.topic ?? config.topics.up(message.service))
         let id = message.id
         let topic = record.topic

@@ -5,7 +5,8 @@ import Shared
 ///
 /// Guarantees: nothing but `hello` is acted on before the hello is accepted; a message is published only for a
 /// service that exists and that the device's token allows; a subscription is made only to a topic one of the token's
-/// patterns allows; every refusal names its documented error code.
+/// patterns allows; every refusal names its documented error code. A `refresh` is acted on only once ready, and its
+/// grant replaces the connection's only when it names the same device.
 struct DeviceSession {
     enum State: Equatable {
         case awaitingHello
@@ -18,7 +19,10 @@ struct DeviceSession {
         case send(Frame)
         case sendAndClose(Frame?, CloseCode)
         case authenticate(Hello)
-        case publish(Message, device: String, session: String)
+        /// `claims` is the record's `claims` header: the grant's claims with the service's defaults.
+        case publish(Message, device: String, session: String, claims: [UInt8])
+        /// Verify this token as the connection's next grant.
+        case refresh(token: String, device: String)
         case deviceAcked(id: String, device: String)
         /// The token allows the topic; the connection checks its own limits.
         case subscribe(topic: String, position: TopicPosition?)
@@ -26,7 +30,9 @@ struct DeviceSession {
     }
 
     private(set) var state: State = .awaitingHello
-    private var grant: DeviceGrant?
+    private(set) var grant: DeviceGrant?
+    /// The `claims` header per service, built once per grant.
+    private var claimsByService: [String: [UInt8]] = [:]
     let services: ServiceCatalog
 
     init(services: ServiceCatalog) {
@@ -58,7 +64,9 @@ struct DeviceSession {
             guard let grant, services.allows(grant, message.service) else {
                 return .send(.error(ProtocolError(.forbiddenService, "this device may not use \"\(message.service)\"", ref: message.id)))
             }
-            return .publish(message, device: device, session: session)
+            let claims = claimsByService[message.service] ?? services.claims(for: message.service, tokenClaims: grant.claims)
+            claimsByService[message.service] = claims
+            return .publish(message, device: device, session: session, claims: claims)
         case (.ready(let device, _), .success(.ack(let id))):
             return .deviceAcked(id: id, device: device)
         case (.ready, .success(.subscribe(let topic, let position))):
@@ -68,6 +76,8 @@ struct DeviceSession {
             return .subscribe(topic: topic, position: position)
         case (.ready, .success(.unsubscribe(let topic))):
             return .unsubscribe(topic: topic)
+        case (.ready(let device, _), .success(.refresh(let token))):
+            return .refresh(token: token, device: device)
         case (.ready, .success(let frame)):
             return .send(.error(ProtocolError(.unknownType, "a device does not send \"\(frame.typeName)\" frames")))
         }
@@ -79,6 +89,14 @@ struct DeviceSession {
         self.grant = grant
         state = .ready(device: grant.device, session: session)
         return .send(.welcome(welcome))
+    }
+
+    /// A refresh's token was verified for this device: it becomes the grant for everything after it.
+    mutating func refreshed(_ next: DeviceGrant) -> Action? {
+        guard case .ready(let device, _) = state, next.device == device else { return nil }
+        grant = next
+        claimsByService = [:]
+        return .send(.refreshed(expiresAt: Int(next.expiresAt.timeIntervalSince1970)))
     }
 
     /// The hello was refused: the token (4001) or the registry (4007, retryable).

@@ -15,10 +15,18 @@ import Shared
 /// liveness key in Redis fresh (a route pointing at an edge whose key expired counts as offline) and refreshes the
 /// routes of its devices in batches. With TLS, SIGHUP (or ``reloadTLS()``) rereads the certificate files for new
 /// connections; open connections keep theirs.
+///
+/// A drain asked over the hand-off listener (``requestDrain()``) fires ``shutdownTrigger``, which starts the process's
+/// graceful shutdown exactly as SIGTERM does; from the moment either begins, the edge publishes `draining` in its stats
+/// (``EdgeStats``) beside its liveness record.
 public final class Edge: Sendable {
     public let config: EdgeConfig
+    /// Fired by ``requestDrain()``; the process's service group attaches its graceful shutdown to it.
+    public let shutdownTrigger = ShutdownTrigger()
     private let logger: Logger
     private let state = NIOLockedValueBox<Running?>(nil)
+    private let draining = NIOLockedValueBox(false)
+    private let startedAtMs = Int64(Date().timeIntervalSince1970 * 1000)
 
     private struct Running: Sendable {
         let group: MultiThreadedEventLoopGroup
@@ -31,11 +39,13 @@ public final class Edge: Sendable {
         let handoff: HandoffClient
         let acks: MailboxAcks
         let record: EdgeRecord
+        let roster: ClusterRoster
         let limiter: ConnectionLimiter
         let tls: TLSContextSource?
         let reloadOnHangup: TLSReloadOnHangup?
         let topicFeed: TopicFeed
         let topicReplay: TopicReplayReader
+        let revocationFollower: RevocationFollower
     }
 
     public init(config: EdgeConfig, logger: Logger) {
@@ -54,6 +64,36 @@ public final class Edge: Sendable {
 
     /// Number of devices connected right now.
     public var connectedDevices: Int { state.withLockedValue { $0?.context.devices.count ?? 0 } }
+
+    /// Whether the edge has begun to drain (SIGTERM, or ``requestDrain()``).
+    public var isDraining: Bool { draining.withLockedValue { $0 } }
+
+    /// Starts the drain SIGTERM starts (``services``), by firing ``shutdownTrigger``, and publishes `draining` at once.
+    /// A second request, or one while already draining, changes nothing.
+    public func requestDrain() {
+        guard beginDraining() else { return }
+        logger.notice("drain requested: shutting down gracefully, as on SIGTERM")
+        shutdownTrigger.fire()
+    }
+
+    /// Marks the edge draining and publishes its stats at once (without waiting for the next heartbeat); false if it
+    /// already was.
+    private func beginDraining() -> Bool {
+        let first = draining.withLockedValue { was in defer { was = true }; return !was }
+        guard first, let running = state.withLockedValue({ $0 }) else { return first }
+        let (stats, record, ttl, id, logger) = (stats(running.context.devices), running.record,
+                                                Duration.seconds(config.edgeHeartbeatTTLSeconds), config.edgeID, logger)
+        Task {
+            do { try await running.roster.publishEdge(id, record: record, stats: stats, ttl: ttl) } catch {
+                logger.warning("cannot publish the edge's draining state: \(error)")
+            }
+        }
+        return true
+    }
+
+    private func stats(_ devices: ConnectedDevices) -> EdgeStats {
+        EdgeStats(connections: devices.count, startedAtMs: startedAtMs, draining: isDraining)
+    }
 
     /// TCP connections refused at accept since the edge started: edge full, per-IP cap, per-IP connect rate.
     public var refusedConnections: (edgeFull: Int, perIPConnections: Int, perIPConnectRate: Int) {
@@ -110,13 +150,21 @@ public final class Edge: Sendable {
         // Before any device can connect, so that every connection of this edge comes after it.
         await events?.publishStart(on: group.next(), logger: logger)
         let topicStream = try await Self.startTopics(config, group: group, metrics: metrics, logger: logger)
+        // Loaded before any device can connect, so that no revoked token gets in while the follower starts.
+        let revocations = EdgeRevocations(RevocationSet(
+            try await RevocationStore(redis: redis, keys: RedisKeys(prefix: config.topics.prefix)).all()))
         let mailbox = Mailbox(redis: redis, prefix: config.topics.prefix)
-        let acks = MailboxAcks(mailbox: mailbox, batch: config.ackBatch, delay: config.ackDelay, logger: logger)
+        let acks = MailboxAcks(mailbox: mailbox, reports: (producer, group.next()), topics: config.topics,
+                               batch: config.ackBatch, delay: config.ackDelay, logger: logger)
         let handoff = HandoffClient(sender: config.edgeID, settings: config.handoff, logger: logger)
         let context = EdgeContext(config: config, publisher: producer, routes: registry, mailbox: mailbox, acks: acks,
                                   handoff: handoff, tokens: try await TokenAuthority(keys: config.tokenKeys),
                                   devices: devices, metrics: metrics, connectionEvents: events, topics: topicStream.shared,
-                                  logger: logger)
+                                  revocations: revocations, logger: logger)
+        let revocationFollower = RevocationFollower(redis: config.redis.connect(logger: logger),
+                                                    keys: RedisKeys(prefix: config.topics.prefix),
+                                                    revocations: revocations, devices: devices, logger: logger)
+        revocationFollower.thread.start()
 
         // The hand-off listener is published (in the liveness record) before any device can connect, so a router that
         // finds a device's route here can reach it. A new instance id per process: notices name sessions, and the
@@ -124,13 +172,16 @@ public final class Edge: Sendable {
         let instance = DeviceConnection.newSessionID()
         let handoffServer = try await HandoffServer.bind(host: config.handoffHost, port: config.handoffPort, group: group,
                                                          edgeID: config.edgeID, instance: instance,
-                                                         secret: config.handoff.secret, devices: devices, logger: logger)
+                                                         secret: config.handoff.secret, devices: devices,
+                                                         drain: { [weak self] in self?.requestDrain() }, logger: logger)
         if config.handoff.secret.isEmpty && !["127.0.0.1", "::1", "localhost"].contains(config.handoffHost) {
             logger.warning("the hand-off listener on \(config.handoffHost) takes notices from anyone who reaches it: set --handoff-secret (docs/handoff.md)")
         }
         let record = EdgeRecord(instance: instance, host: Self.advertisedHost(config),
                                 port: handoffServer.localAddress?.port ?? config.handoffPort)
-        try await registry.heartbeat(edge: config.edgeID, record: record, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
+        let roster = ClusterRoster(redis: redis, keys: RedisKeys(prefix: config.topics.prefix))
+        try await roster.publishEdge(config.edgeID, record: record, stats: stats(devices),
+                                     ttl: .seconds(config.edgeHeartbeatTTLSeconds))
 
         let limiter = ConnectionLimiter(limits: Self.connectionLimits(config.limits, logger: logger))
         let server = try await EdgeServer.bind(host: config.host, port: config.port, group: group, edge: context,
@@ -138,8 +189,10 @@ public final class Edge: Sendable {
         let reloadOnHangup = tls.map(TLSReloadOnHangup.init)
         state.withLockedValue {
             $0 = Running(group: group, server: server, context: context, handoffServer: handoffServer, redis: redis,
-                         registry: registry, producer: producer, handoff: handoff, acks: acks, record: record, limiter: limiter,
-                         tls: tls, reloadOnHangup: reloadOnHangup, topicFeed: topicStream.feed, topicReplay: topicStream.replay)
+                         registry: registry, producer: producer, handoff: handoff, acks: acks, record: record,
+                         roster: roster, limiter: limiter,
+                         tls: tls, reloadOnHangup: reloadOnHangup, topicFeed: topicStream.feed, topicReplay: topicStream.replay,
+                         revocationFollower: revocationFollower)
         }
     }
 
@@ -182,11 +235,13 @@ public final class Edge: Sendable {
         guard let running = state.withLockedValue({ $0 }) else { return [] }
         let context = running.context
         let liveness = EdgeLiveness(config: config, record: running.record, registry: running.registry,
-                                    devices: context.devices, logger: logger)
+                                    roster: running.roster, devices: context.devices,
+                                    stats: { [weak self] in self?.stats(context.devices) }, logger: logger)
         return [
             ("redis", running.redis),
             ("event loops", ShutdownStep("event loops") { try? await running.group.shutdownGracefully() }),
             ("topic feed", running.topicFeed.service),
+            ("revocations", running.revocationFollower.thread),
             ("topic replay", running.topicReplay.thread),
             ("kafka producer", running.producer),
             ("hand-off client", ShutdownStep("hand-off client") { _ = try? await offload { running.handoff.close() } }),
@@ -200,6 +255,7 @@ public final class Edge: Sendable {
     /// Stops accepting, drains the devices, closes those left and speaks for any still open 2 s later.
     private func drainAndClose(_ running: Running) async {
         running.reloadOnHangup?.cancel()
+        _ = beginDraining()
         state.withLockedValue { $0 = nil }
         try? await running.server.close()
         await drain(running.context.devices)

@@ -18,6 +18,10 @@ public struct EdgeConfig: Sendable {
     public var maxMessageBytes: Int = 64 * 1024
     /// Seconds between pings; a connection silent for two of these is closed.
     public var heartbeatSeconds: Int = 25
+    /// Seconds a connection may outlive its token's `exp` without a `refresh` before it is closed (4008), and how long
+    /// before `exp` the device is sent `refresh_due` (at most a fifth of the token's life).
+    public var tokenGraceSeconds: Int = 10
+    public var refreshLeadSeconds: Int = 60
     /// Seconds a new connection has to send an accepted hello.
     public var helloTimeoutSeconds: Int = 10
     /// How long a route lives in Redis without a refresh, and how often the edge refreshes its routes (a third of it).

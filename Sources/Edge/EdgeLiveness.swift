@@ -3,14 +3,18 @@ import Logging
 import ServiceLifecycle
 import Shared
 
-/// Keeps an edge known to routers while it runs: refreshes its liveness record every third of its TTL and its devices'
-/// routes every third of theirs. As a `Service` it stops with the group, after the devices are gone: it then releases
-/// the routes of any device still listed and removes the liveness record, so routers see at once that the edge left.
+/// Keeps an edge known to routers while it runs: refreshes its liveness record and its stats (``ClusterRoster``) every
+/// third of its TTL and its devices' routes every third of theirs. As a `Service` it stops with the group, after the
+/// devices are gone: it then releases the routes of any device still listed and removes the liveness record, stats and
+/// known id, so routers and the overview see at once that the edge left.
 struct EdgeLiveness: Service {
     let config: EdgeConfig
     let record: EdgeRecord
     let registry: DeviceRegistry
+    let roster: ClusterRoster
     let devices: ConnectedDevices
+    /// What the heartbeat publishes; nil once the edge is gone.
+    let stats: @Sendable () -> EdgeStats?
     let logger: Logger
 
     func run() async throws {
@@ -18,7 +22,7 @@ struct EdgeLiveness: Service {
         for route in devices.routes() {
             _ = try? await registry.release(device: route.device, session: route.session)
         }
-        try? await registry.removeEdge(config.edgeID)
+        try? await roster.withdrawEdge(config.edgeID)
     }
 
     private func keepAlive() async {
@@ -29,7 +33,9 @@ struct EdgeLiveness: Service {
             try? await Task.sleep(for: beat)
             if Task.isCancelled { break }
             do {
-                try await registry.heartbeat(edge: config.edgeID, record: record, ttl: .seconds(config.edgeHeartbeatTTLSeconds))
+                guard let stats = stats() else { break }
+                try await roster.publishEdge(config.edgeID, record: record, stats: stats,
+                                             ttl: .seconds(config.edgeHeartbeatTTLSeconds))
             } catch {
                 logger.warning("cannot refresh the edge's liveness key: \(error)")
             }

@@ -25,6 +25,8 @@ final class EdgeMetrics: Sendable {
     /// Reads of the broker for subscribers resuming from before the edge's topic log.
     let topicReplayReads = Counter(label: "cg_edge_topic_replay_reads_total")
     private let hellos: [String: Counter]
+    private let refreshes: [String: Counter]
+    private let tokenCloses: [String: Counter]
     private let framesIn: [String: Counter]
     private let framesOut: [String: Counter]
     private let refusals: [ErrorCode: Counter]
@@ -32,6 +34,12 @@ final class EdgeMetrics: Sendable {
     init(services: Set<String>) {
         hellos = Dictionary(uniqueKeysWithValues: (["ok"] + ErrorCode.allCases.map(\.rawValue)).map {
             ($0, Counter(label: "cg_edge_hellos_total", dimensions: [("outcome", $0)]))
+        })
+        refreshes = Dictionary(uniqueKeysWithValues: ["ok", "refused", "too_often"].map {
+            ($0, Counter(label: "cg_edge_token_refreshes_total", dimensions: [("outcome", $0)]))
+        })
+        tokenCloses = Dictionary(uniqueKeysWithValues: ["token_expired", "revoked"].map {
+            ($0, Counter(label: "cg_edge_token_closes_total", dimensions: [("reason", $0)]))
         })
         framesIn = Dictionary(uniqueKeysWithValues: services.map {
             ($0, Counter(label: "cg_edge_frames_in_total", dimensions: [("service", $0)]))
@@ -46,6 +54,12 @@ final class EdgeMetrics: Sendable {
 
     /// A hello ended: "ok", or the error code it was refused with.
     func hello(_ outcome: String) { hellos[outcome]?.increment() }
+
+    /// A `refresh` ended: "ok", "refused" (a bad or revoked token) or "too_often".
+    func refresh(_ outcome: String) { refreshes[outcome]?.increment() }
+
+    /// A connection was closed for its token: "token_expired" or "revoked".
+    func tokenClosed(_ reason: String) { tokenCloses[reason]?.increment() }
 
     /// A device message for `service` was accepted for publishing (unknown services are counted as refusals).
     func frameIn(service: String) { framesIn[service]?.increment() }

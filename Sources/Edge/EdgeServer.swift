@@ -1,5 +1,6 @@
 import Foundation
 import ChannelProtocol
+import Infrastructure
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -39,6 +40,9 @@ enum EdgeServer {
             // Each connection keeps its last receive buffer for the next read: start it small, since an idle device
             // holds it for hours; it grows at once when a read fills it.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
+            // With TLS, NIOSSL's two long-lived buffers per connection get pages of their own, so an idle connection
+            // holds only the pages it wrote.
+            .childChannelOption(.allocator, value: tls == nil ? ByteBufferAllocator() : TLSBufferAllocator.allocator)
             .childChannelInitializer { channel in
                 let peer = PeerKey(channel.remoteAddress)
                 if case .refused(let refusal, let report) = limiter.admit(peer) {
@@ -104,7 +108,12 @@ enum EdgeServer {
                     ])
                 }
             })
-        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+        if let tls {
+            // NIOSSL allocates its two long-lived buffers as the handler is added (see TLSBufferAllocator).
+            try TLSBufferAllocator.withPageBacking {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            }
+        }
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
         try channel.pipeline.syncOperations.addHandler(

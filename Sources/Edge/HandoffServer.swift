@@ -7,7 +7,8 @@ import Shared
 enum HandoffServer {
     /// Binds on the edge's event loops; the returned channel's local address has the port (when asked for port 0).
     static func bind(host: String, port: Int, group: any EventLoopGroup, edgeID: String, instance: String,
-                     secret: String, devices: ConnectedDevices, logger: Logger) async throws -> any Channel {
+                     secret: String, devices: ConnectedDevices, drain: @escaping @Sendable () -> Void,
+                     logger: Logger) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -18,7 +19,7 @@ enum HandoffServer {
                         ByteToMessageHandler(HandoffFrameDecoder()),
                         MessageToByteHandler(HandoffFrameEncoder()),
                         HandoffSession(edgeID: edgeID, instance: instance, secret: secret, devices: devices,
-                                       logger: logger),
+                                       drain: drain, logger: logger),
                     ])
                 }
             }

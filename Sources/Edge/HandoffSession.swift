@@ -2,9 +2,11 @@ import Logging
 import NIOCore
 import Shared
 
-/// One sender's hand-off connection to this edge (a router, or an edge closing a replaced connection): checks the
-/// hello, hands each notice to the connection it names, and acks every batch once all of its notices are on their
-/// connections' event loops (docs/handoff.md).
+/// One sender's hand-off connection to this edge (a router, an edge closing a replaced connection, or an operator's
+/// control): checks the hello, hands each notice to the connection it names, and acks every batch once all of its
+/// notices are on their connections' event loops (docs/handoff.md). A batch holding `disconnect` notices is first
+/// answered with a `closed` frame naming the sessions among them that were here; a `drain` frame starts the edge's
+/// drain (`drain`, the same as SIGTERM) and is acked once it has started.
 ///
 /// A notice whose device is not here, or is here under another session (it reconnected, or the notice was meant for
 /// an earlier process of this edge id), is dropped: its message waits in the mailbox, which the device reads when it
@@ -19,14 +21,19 @@ final class HandoffSession: ChannelInboundHandler {
     private let instance: String
     private let secret: String
     private let devices: ConnectedDevices
+    private let drain: @Sendable () -> Void
     private let logger: Logger
     private var sender: String?
 
-    init(edgeID: String, instance: String, secret: String, devices: ConnectedDevices, logger: Logger) {
+    /// - Parameter drain: starts the edge's drain, the same as SIGTERM; called for each `drain` frame (a second call
+    ///   while draining changes nothing).
+    init(edgeID: String, instance: String, secret: String, devices: ConnectedDevices,
+         drain: @escaping @Sendable () -> Void, logger: Logger) {
         self.edgeID = edgeID
         self.instance = instance
         self.secret = secret
         self.devices = devices
+        self.drain = drain
         self.logger = logger
     }
 
@@ -43,12 +50,20 @@ final class HandoffSession: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(.welcome(edge: edgeID, instance: instance)), promise: nil)
         case .notices(let batch, let notices):
             guard sender != nil else { return refuse("notices before a hello", context: context) }
-            hand(notices, on: context.eventLoop)
+            let closed = hand(notices, on: context.eventLoop)
+            if notices.contains(where: { if case .disconnect = $0 { true } else { false } }) {
+                context.write(wrapOutboundOut(.closed(batch: batch, sessions: closed)), promise: nil)
+            }
+            context.write(wrapOutboundOut(.ack(batch: batch)), promise: nil)
+        case .drain(let batch):
+            guard let sender else { return refuse("drain before a hello", context: context) }
+            logger.notice("draining: asked by \(sender) over the hand-off listener")
+            drain()
             context.write(wrapOutboundOut(.ack(batch: batch)), promise: nil)
         case .error(let message):
             logger.warning("hand-off from \(sender ?? "a sender before its hello"): \(message)")
             context.close(promise: nil)
-        case .welcome, .ack:
+        case .welcome, .ack, .closed:
             refuse("a frame only edges send", context: context)
         }
     }
@@ -68,11 +83,14 @@ final class HandoffSession: ChannelInboundHandler {
     }
 
     /// Hands each notice to its connection: on this event loop at once, on another loop in one hop per loop for the
-    /// whole batch (not one per notice), in batch order per connection either way.
-    private func hand(_ notices: [HandoffNotice], on here: any EventLoop) {
+    /// whole batch (not one per notice), in batch order per connection either way. Returns the sessions of the
+    /// `disconnect` notices whose connection is here: each closes once its loop runs the notice.
+    private func hand(_ notices: [HandoffNotice], on here: any EventLoop) -> [String] {
         var elsewhere: [ObjectIdentifier: (loop: any EventLoop, work: [(ConnectedDevices.Connection, HandoffNotice)])] = [:]
+        var closed: [String] = []
         for notice in notices {
             guard let connection = devices.find(notice.device), connection.session == notice.session else { continue }
+            if case .disconnect = notice { closed.append(notice.session) }
             let loop = connection.channel.eventLoop
             if loop === here {
                 Self.apply(notice, to: connection)
@@ -84,6 +102,7 @@ final class HandoffSession: ChannelInboundHandler {
             let work = batch.work
             batch.loop.execute { for (connection, notice) in work { Self.apply(notice, to: connection) } }
         }
+        return closed
     }
 
     /// On the connection's event loop.
@@ -91,6 +110,8 @@ final class HandoffSession: ChannelInboundHandler {
         switch notice {
         case .message(_, _, let entry): connection.handler.value.notice(entry)
         case .close(_, let session): connection.handler.value.replaced(session: session)
+        case .disconnect(_, let session, let code, let delay):
+            connection.handler.value.disconnect(session: session, code: code, reconnectAfterMs: delay)
         }
     }
 

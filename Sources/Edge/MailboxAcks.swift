@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import ServiceLifecycle
 import Shared
 
@@ -8,9 +9,13 @@ import Shared
 ///
 /// A delete that fails is logged and not retried: the message then comes back on the device's next connection, and
 /// the device drops it by id (docs/guarantees.md). On the group's graceful shutdown the loop deletes what is still
-/// waiting, then ends.
+/// waiting, then ends. Acks of messages that asked for a receipt mark it `acked` in the same script call, and those it
+/// moved are reported `acked` to their service (best effort, as every report).
 final class MailboxAcks: Service, Sendable {
     private let mailbox: Mailbox
+    /// Where `acked` reports go, and the loop their futures complete on; nil: none are produced.
+    private let reports: (publisher: any RecordPublisher, eventLoop: any EventLoop)?
+    private let topics: Topics
     private let batch: Int
     private let delay: Duration
     private let logger: Logger
@@ -19,8 +24,10 @@ final class MailboxAcks: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    init(mailbox: Mailbox, batch: Int, delay: Duration, logger: Logger) {
+    init(mailbox: Mailbox, reports: (publisher: any RecordPublisher, eventLoop: any EventLoop)?, topics: Topics, batch: Int, delay: Duration, logger: Logger) {
         self.mailbox = mailbox
+        self.reports = reports
+        self.topics = topics
         self.batch = max(1, batch)
         self.delay = delay
         self.logger = logger
@@ -51,8 +58,22 @@ final class MailboxAcks: Service, Sendable {
     private func deleteWaiting() async {
         let acks = waiting.withLockedValue { waiting -> [(device: String, id: String)] in defer { waiting = [] }; return waiting }
         guard !acks.isEmpty else { return }
-        do { _ = try await mailbox.ack(acks) } catch {
+        let acked: [(device: String, entry: MailboxEntry)]
+        do { acked = try await mailbox.ackReceipts(acks).acked } catch {
             logger.warning("cannot delete \(acks.count) acked messages from their mailboxes: \(error)")
+            return
+        }
+        guard let reports, !acked.isEmpty else { return }
+        // Not awaited: the next batch of deletes must not wait for the broker. A device that reconnects elsewhere
+        // meanwhile would be sent again what it acked.
+        let logger = logger
+        for (device, entry) in acked {
+            let record = ReportRecord(device: device, entry: entry, reason: .acked).record(topics: topics)
+            guard let delivery = try? reports.publisher.send(record, on: reports.eventLoop) else {
+                logger.warning("an acked report of \(entry.id) could not be produced")
+                continue
+            }
+            delivery.whenFailure { error in logger.warning("an acked report of \(entry.id) could not be produced: \(error)") }
         }
     }
 }

@@ -105,6 +105,9 @@ public struct PresenceOpError: Error, Sendable, Equatable {
         case badRequest = "bad_request"
         /// The op would go over a limit (devices per op, devices watched, room members, rooms per device).
         case tooMany = "too_many"
+        /// The sender's claims do not open what the op names: a device outside its `watch` patterns, or a room
+        /// outside its `rooms` patterns (``PresenceAccess``).
+        case forbidden
     }
 
     public var code: Code

@@ -7,9 +7,10 @@ import Shared
 /// members), through the outbox of the ``ChannelService`` batch.
 ///
 /// Guarantees: every device message gets exactly one reply per handling, with id `presence-<message id>` (an `error`
-/// reply for a refused op); handling a message again (a repeated batch) repeats the same replies and announcements
-/// with the same ids (a repeated topic record is a new event with the same body). Redis failures are thrown, so the
-/// whole batch is handled again.
+/// reply for a malformed op, or one the sender's claims do not allow: ``PresenceAccess``, checked before anything
+/// changes); handling a message again (a repeated batch) repeats the same replies and announcements with the same ids
+/// (a repeated topic record is a new event with the same body). Redis failures are thrown, so the whole batch is
+/// handled again.
 struct PresenceOpHandler: Sendable {
     let store: PresenceStore
     let logger: Logger
@@ -24,6 +25,10 @@ struct PresenceOpHandler: Sendable {
             op = try PresenceOp.parse(message.payload, limits: store.limits)
         } catch {
             reply(.error(code: error.code, message: error.message))
+            return
+        }
+        if let refusal = PresenceAccess.check(op, claims: message.claims) {
+            reply(.error(code: refusal.code, message: refusal.message))
             return
         }
         let device = message.device

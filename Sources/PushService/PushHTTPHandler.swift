@@ -1,10 +1,11 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves the push API (pushes and publishes to topics) on one keep-alive connection, one request at a time (NIO's pipelining handler holds later
+/// Serves the push API (pushes, publishes to topics and the admin API) on one keep-alive connection, one request at a time (NIO's pipelining handler holds later
 /// requests back until the current response is written).
 ///
-/// Guarantees: never buffers more than ``PushPolicy/maxPayloadBytes`` of body (a larger body is answered 413 and the
+/// Guarantees: never buffers more than ``PushPolicy/maxPayloadBytes`` of body (``RevocationRequest/maxBodyBytes`` for
+/// the admin API; a larger body is answered 413 and the
 /// connection closed, without reading the rest); a request refused from its head while a body is on its way is
 /// answered at once and its connection closed, so no unread body is mistaken for the next request; the Redis and Kafka
 /// work runs in a task, never on the event loop, and its answer is written back on the loop.
@@ -16,15 +17,36 @@ final class PushHTTPHandler: ChannelInboundHandler {
         case idle
         /// Refused or answered from the head, with no body coming: answer at the request's end.
         case answerAtEnd(PushResponse)
-        /// A push or a publish whose head passed: its body is being read.
-        case reading(PushRoute, body: ByteBuffer)
+        /// A push, a publish or an admin request whose head passed: its body is being read.
+        case reading(Route, body: ByteBuffer)
         case processing
         /// Answered, and the connection is closing: ignore the rest.
         case closing
     }
 
+    /// A request whose head passed: for the push API (``PushCarrier``) or for the admin API (``RevocationAdmin``).
+    private enum Route {
+        case push(PushRoute)
+        case revocations(RevocationRequest)
+
+        var expectsContinue: Bool {
+            switch self {
+            case .push(let route): route.expectsContinue
+            case .revocations(let request): request.expectsContinue
+            }
+        }
+
+        /// The largest body read: ``PushPolicy/maxPayloadBytes``, or ``RevocationRequest/maxBodyBytes`` for the admin API.
+        func maxBodyBytes(_ policy: PushPolicy) -> Int {
+            if case .revocations = self { return RevocationRequest.maxBodyBytes }
+            return policy.maxPayloadBytes
+        }
+    }
+
     private let config: PushHTTPConfig
     private let endpoint: any PushCarrier
+    /// The admin API's revocations; nil: admin requests answer 403 `admin_disabled`.
+    private let admin: RevocationAdmin?
     private let metrics: PushMetrics
     private var state = State.idle
     private var keepAlive = true
@@ -34,9 +56,10 @@ final class PushHTTPHandler: ChannelInboundHandler {
     private var deadline: Scheduled<Void>?
     private var active = false
 
-    init(config: PushHTTPConfig, endpoint: any PushCarrier, metrics: PushMetrics) {
+    init(config: PushHTTPConfig, endpoint: any PushCarrier, metrics: PushMetrics, admin: RevocationAdmin? = nil) {
         self.config = config
         self.endpoint = endpoint
+        self.admin = admin
         self.metrics = metrics
     }
 
@@ -75,14 +98,18 @@ final class PushHTTPHandler: ChannelInboundHandler {
         let declared = head.headers.first(name: "content-length").flatMap { Int($0) }
         let bodyComing = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
         let response: PushResponse
-        switch PushRequestParser.route(method: head.method.rawValue, uri: head.uri, headers: headers, policy: config.policy) {
-        case .success(.preflight): response = .preflight
+        let method = head.method.rawValue
+        let routed = PushRequestParser.revocationRoute(method: method, uri: head.uri, headers: headers, policy: config.policy)?
+            .map(Route.revocations)
+            ?? PushRequestParser.route(method: method, uri: head.uri, headers: headers, policy: config.policy).map(Route.push)
+        switch routed {
+        case .success(.push(.preflight)): response = .preflight
         case .success(let route):
             if route.expectsContinue {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
                                       promise: nil)
             }
-            state = .reading(route, body: context.channel.allocator.buffer(capacity: min(declared ?? 256, config.policy.maxPayloadBytes)))
+            state = .reading(route, body: context.channel.allocator.buffer(capacity: min(declared ?? 256, route.maxBodyBytes(config.policy))))
             return
         case .failure(let rejection): response = .error(rejection)
         }
@@ -98,9 +125,10 @@ final class PushHTTPHandler: ChannelInboundHandler {
 
     private func received(_ chunk: ByteBuffer, context: ChannelHandlerContext) {
         guard case .reading(let route, var body) = state else { return }
-        guard body.readableBytes + chunk.readableBytes <= config.policy.maxPayloadBytes else {
+        let limit = route.maxBodyBytes(config.policy)
+        guard body.readableBytes + chunk.readableBytes <= limit else {
             state = .closing
-            write(.error(.tooLarge(limit: config.policy.maxPayloadBytes)), context: context)
+            write(.error(.tooLarge(limit: limit)), context: context)
             return
         }
         state = .processing  // drops the buffer's second reference, so the append does not copy
@@ -124,16 +152,18 @@ final class PushHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func process(_ route: PushRoute, payload: [UInt8], context: ChannelHandlerContext) {
+    private func process(_ route: Route, payload: [UInt8], context: ChannelHandlerContext) {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         let promise = context.eventLoop.makePromise(of: PushResponse.self)
         let endpoint = self.endpoint
+        let admin = self.admin
         promise.completeWithTask {
             switch route {
-            case .push(let request): await endpoint.push(request, payload: payload)
-            case .publish(let request): await endpoint.publish(request, payload: payload)
-            case .preflight: .preflight  // answered from its head; never read a body
+            case .push(.push(let request)): await endpoint.push(request, payload: payload)
+            case .push(.publish(let request)): await endpoint.publish(request, payload: payload)
+            case .push(.preflight): .preflight  // answered from its head; never read a body
+            case .revocations(let request): await admin?.carry(request, body: payload) ?? .error(.adminDisabled)
             }
         }
         promise.futureResult.whenSuccess { response in

@@ -15,6 +15,7 @@ final class PushHTTPServer: Sendable {
     }
 
     static func start(host: String, port: Int, config: PushHTTPConfig, endpoint: PushEndpoint, metrics: PushMetrics,
+                      admin: RevocationAdmin? = nil,
                       group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> PushHTTPServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -23,7 +24,7 @@ final class PushHTTPServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(PushHTTPHandler(config: config, endpoint: endpoint, metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(PushHTTPHandler(config: config, endpoint: endpoint, metrics: metrics, admin: admin))
                 }
             }
             .bind(host: host, port: port)

@@ -5,7 +5,7 @@ import Metrics
 /// Every series is made once, at start, for the statuses the API can answer, so the number of series never grows
 /// with traffic (an unexpected status is counted as `other`).
 final class PushMetrics: Sendable {
-    static let statuses = [201, 204, 400, 401, 403, 404, 405, 410, 413, 429, 500, 503]
+    static let statuses = [200, 201, 204, 400, 401, 403, 404, 405, 410, 413, 429, 500, 503]
 
     private let requests: [Int: Counter]
     private let otherRequests = Counter(label: "cg_push_requests_total", dimensions: [("status", "other")])

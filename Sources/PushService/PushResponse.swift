@@ -12,6 +12,8 @@ public struct PushRejection: Error, Sendable, Equatable {
     public var retryAfterSeconds: Int?
     /// Whether to close the connection after answering (the request's body is left unread).
     public var closesConnection: Bool
+    /// For 405: the methods the path takes (`Allow`); nil means the push paths' `POST, OPTIONS`.
+    public var allow: String?
 
     /// A refusal with `status` and the JSON error `code`.
     public init(status: Int, code: String, message: String, retryAfterSeconds: Int? = nil, closesConnection: Bool = false) {
@@ -122,7 +124,7 @@ public struct PushResponse: Sendable, Equatable {
     public static func error(_ rejection: PushRejection) -> PushResponse {
         var headers = [Header("Content-Type", "application/json")]
         if let retry = rejection.retryAfterSeconds { headers.append(Header("Retry-After", String(retry))) }
-        if rejection.status == 405 { headers.append(Header("Allow", "POST, OPTIONS")) }
+        if rejection.status == 405 { headers.append(Header("Allow", rejection.allow ?? "POST, OPTIONS")) }
         let body = JSONBody.object([("error", .string(rejection.code)), ("message", .string(rejection.message))]).bytes
         return PushResponse(status: rejection.status, headers: headers, body: body, closesConnection: rejection.closesConnection)
     }

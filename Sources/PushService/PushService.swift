@@ -9,7 +9,8 @@ import Shared
 
 /// The push service (docs/push.md): devices subscribe over the channel (service `push`), app servers push with one
 /// HTTP call, and the device gets the message now or when it next connects within the TTL. App servers can also
-/// publish to device topics (`POST /v1/topics/{topic}`), one message to every subscriber.
+/// publish to device topics (`POST /v1/topics/{topic}`), one message to every subscriber. Operators can revoke
+/// device tokens through its admin API (`/v1/revocations`, with `adminAPIKeys`), which writes the edges' revocations.
 ///
 /// Wires three parts: the channel service on the SDK (device ops, and the producer that writes pushes to
 /// `<prefix>.down`), the subscription store in Redis, and the HTTP API. Guarantees: a push is answered 201 only once it
@@ -30,6 +31,8 @@ public final class PushService: @unchecked Sendable {
         public var apiKeys: Set<String> = []
         /// Keys for `POST /v1/topics/{topic}`; none (the default) turns that endpoint off (403).
         public var topicAPIKeys: Set<String> = []
+        /// Keys for the admin API (`/v1/revocations`); none (the default) turns it off (403).
+        public var adminAPIKeys: Set<String> = []
         public var corsOrigin = "*"
         public var requestTimeout: TimeAmount = .seconds(30)
 
@@ -41,6 +44,7 @@ public final class PushService: @unchecked Sendable {
     private let channel: ChannelService
     private let redis: any RedisKeyspace & Service
     private let store: SubscriptionStore
+    private let revocations: RevocationStore
     private let logger: Logger
     private var server: PushHTTPServer?
 
@@ -51,6 +55,7 @@ public final class PushService: @unchecked Sendable {
         channel = ChannelService(name: Self.service, topics: topics, kafka: Self.producerDefaults(kafka), logger: logger)
         self.redis = redis.connect(logger: logger)
         store = SubscriptionStore(redis: self.redis, prefix: topics.prefix)
+        revocations = RevocationStore(redis: self.redis, keys: RedisKeys(prefix: topics.prefix))
     }
 
     /// `kafka` with `message.timeout.ms` = ``KafkaProducer/timeoutInsideConsumer`` (5 s) unless it sets one: an app
@@ -91,9 +96,10 @@ public final class PushService: @unchecked Sendable {
         let server = try await PushHTTPServer.start(
             host: configuration.host, port: configuration.port,
             config: PushHTTPConfig(policy: PushPolicy(maxPayloadBytes: configuration.maxPayloadBytes, apiKeys: configuration.apiKeys,
-                                                      topicAPIKeys: configuration.topicAPIKeys),
+                                                      topicAPIKeys: configuration.topicAPIKeys,
+                                                      adminAPIKeys: configuration.adminAPIKeys),
                                    corsOrigin: configuration.corsOrigin, requestTimeout: configuration.requestTimeout),
-            endpoint: endpoint, metrics: metrics)
+            endpoint: endpoint, metrics: metrics, admin: RevocationAdmin(keeper: revocations, logger: logger))
         self.server = server
         let handler = PushDeviceHandler(store: store, publicURL: publicURL)
         do {

@@ -11,9 +11,7 @@ public enum SubscriptionID {
 
     /// A fresh random id: 128 bits, 22 characters (a push message id; a subscription id adds its slot tag).
     public static func newRandom() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return base64url(bytes)
+        base64url(RandomBytes.make(16))
     }
 
     /// The length of a subscription id: 22 random characters and the 3-character tag of its device's Redis slot.

@@ -66,7 +66,7 @@ final class DownstreamRouter: @unchecked Sendable {
         let expiresAt = overflow ? Int64.max : sum  // ttl is never negative here
         return (message.device, MailboxEntry(seq: 0, id: message.id, service: message.service,
                                              contentType: message.contentType, expiresAtMs: expiresAt,
-                                             payload: message.payload))
+                                             payload: message.payload, receipt: message.receipt))
     }
 
     /// Stores `records` in their mailboxes (one Redis round trip, plus one for edge records not known yet) and says
@@ -129,16 +129,15 @@ final class DownstreamRouter: @unchecked Sendable {
 
     /// Hands the stored batch's notices to their edges and produces its reports; the future (it never fails) gives the
     /// outcome once every notice is acked or given up and every report acknowledged or failed. Reports are best effort
-    /// (docs/guarantees.md): one that cannot be produced is logged and holds up nothing after that.
+    /// (docs/guarantees.md): one that cannot be produced is logged and holds up nothing after that. Messages that asked
+    /// for a receipt are marked `delivered` once their edge acked the notices (one pipeline per edge's batch) and, when
+    /// that moved the receipt, reported `delivered`; the others cost nothing here.
     func handOff(_ stored: Stored) -> EventLoopFuture<Outcome> {
+        let reported = stored.reports.map(report)
         let handed = stored.notices.map { edge, hand in
-            handoff.send(hand.notices, to: edge, at: hand.record).map { $0 == .handedOff ? 0 : hand.notices.count }
-        }
-        let reported = stored.reports.map { report -> EventLoopFuture<Bool> in
-            do {
-                return try producer.send(report, on: eventLoop).map { _ in true }.recover { _ in false }
-            } catch {
-                return eventLoop.makeSucceededFuture(false)
+            handoff.send(hand.notices, to: edge, at: hand.record).flatMap { outcome -> EventLoopFuture<Int> in
+                guard outcome == .handedOff else { return self.eventLoop.makeSucceededFuture(hand.notices.count) }
+                return self.recordDelivered(hand.notices, edge: edge).map { 0 }
             }
         }
         let logger = self.logger, prefix = config.topics.prefix
@@ -152,6 +151,38 @@ final class DownstreamRouter: @unchecked Sendable {
                 let lost = reports.filter { !$0 }.count
                 if lost > 0 { logger.warning("\(lost) reports could not be produced (does \(prefix).report.<service> exist?)") }
                 return outcome
+            }
+    }
+}
+
+extension DownstreamRouter {
+    /// Produces one report; the future says whether the broker took it, and never fails.
+    private func report(_ record: OutgoingRecord) -> EventLoopFuture<Bool> {
+        do {
+            return try producer.send(record, on: eventLoop).map { _ in true }.recover { _ in false }
+        } catch {
+            return eventLoop.makeSucceededFuture(false)
+        }
+    }
+
+    /// Marks the receipts among `notices` delivered by `edge` and reports those it moved; nothing for notices without
+    /// a receipt. The future never fails; a failed write or report is logged.
+    private func recordDelivered(_ notices: [HandoffNotice], edge: String) -> EventLoopFuture<Void> {
+        let asked: [(device: String, entry: MailboxEntry)] = notices.compactMap {
+            guard case .message(let device, _, let entry) = $0, entry.receipt else { return nil }
+            return (device, entry)
+        }
+        guard !asked.isEmpty else { return eventLoop.makeSucceededFuture(()) }
+        let topics = config.topics, logger = self.logger
+        return mailbox.markDelivered(asked.map { ($0.device, $0.entry.id) }, edge: edge, on: eventLoop)
+            .flatMap { moved in
+                let reports = zip(asked, moved).filter(\.1).map {
+                    self.report(ReportRecord(device: $0.0.device, entry: $0.0.entry, reason: .delivered).record(topics: topics))
+                }
+                return EventLoopFuture.whenAllSucceed(reports, on: self.eventLoop).map { results in
+                    let lost = results.filter { !$0 }.count
+                    if lost > 0 { logger.warning("\(lost) delivered reports could not be produced") }
+                }
             }
     }
 }

@@ -95,6 +95,14 @@ public final class Router: Sendable {
             totals.withLockedValue { $0.expired += count }
         }.recurring(every: .milliseconds(Int64(config.sweepIntervalSeconds * 1000)))
         sweeper.start()
+        let liveness = RouterLiveness(
+            id: config.routerID,
+            record: RouterRecord(startedAtMs: Int64(Date().timeIntervalSince1970 * 1000), group: config.effectiveGroupID),
+            roster: ClusterRoster(redis: redis, keys: RedisKeys(prefix: config.topics.prefix)), logger: logger)
+        do { try await liveness.publish() } catch {
+            // Only the overview reads it: the router routes without it, and the next heartbeat tries again.
+            logger.warning("cannot write the router's liveness record: \(error)")
+        }
         let depthGauge = metrics.mailboxMessages
         running.withLockedValue {
             $0 = [
@@ -104,12 +112,14 @@ public final class Router: Sendable {
                 ("lanes", RouterLanes(lanes)),
                 ("expiry sweeper", sweeper),
                 ("mailbox depth", MailboxDepthSampler(mailbox: mailbox, gauge: depthGauge, logger: logger)),
+                ("liveness", liveness),
             ]
         }
     }
 
     /// The running router's parts as services, in start order, for the process's one service group (empty before
-    /// ``start()``). The group stops them in reverse: the lanes finish the batches in hand, commit them and leave the
-    /// group, then the hand-off connections close, the producer flushes and Redis closes.
+    /// ``start()``). The group stops them in reverse: the liveness record goes first, the lanes finish the batches in
+    /// hand, commit them and leave the group, then the hand-off connections close, the producer flushes and Redis
+    /// closes.
     public var services: [(name: String, service: any Service)] { running.withLockedValue { $0 } }
 }

@@ -107,7 +107,29 @@ import Testing
         var closeData = close?.data
         #expect(closeData?.readWebSocketErrorCode() == .protocolError)
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
+        #expect(channel.isActive, "waiting a second for the device to close first")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(!channel.isActive)
+        #expect(try channel.finish(acceptAlreadyClosed: true).isClean)
+    }
+
+    /// RFC 6455 §5.5.1: after its close the edge sends nothing; what the device still sends is dropped, and its close
+    /// ends the connection at once. A socket closed with unread input resets, and the reset would discard the close
+    /// frame before a still-sending device read it.
+    @Test func afterTheEdgesCloseOnlyTheDevicesCloseCounts() throws {
+        let channel = try connected([ClientFrameRules()])
+        channel.sendAndClose(nil, code: .tooFast)
+        let close = try channel.readOutbound(as: WebSocketFrame.self)
+        #expect(close?.opcode == .connectionClose)
+        channel.writeAndFlush(ClientFrames.frame(.text, "late"), promise: nil)
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "nothing leaves after the close")
+        for _ in 0..<100 { try channel.writeInbound(ClientFrames.frame(.text, "flood")) }
+        try channel.writeInbound(ClientFrames.frame(.ping))
+        #expect(try passed(channel).isEmpty)
+        #expect(channel.isActive)
+        try channel.writeInbound(ClientFrames.frame(.connectionClose))
+        #expect(!channel.isActive, "the device's close ends it without waiting")
+        #expect(try passed(channel).isEmpty)
         #expect(try channel.finish(acceptAlreadyClosed: true).isClean)
     }
 

@@ -85,7 +85,7 @@ import Testing
         #expect(try await line.written() == [.pong, .pong, .pong])
         try await line.send(FrameEncoding.json.encode(.msg(Message(service: "echo", id: "m-1", payload: .json([0x31])))), opcode: .text)
         #expect(try await line.written() == [.close(CloseCode.tooFast.rawValue)])
-        #expect(!line.channel.isActive)
+        #expect(await line.closedByEdge())
         #expect(edge.publisher.records(on: "cg.up.echo").isEmpty)
         #expect(try await edge.end(line).isClean)
     }

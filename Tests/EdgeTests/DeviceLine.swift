@@ -40,6 +40,13 @@ struct DeviceLine: Sendable {
         return out
     }
 
+    /// Whether the edge closed the connection by itself, once the second it lingers after its close frame (waiting for
+    /// the device to close first) has passed.
+    func closedByEdge() async -> Bool {
+        await channel.testingEventLoop.advanceTime(by: .seconds(1))
+        return !channel.isActive
+    }
+
     /// The next thing written, waiting for it (the hello's check runs as a task off the loop); then lets the loop
     /// finish what it was doing when it wrote.
     func next() async throws -> Out {

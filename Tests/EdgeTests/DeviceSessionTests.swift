@@ -53,7 +53,7 @@ import Testing
 
     @Test func messagesArePublishedOnlyForKnownAllowedServices() {
         var session = ready()
-        #expect(session.received(.success(message("echo"))) == .publish(Message(service: "echo", id: "m", payload: .json([0x31])), device: "d-1", session: "s"))
+        #expect(session.received(.success(message("echo"))) == .publish(Message(service: "echo", id: "m", payload: .json([0x31])), device: "d-1", session: "s", claims: Array("{}".utf8)))
         guard case .send(.error(let unknown)) = session.received(.success(message("nope"))) else { Issue.record("unknown"); return }
         #expect(unknown.code == .unknownService && unknown.ref == "m")
         guard case .send(.error(let forbidden)) = session.received(.success(message("push"))) else { Issue.record("forbidden"); return }

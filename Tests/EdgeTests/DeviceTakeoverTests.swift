@@ -18,7 +18,7 @@ import Testing
         let read = try #require(edge.mailbox.open.first)
         try await edge.closeNotice("d-1", session: session)
         #expect(try await line.written() == [.close(CloseCode.replaced.rawValue)])
-        #expect(!line.channel.isActive)
+        #expect(await line.closedByEdge())
 
         edge.mailbox.answer(read, [entry(2)])
         #expect(try await line.written().isEmpty, "m2 stays in the mailbox for the newer connection")
@@ -51,7 +51,8 @@ import Testing
         let survivorSession = epochs[1] > epochs[0] ? edge.routes.claims[1].session : firstSession
         #expect(edge.devices.find("d-1")?.session == survivorSession)
         #expect(edge.devices.find("d-1")?.epoch == epochs.max())
-        #expect(survivor.channel.isActive && !loser.channel.isActive)
+        #expect(await loser.closedByEdge())
+        #expect(survivor.channel.isActive)
         if epochs[1] > epochs[0] {
             guard case .frame(.welcome) = secondAnswer else { Issue.record("the newer one is welcomed"); return }
             #expect(try await first.written() == [.close(CloseCode.replaced.rawValue)])

@@ -118,6 +118,8 @@ import Testing
         var written = ByteBuffer()
         while var part = try channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
         #expect(Array(written.readableBytesView) == [0x88, 0x02, 0x03, 0xEA], "a close frame with 1002")
+        #expect(channel.isActive, "waiting a second for the device to close first")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(!channel.isActive)
         #expect(try channel.finish(acceptAlreadyClosed: true).isClean)
     }

@@ -13,7 +13,7 @@ import Testing
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(HandoffFrameDecoder(maxFrameBytes: 4096)),
             MessageToByteHandler(HandoffFrameEncoder()),
-            HandoffSession(edgeID: "edge-1", instance: "inst-1", secret: "k", devices: ConnectedDevices(),
+            HandoffSession(edgeID: "edge-1", instance: "inst-1", secret: "k", devices: ConnectedDevices(), drain: {},
                            logger: Logger(label: "test")),
         ])
         // Embedded channels start inactive; connected, a close by the session shows as inactive.

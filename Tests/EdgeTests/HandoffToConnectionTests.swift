@@ -17,7 +17,7 @@ import Testing
             try channel.pipeline.syncOperations.addHandlers([
                 ByteToMessageHandler(HandoffFrameDecoder(maxFrameBytes: 1 << 20)),
                 MessageToByteHandler(HandoffFrameEncoder()),
-                HandoffSession(edgeID: TestEdge.id, instance: "i-1", secret: "", devices: devices,
+                HandoffSession(edgeID: TestEdge.id, instance: "i-1", secret: "", devices: devices, drain: {},
                                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })),
             ])
         }

@@ -75,6 +75,11 @@ struct PushMessagesTests {
             #expect(SubscriptionID.isWellFormed(id), "\(id)")
             #expect(!id.contains("=") && !id.contains("+") && !id.contains("/"))
         }
+        // Every character varies, so no byte of the 128 bits is fixed; the last one carries 2 bits (4 values).
+        for position in 0..<SubscriptionID.length {
+            let characters = Set(ids.map { Array($0)[position] })
+            #expect(characters.count >= (position == SubscriptionID.length - 1 ? 3 : 20), "position \(position)")
+        }
         // A subscription id ends in its device's slot tag.
         let device = "cg:push:device:{phone-7}"
         let slot = RedisKeySlot.slot(of: device)

@@ -1,4 +1,5 @@
 import Infrastructure
+import NIOCore
 import NIOConcurrencyHelpers
 @testable import Shared
 @testable import Router
@@ -21,6 +22,22 @@ final class FakeMailboxStore: MailboxStore {
             }
         }
     }
+
+    /// Receipts the router marked delivered, with their edge; each moves once, as the real script does.
+    private let delivered = NIOLockedValueBox<[(device: String, id: String, edge: String)]>([])
+
+    func markDelivered(_ items: [(device: String, id: String)], edge: String, on eventLoop: any EventLoop) -> EventLoopFuture<[Bool]> {
+        eventLoop.makeSucceededFuture(delivered.withLockedValue { marked in
+            items.map { item in
+                guard !marked.contains(where: { $0.device == item.device && $0.id == item.id }) else { return false }
+                marked.append((item.device, item.id, edge))
+                return true
+            }
+        })
+    }
+
+    /// Every receipt marked delivered, in order.
+    var markedDelivered: [(device: String, id: String, edge: String)] { delivered.withLockedValue { $0 } }
 
     /// Every item asked to be stored, in order.
     var asked: [(device: String, entry: MailboxEntry)] { state.withLockedValue { $0.asked } }

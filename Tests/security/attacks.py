@@ -1212,6 +1212,90 @@ def token_garbage():
     return token_case("token-garbage", device, "%%not a jwt%%.\u00ff\u2603.!!!", {"token malformed"})
 
 
+# ---- Refresh: the token attacks again, on a welcomed connection
+
+
+def refresh_case(name, device, token, want_message):
+    """On a welcomed connection, refresh with token → error auth_failed (ref "refresh"; message in want_message, or
+    any when None); the connection stays open with its old token."""
+    try:
+        ws, _ = welcomed(device)
+    except SetupError as e:
+        return name, "a welcome first", str(e), False
+    try:
+        ws.send_text(json.dumps({"type": "refresh", "token": token}, separators=(",", ":")))
+        ev, events = ws.wait_for(lambda e: error_of(e) is not None or is_close(e), 10)
+        observed = describe_events(events, 10)
+        wanted = "any message" if want_message is None else "\"" + "\" or \"".join(sorted(want_message)) + "\""
+        expected = f"error auth_failed ref refresh ({wanted}), connection stays open"
+        err = error_of(ev) if ev is not None else None
+        message = (ev.frame.get("message") or "") if err is not None else ""
+        ok = err == "auth_failed" and ev.frame.get("ref") == "refresh" \
+            and (want_message is None or message.removeprefix("refresh refused: ") in want_message) \
+            and ws.alive()
+        return name, expected, observed + ("" if ws.done else " · still open"), ok
+    finally:
+        ws.close()
+
+
+@case("refresh-forged")
+def refresh_forged():
+    device = dev("ref-forged")
+    token = mint_jwt(claims_for(device), "an-attacker-secret-that-is-at-least-32-bytes-long")
+    return refresh_case("refresh-forged", device, token, {"token signature invalid", "token signed with an unknown key"})
+
+
+@case("refresh-expired")
+def refresh_expired():
+    device = dev("ref-expired")
+    token = token_for(device, ttl="1s")
+    time.sleep(2.5)
+    return refresh_case("refresh-expired", device, token, {"token expired"})
+
+
+@case("refresh-other-device")
+def refresh_other_device():
+    device = dev("ref-thief")
+    return refresh_case("refresh-other-device", device, token_for(dev("ref-owner")), {"token is for another device"})
+
+
+@case("refresh-alg-none")
+def refresh_alg_none():
+    device = dev("ref-none")
+    return refresh_case("refresh-alg-none", device, mint_jwt(claims_for(device), "", alg="none"), None)
+
+
+@case("refresh-wrong-audience")
+def refresh_wrong_audience():
+    device = dev("ref-aud")
+    token = mint_jwt(claims_for(device, aud="some-other-service"), CFG.secret)
+    return refresh_case("refresh-wrong-audience", device, token,
+                        {"token is for another audience"} if CFG.secret_ok else None)
+
+
+@case("refresh-flood")
+def refresh_flood():
+    name = "refresh-flood"
+    device = dev("ref-flood")
+    try:
+        ws, _ = welcomed(device)
+    except SetupError as e:
+        return name, "a welcome first", str(e), False
+    try:
+        for i in range(20):
+            ws.send_text(json.dumps({"type": "refresh", "token": f"garbage-{i}"}))
+        events = ws.collect(5, stop=is_close)
+        errors = [e for e in events if error_of(e) == "auth_failed"]
+        too_often = [e for e in errors if (e.frame.get("message") or "").startswith("refresh too often")]
+        expected = "20 refreshes: 20 auth_failed, all but the first 3 \"refresh too often\" (not verified), " \
+                   "connection stays open"
+        observed = f"{len(errors)} auth_failed, {len(too_often)} too often" + ("" if ws.done else " · still open")
+        ok = len(errors) == 20 and len(too_often) == 17 and ws.alive()
+        return name, expected, observed, ok
+    finally:
+        ws.close()
+
+
 # ---- Identity spoofing
 
 
