@@ -49,6 +49,10 @@ public final class DeviceClient: @unchecked Sendable {
     /// Messages and gaps of the topics this connection subscribed to, in arrival order; with an observer, nothing
     /// arrives here.
     public let topicEvents: AsyncStream<TopicDelivery>
+    /// The `exp` of every `refresh_due` the edge sends: the connection's token expires then (Unix seconds), and a
+    /// ``refresh(token:timeout:)`` must come before, or the edge closes the connection (4008) after its grace. With an
+    /// observer, nothing arrives here.
+    public let refreshDue: AsyncStream<Int>
     public var autoAck = true
     /// The encoding the edge answered at upgrade.
     public let encoding: FrameEncoding
@@ -60,6 +64,7 @@ public final class DeviceClient: @unchecked Sendable {
     private let eventSink: AsyncStream<Event>.Continuation
     private let messageSink: AsyncStream<Message>.Continuation
     private let topicSink: AsyncStream<TopicDelivery>.Continuation
+    private let refreshDueSink: AsyncStream<Int>.Continuation
     let state = NIOLockedValueBox(State())
 
     struct State {
@@ -87,9 +92,16 @@ public final class DeviceClient: @unchecked Sendable {
         var recentIDs: Set<String> = []
         var recentOrder: [String] = []
         var closedCode: UInt16??
+        var closedAt: ContinuousClock.Instant?
         var nextID = 0
         var received = 0
         var reconnectDelayMs: Int?
+        /// When the connection's token expires (Unix seconds), as the welcome, `refreshed` or `refresh_due` said.
+        var tokenExpiresAt: Int?
+        /// Callers of ``refresh(token:timeout:)`` in the order their frames went out; the edge answers in that order.
+        /// A caller that gave up (timed out, cancelled) leaves its entry without a continuation, so that the answer
+        /// meant for it is not taken for the next caller's.
+        var refreshWaiters: [(id: Int, continuation: CheckedContinuation<Int, any Error>?)] = []
     }
 
     /// The delay of the edge's `reconnect` frame, if it sent one: the edge is draining and asks the device to connect
@@ -101,6 +113,10 @@ public final class DeviceClient: @unchecked Sendable {
     /// How many `msg` frames arrived on this connection, duplicates included.
     public var receivedMessages: Int { state.withLockedValue { $0.received } }
 
+    /// When the connection's token expires (Unix seconds): from the welcome, then from each `refreshed`; nil when the
+    /// edge did not say.
+    public var tokenExpiresAt: Int? { state.withLockedValue { $0.tokenExpiresAt } }
+
     init(channel: any Channel, encoding: FrameEncoding, observer: (@Sendable (Frame) -> Void)?) {
         self.channel = channel
         self.encoding = encoding
@@ -108,6 +124,7 @@ public final class DeviceClient: @unchecked Sendable {
         (events, eventSink) = AsyncStream.makeStream()
         (messages, messageSink) = AsyncStream.makeStream()
         (topicEvents, topicSink) = AsyncStream.makeStream()
+        (refreshDue, refreshDueSink) = AsyncStream.makeStream()
     }
 
     /// Opens a WebSocket to `url` (`ws://host:port/v1/channel`, or `wss://` for TLS).
@@ -252,6 +269,10 @@ public final class DeviceClient: @unchecked Sendable {
         try? await channel.close()
     }
 
+    /// When the connection ended, as the event loop saw it (nil while open): unlike the time a waiting task resumes,
+    /// it does not include how long a busy process took to run that task.
+    public var closedAt: ContinuousClock.Instant? { state.withLockedValue { $0.closedAt } }
+
     /// Waits until the connection ends and returns the edge's close code.
     public func closeCode(timeout: Duration = .seconds(10)) async throws -> UInt16? {
         try await withTimeout(timeout) {
@@ -275,6 +296,7 @@ public final class DeviceClient: @unchecked Sendable {
         case .welcome(let welcome):
             let (waiter, abandoned) = state.withLockedValue { s -> (CheckedContinuation<Welcome, any Error>?, Bool) in
                 defer { s.helloWaiter = nil }
+                s.tokenExpiresAt = welcome.tokenExpiresAt
                 if s.abandoned { return (nil, true) }
                 if s.helloWaiter != nil { s.welcome = welcome }
                 return (s.helloWaiter, false)
@@ -284,6 +306,10 @@ public final class DeviceClient: @unchecked Sendable {
             if abandoned { Task { await self.close() } }
         case .ack(let id):
             state.withLockedValue { $0.pendingSends.removeValue(forKey: id) }?.resume()
+        case .error(let error) where error.ref == Self.refreshRef && error.code == .authFailed:
+            // Only a refused `refresh` is answered with auth_failed and this ref (a message never is).
+            state.withLockedValue { s in s.refreshWaiters.isEmpty ? nil : s.refreshWaiters.removeFirst() }?
+                .continuation?.resume(throwing: Failure.refused(error))
         case .error(let error):
             let waiter = state.withLockedValue { s -> CheckedContinuation<Void, any Error>? in
                 error.ref.flatMap { s.pendingSends.removeValue(forKey: $0) ?? s.topicWaiters.removeValue(forKey: $0) }
@@ -314,23 +340,33 @@ public final class DeviceClient: @unchecked Sendable {
             if observer == nil { topicSink.yield(.event(event)) }
         case .gap(let topic, let position):
             if observer == nil { topicSink.yield(.gap(topic: topic, position: position)) }
-        case .hello, .subscribe, .unsubscribe:
+        case .refreshed(let expiresAt):
+            state.withLockedValue { s in
+                s.tokenExpiresAt = expiresAt
+                return s.refreshWaiters.isEmpty ? nil : s.refreshWaiters.removeFirst()
+            }?.continuation?.resume(returning: expiresAt)
+        case .refreshDue(let expiresAt):
+            state.withLockedValue { $0.tokenExpiresAt = expiresAt }
+            if observer == nil { refreshDueSink.yield(expiresAt) }
+        case .hello, .subscribe, .unsubscribe, .refresh:
             break
         }
     }
 
     func ended(code: UInt16?) {
-        let (sends, hello) = state.withLockedValue { s in
-            if s.closedCode == nil { s.closedCode = .some(code) }
-            defer { s.pendingSends = [:]; s.topicWaiters = [:]; s.helloWaiter = nil }
-            return (Array(s.pendingSends.values) + Array(s.topicWaiters.values), s.helloWaiter)
+        let (sends, hello, refreshes) = state.withLockedValue { s in
+            if s.closedCode == nil { s.closedCode = .some(code); s.closedAt = .now }
+            defer { s.pendingSends = [:]; s.topicWaiters = [:]; s.helloWaiter = nil; s.refreshWaiters = [] }
+            return (Array(s.pendingSends.values) + Array(s.topicWaiters.values), s.helloWaiter, s.refreshWaiters)
         }
         sends.forEach { $0.resume(throwing: Failure.closed(code: code)) }
         hello?.resume(throwing: Failure.closed(code: code))
+        refreshes.forEach { $0.continuation?.resume(throwing: Failure.closed(code: code)) }
         eventSink.yield(.closed(code: code))
         eventSink.finish()
         messageSink.finish()
         topicSink.finish()
+        refreshDueSink.finish()
     }
 }
 

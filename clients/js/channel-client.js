@@ -5,11 +5,15 @@
 
 const SUBPROTOCOL = 'channel.v1.json';
 
-// Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes").
+// Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes"), or only with a new token.
 const REPLACED = 4004;
 const AUTH_FAILED = 4001;
 const PROTOCOL_VIOLATION = 4002;
-const DRAINING = 4005;
+const TOKEN_EXPIRED = 4008;
+const REVOKED = 4009;
+const NEEDS_TOKEN = new Set([AUTH_FAILED, TOKEN_EXPIRED, REVOKED]);
+// The `ref` of the edge's auth_failed answer to a refused `refresh`.
+const REFRESH_REF = 'refresh';
 
 // Codes of the errors that answer a `sub` or `unsub`, with the topic as `ref`. A `msg` never gets one of these with a
 // ref (its `invalid_field` has none), so a ref with one of these codes names a topic, never a message id.
@@ -40,9 +44,14 @@ export class ChannelError extends Error {
  *   resolved). A handler that throws leaves the message unacked, so the gateway delivers it again on a later connection.
  *   A repeat that arrives while the first copy's handler still runs is acked only once that handler succeeded.
  * - After a lost connection it reconnects with jittered exponential backoff, trying its URLs in turn; it honours the
- *   edge's `reconnect` frame (drain); it stops for good after close 4004 (replaced) or 4002 (protocol violation),
- *   and after 4001 (auth failed) unless `token` is a function that can fetch a new token. Once it stopped, pending
- *   and new sends reject with the state it stopped in (`closed`, `replaced` or `failed`).
+ *   edge's `reconnect` frame (a drain, or an operator's disconnect); it stops for good after close 4004 (replaced) or
+ *   4002 (protocol violation), and after 4001 (auth failed), 4008 (token expired) or 4009 (revoked) when its token is a fixed string. Once it
+ *   stopped, pending and new sends reject with the state it stopped in (`closed`, `replaced` or `failed`).
+ * - With `getToken`, the token is got before each connection and kept fresh on it: on the edge's `refresh_due` (or,
+ *   if none comes, shortly before the token's `exp`) the client calls `getToken` and sends `refresh`; a failure
+ *   (`getToken` rejects, the edge refuses the token, or it expires no later than the one in use) is retried after
+ *   1 s, doubling to 30 s, jittered, until the connection ends. A token the edge refused at hello, or whose connection
+ *   it closed as expired or revoked, is never sent again: `getToken` is asked again with the same backoff.
  * - Topic subscriptions (`subscribe`) are made again after every reconnect, naming the last position processed, so
  *   the edge replays what the device missed; each topic's notices reach its handler one at a time, in order, without
  *   repeats of the last processed position. Positions outlive the page in `storage` (sessionStorage by default).
@@ -52,21 +61,25 @@ export class ChannelClient extends EventTarget {
    * @param {object} options
    * @param {string|string[]} options.url edge URL(s), e.g. `wss://edge.example.com/v1/channel`; tried in turn.
    * @param {string} options.device the device id the token was issued for.
-   * @param {string|function(): (string|Promise<string>)} options.token a token, or a function returning one (called
-   *   before every hello, so it can fetch a fresh one).
+   * @param {function(): (string|Promise<string>)} [options.getToken] returns a token for the device (or a promise
+   *   of one); called before every hello and for every refresh of the connection's token.
+   * @param {string|function(): (string|Promise<string>)} [options.token] a fixed token, never refreshed; or, as a
+   *   function, the same as `getToken`. One of `getToken` and `token` is required.
    * @param {number} [options.minBackoffMs=250] @param {number} [options.maxBackoffMs=30000]
    * @param {number} [options.dedupeWindow=4096] how many received ids are remembered to drop repeats.
    * @param {function} [options.WebSocket] a WebSocket constructor (defaults to the global one).
    * @param {?{getItem: function, setItem: function, removeItem: function}} [options.storage] where topic positions are
    *   kept across page loads (defaults to `sessionStorage` when the runtime has one; `null` keeps them in memory only).
    */
-  constructor({ url, device, token, minBackoffMs = 250, maxBackoffMs = 30000, dedupeWindow = 4096, WebSocket: Socket,
-    storage = sessionStorageIfAny() } = {}) {
+  constructor({ url, device, token, getToken, minBackoffMs = 250, maxBackoffMs = 30000, dedupeWindow = 4096,
+    WebSocket: Socket, storage = sessionStorageIfAny() } = {}) {
     super();
-    if (!url || !device || !token) throw new TypeError('ChannelClient needs url, device and token');
+    if (!url || !device || !(token || getToken)) throw new TypeError('ChannelClient needs url, device and token or getToken');
+    if (getToken !== undefined && typeof getToken !== 'function') throw new TypeError('getToken must be a function');
     this.urls = Array.isArray(url) ? [...url] : [url];
     this.device = device;
-    this.token = token;
+    this.getToken = getToken ?? (typeof token === 'function' ? token : null);   // null: a fixed token
+    this.token = this.getToken ? null : token;
     this.minBackoffMs = minBackoffMs;
     this.maxBackoffMs = maxBackoffMs;
     this.Socket = Socket ?? globalThis.WebSocket;
@@ -88,6 +101,12 @@ export class ChannelClient extends EventTarget {
     this.storage = storage;
     this.subscriptions = new Map();     // topic -> Subscription, until unsubscribe or a stop
     this.topicRequests = new Map();     // topic -> [request] written on this connection and not answered yet
+    this.opening = null;                // the open() waiting for its token: an object only that call holds
+    this.tokenFailures = 0;             // tokens not got, or refused at hello, in a row
+    this.currentToken = null;           // the token of this connection's grant (its hello's, then each refresh's)
+    this.refusedToken = null;           // refused at hello, expired or revoked: never sent again
+    this.tokenExpiresAt = null;         // when this connection's token expires (Unix seconds), if the edge said
+    this.refresh = null;                // { failures, timer, nextAt, inFlight: { token } | 'getting' | null } per connection
   }
 
   /**
@@ -114,7 +133,7 @@ export class ChannelClient extends EventTarget {
       };
       this.addEventListener('state', onState);
     });
-    if (!this.socket && !this.retryTimer) this.open();
+    if (!this.socket && !this.retryTimer && !this.opening) this.open();
     return welcomed;
   }
 
@@ -209,6 +228,8 @@ export class ChannelClient extends EventTarget {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.opening = null;
+    this.endRefresh();
     const socket = this.socket;
     this.socket = null;
     if (socket) { detach(socket); try { socket.close(1000); } catch { /* already closing */ } }
@@ -229,11 +250,38 @@ export class ChannelClient extends EventTarget {
 
   // --- connection ---
 
+  /** Gets the hello's token first (the edge's hello deadline starts with the connection), then connects. */
   open() {
     if (this.stopped) return;
     this.retryTimer = null;
     const url = this.urls[this.urlIndex % this.urls.length];
     this.setState('connecting', { url, attempt: this.attempt });
+    const opening = {};
+    this.opening = opening;
+    this.helloToken().then((token) => {
+      if (this.opening !== opening || this.stopped) return;   // closed (and maybe started again) meanwhile
+      this.opening = null;
+      this.openSocket(url, token);
+    }, (error) => {
+      if (this.opening !== opening || this.stopped) return;
+      this.opening = null;
+      this.emit('error', { error });
+      this.tokenFailures += 1;
+      this.retryIn(this.tokenRetryDelay(this.tokenFailures), { code: 0 });
+    });
+  }
+
+  /** The token for the next hello: the fixed one, or a new one from `getToken` unless the edge refused it before. */
+  async helloToken() {
+    if (!this.getToken) return this.token;
+    const token = await this.getToken();
+    if (token === this.refusedToken) {
+      throw new ChannelError('token_refused', 'getToken returned the token the edge refused (or that expired or was revoked)');
+    }
+    return token;
+  }
+
+  openSocket(url, token) {
     let socket;
     try {
       socket = new this.Socket(url, SUBPROTOCOL);
@@ -242,22 +290,13 @@ export class ChannelClient extends EventTarget {
       return;
     }
     this.socket = socket;
-    socket.onopen = () => this.sayHello(socket);
+    socket.onopen = () => {
+      this.currentToken = token;
+      socket.send(JSON.stringify({ type: 'hello', device: this.device, token }));
+    };
     socket.onmessage = (event) => this.received(socket, event.data);
     socket.onclose = (event) => { if (this.socket === socket) this.lost(event); };
     socket.onerror = () => { /* a close event follows */ };
-  }
-
-  async sayHello(socket) {
-    let token;
-    try {
-      token = typeof this.token === 'function' ? await this.token() : this.token;
-    } catch (error) {
-      this.emit('error', { error });
-      try { socket.close(1000); } catch { /* closing */ }
-      return;
-    }
-    if (this.socket === socket) socket.send(JSON.stringify({ type: 'hello', device: this.device, token }));
   }
 
   received(socket, data) {
@@ -268,7 +307,9 @@ export class ChannelClient extends EventTarget {
       case 'welcome':
         this.welcome = frame;
         this.attempt = 0;
+        this.tokenFailures = 0;
         this.drainDelayMs = null;
+        this.startRefresh(socket, typeof frame.exp === 'number' ? frame.exp : null);
         // Resume, in send order, same ids, before announcing 'connected': a send made by a 'state' listener is then
         // written once, after the older ones. The snapshot keeps the loop from seeing sends added meanwhile.
         for (const entry of [...this.pending.values()]) this.writePending(entry);
@@ -287,12 +328,19 @@ export class ChannelClient extends EventTarget {
       case 'event': case 'gap': this.topicNotice(frame); break;
       case 'subscribed': this.topicAnswered(frame.topic, null, 'sub'); break;
       case 'unsubscribed': this.topicAnswered(frame.topic, null, 'unsub'); break;
+      case 'refresh_due': this.refreshDue(socket, frame.exp); break;
+      case 'refreshed': this.refreshAnswered(socket, frame.exp, null); break;
       default: break;
     }
   }
 
   refused(frame) {
     const error = new ChannelError(frame.code, frame.message, { retryable: frame.retryable === true, ref: frame.ref });
+    // Only a refused `refresh` gets auth_failed with this ref (a message never does).
+    if (frame.code === 'auth_failed' && frame.ref === REFRESH_REF && this.refresh?.inFlight?.token) {
+      this.refreshAnswered(this.socket, null, error);
+      return;
+    }
     // A topic's error, for a pending sub/unsub or for a subscription made again after a reconnect; a message's errors
     // never use these codes with a ref.
     if (TOPIC_ERRORS.has(frame.code) && (this.topicRequests.has(frame.ref) || this.subscriptions.has(frame.ref))) {
@@ -359,18 +407,35 @@ export class ChannelClient extends EventTarget {
     if (this.socket) detach(this.socket);
     this.socket = null;
     this.welcome = null;
+    this.endRefresh();
     this.connectionGone();
     if (this.stopped) return;
     if (code === REPLACED) { this.stop('replaced', { code }); return; }
-    if (code === PROTOCOL_VIOLATION || (code === AUTH_FAILED && typeof this.token !== 'function')) {
+    if (code === PROTOCOL_VIOLATION || (NEEDS_TOKEN.has(code) && !this.getToken)) {
       this.stop('failed', { code, reason: event?.reason });
       return;
     }
     this.urlIndex += 1;
-    const delay = code === DRAINING && this.drainDelayMs !== null ? this.drainDelayMs : this.backoff(this.attempt);
+    if (NEEDS_TOKEN.has(code)) {
+      // The next hello needs another token. A refused one also backs off: getToken may keep giving tokens the edge
+      // refuses.
+      this.refusedToken = this.currentToken;
+      if (code === AUTH_FAILED) {
+        this.tokenFailures += 1;
+        this.retryIn(this.tokenRetryDelay(this.tokenFailures), { code });
+        return;
+      }
+    }
+    // A `reconnect` frame before the close (a drain, 4005, or an operator's disconnect, 4010 by default) says when.
+    const delay = this.drainDelayMs !== null ? this.drainDelayMs : this.backoff(this.attempt);
     this.drainDelayMs = null;
     this.attempt += 1;
-    this.setState('waiting', { code, delay });
+    this.retryIn(delay, { code });
+  }
+
+  /** Waits `delay` ms (state `waiting`), then connects again. */
+  retryIn(delay, detail) {
+    this.setState('waiting', { ...detail, delay });
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
 
@@ -380,6 +445,105 @@ export class ChannelClient extends EventTarget {
     this.rejectPending(state, `the client stopped (${state}) before the ack`);
     this.endTopics(state);
     this.setState(state, detail);
+  }
+
+  // --- token refresh ---
+
+  /** A new connection: refresh its token before `exp` (when the edge said it and the token can be renewed). */
+  startRefresh(socket, exp) {
+    this.endRefresh();
+    this.tokenExpiresAt = exp;
+    if (!this.getToken) return;
+    this.refresh = { socket, failures: 0, timer: null, nextAt: null, inFlight: null };
+    if (exp !== null) this.planRefresh(this.refreshFallbackAt(exp, Date.now() / 1000));
+  }
+
+  /** The connection ended: no refresh of its token any more. */
+  endRefresh() {
+    if (this.refresh) clearTimeout(this.refresh.timer);
+    this.refresh = null;
+    this.tokenExpiresAt = null;
+  }
+
+  /** Sets the refresh timer for `at` (Unix seconds; null: none). */
+  planRefresh(at) {
+    const refresh = this.refresh;
+    clearTimeout(refresh.timer);
+    refresh.nextAt = at;
+    refresh.timer = at === null ? null
+      : setTimeout(() => { if (this.refresh === refresh) this.refreshNow(); }, Math.max(0, at * 1000 - Date.now()));
+  }
+
+  /** The edge's `refresh_due`: refresh now, unless it is about a token already replaced, or a retry is planned. */
+  refreshDue(socket, exp) {
+    const refresh = this.refresh;
+    if (!refresh || refresh.socket !== socket || typeof exp !== 'number') return;
+    if (this.tokenExpiresAt !== null && exp < this.tokenExpiresAt) return;
+    this.tokenExpiresAt = exp;
+    if (refresh.failures > 0 && refresh.nextAt !== null && Date.now() / 1000 < refresh.nextAt) return;
+    this.refreshNow();
+  }
+
+  /** Gets a token and sends `refresh`; one at a time. */
+  async refreshNow() {
+    const refresh = this.refresh;
+    if (!refresh || refresh.inFlight) return;
+    refresh.inFlight = 'getting';
+    let token;
+    try {
+      token = await this.getToken();
+      if (token === this.currentToken) throw new ChannelError('token_in_use', 'getToken returned the token the connection already has');
+    } catch (error) {
+      if (this.refresh !== refresh) return;   // the connection ended meanwhile
+      refresh.inFlight = null;
+      this.refreshFailed(error);
+      return;
+    }
+    if (this.refresh !== refresh) return;
+    refresh.inFlight = { token };
+    this.write({ type: 'refresh', token });
+  }
+
+  /** The edge's answer to `refresh`: `refreshed` with the new `exp`, or `error` (auth_failed). */
+  refreshAnswered(socket, exp, error) {
+    const refresh = this.refresh;
+    if (!refresh || refresh.socket !== socket || !refresh.inFlight?.token) return;
+    const { token } = refresh.inFlight;
+    refresh.inFlight = null;
+    if (error) { this.refreshFailed(error); return; }
+    this.currentToken = token;   // in force from now on, whatever its exp
+    if (typeof exp !== 'number' || (this.tokenExpiresAt !== null && exp <= this.tokenExpiresAt)) {
+      this.refreshFailed(new ChannelError('token_not_newer', `the new token expires at ${exp}, no later than the old one`));
+      return;
+    }
+    this.tokenExpiresAt = exp;
+    refresh.failures = 0;
+    this.planRefresh(this.refreshFallbackAt(exp, Date.now() / 1000));
+    this.emit('refreshed', { exp });
+  }
+
+  refreshFailed(error) {
+    const refresh = this.refresh;
+    refresh.failures += 1;
+    this.emit('error', { error, refresh: true });
+    this.planRefresh(Date.now() / 1000 + this.tokenRetryDelay(refresh.failures) / 1000);
+  }
+
+  /**
+   * When to refresh if the edge's `refresh_due` does not come (Unix seconds): halfway between when the edge sends it
+   * (60 s before `exp`, or a fifth of what remains if shorter, at least 1 s) and `exp`. Null when this clock already
+   * says the token expired: the edge's `refresh_due`, sent at once then, starts the refresh.
+   */
+  refreshFallbackAt(exp, now) {
+    const remaining = exp - now;
+    if (remaining <= 0) return null;
+    return exp - Math.min(60, Math.max(1, remaining / 5)) / 2;
+  }
+
+  /** The wait (ms) after `failures` failures to get or refresh a token: half to all of 1 s × 2^(failures−1), ≤ 30 s. */
+  tokenRetryDelay(failures) {
+    const bound = Math.min(30000, 1000 * 2 ** Math.min(Math.max(failures, 1) - 1, 20));
+    return Math.floor(bound / 2 + Math.random() * (bound / 2));
   }
 
   // --- topics ---

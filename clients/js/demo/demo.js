@@ -34,8 +34,9 @@ async function main() {
   // Each tab starts on a random edge and moves to the next one if it goes away.
   const start = Math.floor(Math.random() * config.edges.length);
   const urls = config.edges.map((_, i) => config.edges[(start + i) % config.edges.length]);
-  const token = async () => (await (await fetch(`/demo/token?device=${encodeURIComponent(device)}`)).json()).token;
-  const client = new ChannelClient({ url: urls, device, token, maxBackoffMs: 5000 });
+  // Called before every hello and whenever the edge says the token is due for a refresh.
+  const getToken = async () => (await (await fetch(`/demo/token?device=${encodeURIComponent(device)}`)).json()).token;
+  const client = new ChannelClient({ url: urls, device, getToken, maxBackoffMs: 5000 });
   window.channel = client;
 
   client.addEventListener('state', (event) => {
@@ -51,6 +52,7 @@ async function main() {
     }
   });
   client.addEventListener('error', (event) => log(`error: ${event.detail.error?.message ?? event.detail.error}`));
+  client.addEventListener('refreshed', (event) => log(`token refreshed, valid until ${new Date(event.detail.exp * 1000).toLocaleTimeString()}`));
 
   // --- echo ---
   const sentAt = new Map();
@@ -230,6 +232,20 @@ async function main() {
         .catch((e) => log(`subscribe: ${e.message}`));
     }
   }
+
+  // --- the HTTP API (docs/api.md): this device's status, with gateway dev's development key ---
+  $('api-status').disabled = !(config.api && config.apiKey);
+  if (!config.api) $('api-status').title = 'gateway api is not running';
+  $('api-status').addEventListener('click', async () => {
+    try {
+      const response = await fetch(`${config.api}/v1/devices/${encodeURIComponent(device)}`, {
+        headers: { Authorization: `Bearer ${config.apiKey}` },
+      });
+      log(`GET /v1/devices/${device} ${response.status}: ${await response.text()}`);
+    } catch (error) {
+      log(`device status failed: ${error.message}`);
+    }
+  });
 
   client.connect().catch((error) => log(`cannot connect: ${error.message}`));
 }

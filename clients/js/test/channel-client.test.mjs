@@ -43,8 +43,10 @@ async function until(condition, what, ms = 2000) {
 
 function client(options = {}) {
   ScriptedSocket.all = [];
-  return new ChannelClient({ url: ['ws://a/v1/channel', 'ws://b/v1/channel'], device: 'd-1', token: 't', minBackoffMs: 1,
+  const c = new ChannelClient({ url: ['ws://a/v1/channel', 'ws://b/v1/channel'], device: 'd-1', token: 't', minBackoffMs: 1,
     maxBackoffMs: 4, WebSocket: ScriptedSocket, storage: new MemoryStorage(), ...options });
+  c.tokenRetryDelay = (failures) => failures;   // 1 s doubling in real life; a few ms here
+  return c;
 }
 
 /** What `promise` came to within `ms`: `{ value }`, `{ error }`, or 'still pending'. */
@@ -259,6 +261,23 @@ test('a draining edge\'s reconnect delay is honoured, then the next edge is trie
   c.close();
 });
 
+test('an operator\'s disconnect (4010, or another code) after a reconnect frame waits its delay; without one, the backoff', async () => {
+  const c = client({ minBackoffMs: 1, maxBackoffMs: 2 });
+  const first = await connected(c);
+  const states = [];
+  c.addEventListener('state', (e) => states.push(e.detail));
+  first.frame({ type: 'reconnect', delay: 120 });
+  first.drop(4321);
+  assert.deepEqual(states.at(-1), { state: 'waiting', code: 4321, delay: 120 });
+  await until(() => ScriptedSocket.all.length === 2 && ScriptedSocket.all[1].frames('hello').length === 1, 'a reconnect');
+  ScriptedSocket.all[1].frame({ type: 'welcome', edge: 'e', session: 's2', heartbeat: 25, maxMessageBytes: 65536 });
+  await until(() => states.at(-1).state === 'connected', 'connected again');
+  ScriptedSocket.all[1].drop(4010);
+  assert.equal(states.at(-1).state, 'waiting');
+  assert.ok(states.at(-1).delay < 2, 'no reconnect frame this time: the backoff');
+  c.close();
+});
+
 test('stops for good when replaced (4004), and after 4001 with a fixed token; retries 4001 with a token function', async () => {
   const replaced = client();
   (await connected(replaced)).drop(4004);
@@ -272,9 +291,11 @@ test('stops for good when replaced (4004), and after 4001 with a fixed token; re
   await tick(20);
   assert.equal(ScriptedSocket.all.length, 1);
 
-  const refreshing = client({ token: () => 'new' });
+  let minted = 0;
+  const refreshing = client({ token: () => `new-${++minted}` });
   (await connected(refreshing)).drop(4001);
   await until(() => ScriptedSocket.all.length === 2, 'a reconnect with a new token');
+  assert.deepEqual(ScriptedSocket.all[1].frames('hello').map((f) => f.token), ['new-2']);
   refreshing.close();
 });
 
@@ -614,4 +635,249 @@ test('a stop rejects subscribe calls still waiting with the state; subscribing a
   await assert.rejects(waiting, (e) => e.code === 'replaced' && e.ref === 't');
   await assert.rejects(c.subscribe('t', () => {}), (e) => e.code === 'replaced');
   c.close();
+});
+
+// --- token refresh ---
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** A getToken whose tokens are numbered, that fails while `failing` is set, and counts its calls. */
+function tokenSource() {
+  const source = { calls: 0, failing: false, next: 0 };
+  source.get = async () => {
+    source.calls += 1;
+    if (source.failing) throw new Error('the token service is down');
+    source.next += 1;
+    return `tok-${source.next}`;
+  };
+  return source;
+}
+
+/** Connects and welcomes with `exp`; returns the socket. */
+async function connectedWithExp(c, exp) {
+  const welcomed = c.connect();
+  await until(() => ScriptedSocket.all.at(-1)?.frames('hello').length === 1, 'hello');
+  const socket = ScriptedSocket.all.at(-1);
+  socket.frame({ type: 'welcome', edge: 'e', session: `s${ScriptedSocket.all.length}`, heartbeat: 25, exp });
+  await welcomed;
+  return socket;
+}
+
+test('on refresh_due the client gets a token and sends refresh; refreshed moves the expiry on', async () => {
+  const tokens = tokenSource();
+  const c = client({ getToken: tokens.get });
+  const refreshed = [];
+  c.addEventListener('refreshed', (e) => refreshed.push(e.detail.exp));
+  const exp = nowSeconds() + 3600;
+  const socket = await connectedWithExp(c, exp);
+  assert.deepEqual(socket.frames('hello').map((f) => f.token), ['tok-1']);
+  assert.equal(c.tokenExpiresAt, exp);
+  socket.frame({ type: 'refresh_due', exp });
+  await until(() => socket.frames('refresh').length === 1, 'a refresh');
+  assert.deepEqual(socket.frames('refresh'), [{ type: 'refresh', token: 'tok-2' }]);
+  socket.frame({ type: 'refresh_due', exp });   // the same warning again while the refresh is under way
+  await tick(10);
+  assert.equal(socket.frames('refresh').length, 1, 'one refresh at a time');
+  socket.frame({ type: 'refreshed', exp: exp + 3600 });
+  assert.equal(c.tokenExpiresAt, exp + 3600);
+  assert.deepEqual(refreshed, [exp + 3600]);
+  socket.frame({ type: 'refresh_due', exp });   // sent for the old token before the edge read the refresh
+  await tick(10);
+  assert.equal(socket.frames('refresh').length, 1, 'a refresh_due for a replaced token is stale');
+  socket.frame({ type: 'refresh_due', exp: exp + 3600 });
+  await until(() => socket.frames('refresh').length === 2, 'the next refresh');
+  assert.equal(socket.frames('refresh')[1].token, 'tok-3');
+  assert.equal(tokens.calls, 3);
+  c.close();
+});
+
+test('without refresh_due the client refreshes by itself shortly before exp', async () => {
+  const tokens = tokenSource();
+  const c = client({ getToken: tokens.get });
+  const now = Date.now() / 1000;
+  // Halfway between the edge's warning (a fifth of what remains, at least 1 s) and exp.
+  assert.equal(c.refreshFallbackAt(1000, 700), 970);
+  assert.equal(c.refreshFallbackAt(1000, 995), 999.5);
+  assert.equal(c.refreshFallbackAt(1000, 1000), null, 'already expired by this clock: only refresh_due starts it');
+  const fallback = c.refreshFallbackAt;
+  c.refreshFallbackAt = () => now + 0.05;
+  const socket = await connectedWithExp(c, nowSeconds() + 60);
+  await until(() => socket.frames('refresh').length === 1, 'a refresh with no refresh_due');
+  c.refreshFallbackAt = fallback;
+  c.close();
+});
+
+test('a refused refresh and a failing getToken are retried with backoff on the same connection', async () => {
+  const tokens = tokenSource();
+  const c = client({ getToken: tokens.get });
+  const delays = [];
+  c.tokenRetryDelay = (failures) => { delays.push(failures); return 20; };
+  const errors = [];
+  c.addEventListener('error', (e) => errors.push(e.detail));
+  const exp = nowSeconds() + 30;
+  const socket = await connectedWithExp(c, exp);
+  socket.frame({ type: 'refresh_due', exp });
+  await until(() => socket.frames('refresh').length === 1, 'a refresh');
+  socket.frame({ type: 'error', code: 'auth_failed', message: 'refresh too often', ref: 'refresh', retryable: false });
+  assert.equal(errors[0].error.code, 'auth_failed');
+  assert.equal(errors[0].refresh, true);
+  assert.equal(c.state, 'connected', 'the connection stays');
+  socket.frame({ type: 'refresh_due', exp });   // during the backoff: the planned retry comes instead
+  await tick(5);
+  assert.equal(socket.frames('refresh').length, 1);
+  tokens.failing = true;
+  await until(() => tokens.calls === 3, 'the retry');
+  await until(() => errors.length === 2, 'the failure reported');
+  assert.equal(errors[1].error.message, 'the token service is down');
+  tokens.failing = false;
+  await until(() => socket.frames('refresh').length === 2, 'the next retry');
+  assert.deepEqual(delays, [1, 2], 'the backoff grows with each failure');
+  socket.frame({ type: 'refreshed', exp: exp + 60 });
+  assert.equal(c.tokenExpiresAt, exp + 60);
+  // A message still refers to its own error, even with the id "refresh".
+  const sent = c.send('echo', 1, { id: 'refresh' });
+  socket.frame({ type: 'error', code: 'unknown_service', message: 'no', ref: 'refresh', retryable: false });
+  assert.equal((await outcome(sent)).error?.code, 'unknown_service');
+  c.close();
+});
+
+test('a token equal to the one in use is not sent, and a refresh that gains nothing counts as a failure', async () => {
+  let token = 'same';
+  const c = client({ getToken: () => token });
+  const errors = [];
+  c.addEventListener('error', (e) => errors.push(e.detail.error.code));
+  c.tokenRetryDelay = () => 30;
+  const exp = nowSeconds() + 30;
+  const socket = await connectedWithExp(c, exp);
+  socket.frame({ type: 'refresh_due', exp });
+  await until(() => errors.length === 1, 'the failure');
+  assert.deepEqual(errors, ['token_in_use']);
+  assert.equal(socket.frames('refresh').length, 0);
+  token = 'other';
+  await until(() => socket.frames('refresh').length === 1, 'the retry with a new token');
+  socket.frame({ type: 'refreshed', exp });   // no later than before
+  assert.deepEqual(errors, ['token_in_use', 'token_not_newer']);
+  c.close();
+});
+
+test('a refresh answer from a connection that is gone does not apply to the next one', async () => {
+  const tokens = tokenSource();
+  const c = client({ getToken: tokens.get });
+  const exp = nowSeconds() + 30;
+  const first = await connectedWithExp(c, exp);
+  first.frame({ type: 'refresh_due', exp });
+  await until(() => first.frames('refresh').length === 1, 'a refresh');
+  const late = first.onmessage;
+  first.drop(1006);
+  const welcomed = until(() => ScriptedSocket.all.length === 2 && ScriptedSocket.all[1].frames('hello').length === 1, 'a reconnect');
+  await welcomed;
+  const second = ScriptedSocket.all[1];
+  second.frame({ type: 'welcome', edge: 'e', session: 's2', heartbeat: 25, exp: exp + 5 });
+  late?.({ data: JSON.stringify({ type: 'refreshed', exp: exp + 999 }) });
+  second.frame({ type: 'refreshed', exp: exp + 999 });   // an answer to nothing this connection asked
+  assert.equal(c.tokenExpiresAt, exp + 5);
+  c.close();
+});
+
+test('after 4008 or 4009 a new token is got before reconnecting, and the old one is never sent again', async () => {
+  for (const code of [4008, 4009]) {
+    const tokens = tokenSource();
+    const c = client({ getToken: tokens.get });
+    const first = await connected(c);
+    assert.equal(first.frames('hello')[0].token, 'tok-1');
+    first.frame({ type: 'error', code: code === 4008 ? 'token_expired' : 'revoked', message: 'x', retryable: false });
+    first.drop(code);
+    const second = await reconnected();
+    assert.equal(second.frames('hello')[0].token, 'tok-2', `close ${code}`);
+    c.close();
+  }
+  // getToken giving the expired token again: not sent; asked again with backoff until it gives another.
+  let token = 'old';
+  let calls = 0;
+  const c = client({ getToken: () => { calls += 1; return token; } });
+  const delays = [];
+  c.tokenRetryDelay = (failures) => { delays.push(failures); return 5; };
+  (await connected(c)).drop(4008);
+  await until(() => calls >= 4, 'getToken asked again');
+  assert.equal(ScriptedSocket.all.length, 1, 'no connection with the expired token');
+  assert.deepEqual(delays.slice(0, 3), [1, 2, 3]);
+  token = 'new';
+  const next = await reconnected();
+  assert.equal(next.frames('hello')[0].token, 'new');
+  c.close();
+});
+
+test('a getToken that keeps failing is asked again with growing waits, without a connection, until it works', async () => {
+  const tokens = tokenSource();
+  tokens.failing = true;
+  const c = client({ getToken: tokens.get });
+  const states = [];
+  c.addEventListener('state', (e) => states.push(e.detail));
+  c.addEventListener('error', () => {});
+  const delays = [];
+  c.tokenRetryDelay = (failures) => { delays.push(failures); return 5 * failures; };
+  c.connect().catch(() => {});
+  await until(() => tokens.calls === 4, 'four attempts');
+  assert.equal(ScriptedSocket.all.length, 0, 'no socket is opened without a token');
+  assert.deepEqual(delays.slice(0, 3), [1, 2, 3]);
+  assert.deepEqual(states.find((s) => s.state === 'waiting'), { state: 'waiting', code: 0, delay: 5 });
+  tokens.failing = false;
+  const socket = await until(() => ScriptedSocket.all.length === 1, 'a connection').then(() => ScriptedSocket.all[0]);
+  await until(() => socket.frames('hello').length === 1, 'hello');
+  socket.frame({ type: 'welcome', edge: 'e', session: 's', heartbeat: 25 });
+  assert.equal(c.state, 'connected');
+  // 4001 with getToken: the refused token is not sent again, and the next attempt waits the token backoff.
+  delays.length = 0;
+  socket.drop(4001);
+  await until(() => ScriptedSocket.all.length === 2 && ScriptedSocket.all[1].frames('hello').length === 1, 'a reconnect');
+  assert.deepEqual(delays, [1], 'the welcome reset the failures');
+  assert.notEqual(ScriptedSocket.all[1].frames('hello')[0].token, socket.frames('hello')[0].token);
+  // Closed while getToken runs: nothing connects afterwards.
+  let release;
+  c.getToken = () => new Promise((resolve) => { release = resolve; });
+  ScriptedSocket.all[1].drop(1006);
+  await until(() => release, 'getToken called');
+  c.close();
+  // Started again while the first call still runs: only the new call's token connects.
+  const tokensAfter = [];
+  c.getToken = () => new Promise((resolve) => tokensAfter.push(resolve));
+  c.connect().catch(() => {});
+  await until(() => tokensAfter.length === 1, 'getToken called again');
+  release('late');
+  await tick(10);
+  assert.equal(ScriptedSocket.all.length, 2, 'the call from before the close connects nothing');
+  tokensAfter[0]('fresh');
+  await until(() => ScriptedSocket.all.length === 3 && ScriptedSocket.all[2].frames('hello').length === 1, 'the new connection');
+  assert.equal(ScriptedSocket.all[2].frames('hello')[0].token, 'fresh');
+  c.close();
+});
+
+test('a fixed token is never refreshed, and 4008 or 4009 stop the client', async () => {
+  for (const code of [4008, 4009]) {
+    const c = client({ token: 'fixed' });
+    const exp = nowSeconds() + 2;
+    const socket = await connectedWithExp(c, exp);
+    socket.frame({ type: 'refresh_due', exp });
+    await tick(10);
+    assert.equal(socket.frames('refresh').length, 0);
+    socket.drop(code);
+    assert.equal(c.state, 'failed');
+    await tick(20);
+    assert.equal(ScriptedSocket.all.length, 1);
+  }
+  assert.throws(() => new ChannelClient({ url: 'ws://a', device: 'd' }), TypeError);
+  assert.throws(() => new ChannelClient({ url: 'ws://a', device: 'd', getToken: 'not a function' }), TypeError);
+});
+
+test('token retries wait between half and all of 1 s doubling to 30 s', () => {
+  const c = new ChannelClient({ url: 'ws://a', device: 'd', getToken: () => 't', WebSocket: ScriptedSocket, storage: null });
+  const random = Math.random;
+  try {
+    Math.random = () => 0;
+    assert.deepEqual([1, 2, 3, 5, 6, 7, 40].map((f) => c.tokenRetryDelay(f)), [500, 1000, 2000, 8000, 15000, 15000, 15000]);
+    Math.random = () => 0.999999;
+    assert.deepEqual([1, 2, 6].map((f) => c.tokenRetryDelay(f)), [999, 1999, 29999]);
+  } finally {
+    Math.random = random;
+  }
 });
