@@ -40,6 +40,12 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection has to say hello (env CG_HELLO_TIMEOUT).")
     var helloTimeout = Settings.int("CG_HELLO_TIMEOUT", default: 10)
 
+    @Option(help: "Seconds a connection may outlive its token's exp without a refresh before it is closed with 4008 (env CG_TOKEN_GRACE).")
+    var tokenGrace = Settings.int("CG_TOKEN_GRACE", default: 10)
+
+    @Option(help: "Seconds before a token's exp that the device is sent refresh_due; at most a fifth of the token's life (env CG_REFRESH_LEAD).")
+    var refreshLead = Settings.int("CG_REFRESH_LEAD", default: 60)
+
     @Option(help: "On SIGTERM or SIGINT, devices told per second to reconnect elsewhere (env CG_DRAIN_RATE).")
     var drainRate = Settings.int("CG_DRAIN_RATE", default: 1_000)
 
@@ -87,6 +93,8 @@ struct EdgeCommand: AsyncParsableCommand {
             throw ValidationError("--services: \"\(service)\" is not a service name (a-z 0-9 - _)")
         }
         guard (1...16 * 1024 * 1024).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes: 1 to 16 MiB") }
+        guard (0...3600).contains(tokenGrace) else { throw ValidationError("--token-grace: 0 to 3600 seconds") }
+        guard (1...86400).contains(refreshLead) else { throw ValidationError("--refresh-lead: 1 to 86400 seconds") }
         guard drainRate >= 1 else { throw ValidationError("--drain-rate: at least 1 device per second") }
         guard (0...3600).contains(drainDeadline) else { throw ValidationError("--drain-deadline: 0 to 3600 seconds") }
         guard (1...3600).contains(edgeHeartbeatTtl) else { throw ValidationError("--edge-heartbeat-ttl: 1 to 3600 seconds") }
@@ -121,6 +129,8 @@ struct EdgeCommand: AsyncParsableCommand {
         config.maxMessageBytes = maxMessageBytes
         config.heartbeatSeconds = heartbeat
         config.helloTimeoutSeconds = helloTimeout
+        config.tokenGraceSeconds = tokenGrace
+        config.refreshLeadSeconds = refreshLead
         config.connectionEvents = connectionEvents
         config.edgeHeartbeatTTLSeconds = edgeHeartbeatTtl
         config.handoffHost = handoffHost
@@ -154,9 +164,9 @@ struct EdgeCommand: AsyncParsableCommand {
         }
         Console.say("edge ready \(id) \(security.scheme)://\(host):\(edge.port ?? port)/v1/channel")
         // Readiness hears of the shutdown first: not ready from then on, so a load balancer stops sending devices here
-        // while they are told to go.
+        // while they are told to go. A drain asked over the hand-off listener fires the trigger: the same shutdown.
         try await ComponentLifecycle.run(AdminEndpoint.service(admin) + edge.services + [("readiness", readiness)],
                                          logger: logger, watchStdin: common.exitWithStdin,
-                                         shutdownLimit: config.drain.deadline + .seconds(10))
+                                         shutdownLimit: config.drain.deadline + .seconds(10), trigger: edge.shutdownTrigger)
     }
 }

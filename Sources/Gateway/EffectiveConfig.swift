@@ -52,6 +52,8 @@ enum EffectiveConfig {
         all["max-message-bytes"] = config.maxMessageBytes
         all["heartbeat"] = config.heartbeatSeconds
         all["hello-timeout"] = config.helloTimeoutSeconds
+        all["token-grace"] = config.tokenGraceSeconds
+        all["refresh-lead"] = config.refreshLeadSeconds
         all["connection-events"] = config.connectionEvents
         all["edge-heartbeat-ttl"] = config.edgeHeartbeatTTLSeconds
         all["handoff-host"] = config.handoffHost

@@ -8,7 +8,8 @@ struct Gateway: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "Channel Gateway: one multiplexed WebSocket per device, to many services over Kafka.",
         subcommands: [DevCommand.self, EdgeCommand.self, RouterCommand.self, EchoCommand.self, PushCommand.self,
-                      PresenceCommand.self, TokenCommand.self])
+                      PresenceCommand.self, TokenCommand.self, RevokeCommand.self, ApiCommand.self,
+                      AdminCommand.self])
 
     /// Reads the configuration file (if any) before the command line, since flags fall back to it.
     static func main() async {

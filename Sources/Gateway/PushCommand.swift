@@ -7,7 +7,7 @@ import Shared
 struct PushCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "push",
-        abstract: "Run the push service: app servers POST /v1/push/{subscription} (and /v1/topics/{topic}), devices subscribe over service push (docs/push.md).")
+        abstract: "Run the push service: app servers POST /v1/push/{subscription} (and /v1/topics/{topic}), devices subscribe over service push, operators revoke tokens (/v1/revocations) (docs/push.md).")
 
     @OptionGroup var common: CommonOptions
 
@@ -36,6 +36,11 @@ struct PushCommand: AsyncParsableCommand {
                                valueName: "k1,k2"))
     var topicAPIKeyLists: [String] = []
 
+    @Option(name: .customLong("admin-api-keys"),
+            help: ArgumentHelp("Operators' keys for the admin API (/v1/revocations), comma-separated, at least 16 characters each; repeatable. None: it answers 403 (env CG_ADMIN_API_KEYS).",
+                               valueName: "k1,k2"))
+    var adminAPIKeyLists: [String] = []
+
     @Option(help: "Access-Control-Allow-Origin of every response (env CG_PUSH_CORS_ORIGIN).")
     var corsOrigin: String = env("CG_PUSH_CORS_ORIGIN") ?? "*"
 
@@ -55,6 +60,12 @@ struct PushCommand: AsyncParsableCommand {
         for key in topicKeys where key.contains(where: { $0.isWhitespace }) {
             throw ValidationError("--topic-api-keys: keys without spaces, separated by commas")
         }
+        for key in adminKeys where key.count < 16 || key.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("--admin-api-keys: keys of at least 16 characters without spaces, separated by commas")
+        }
+        guard adminKeys.isDisjoint(with: keys.union(topicKeys)) else {
+            throw ValidationError("--admin-api-keys: an admin key must not also be an --api-key or a --topic-api-keys key")
+        }
     }
 
     private var resolvedPublicURL: String? { publicURL ?? env("CG_PUSH_PUBLIC_URL") }
@@ -64,8 +75,13 @@ struct PushCommand: AsyncParsableCommand {
         return Set(fromFlags.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
-    private var topicKeys: Set<String> {
-        let lists = topicAPIKeyLists.isEmpty ? [env("CG_TOPIC_API_KEYS") ?? ""] : topicAPIKeyLists
+    private var topicKeys: Set<String> { Self.keyLists(topicAPIKeyLists, environment: "CG_TOPIC_API_KEYS") }
+
+    private var adminKeys: Set<String> { Self.keyLists(adminAPIKeyLists, environment: "CG_ADMIN_API_KEYS") }
+
+    /// Comma-separated keys from every use of a flag, else from its environment variable (or configuration file).
+    private static func keyLists(_ lists: [String], environment: String) -> Set<String> {
+        let lists = lists.isEmpty ? [env(environment) ?? ""] : lists
         return Set(lists.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
@@ -80,6 +96,7 @@ struct PushCommand: AsyncParsableCommand {
         settings.ratePerMinute = ratePerMinute
         settings.apiKeys = keys
         settings.topicAPIKeys = topicKeys
+        settings.adminAPIKeys = adminKeys
         settings.corsOrigin = corsOrigin
         if common.printConfig {
             var all = EffectiveConfig.common(common, kafka: kafka, redis: try common.redisSettings())
@@ -91,6 +108,7 @@ struct PushCommand: AsyncParsableCommand {
             all["push-rate-per-minute"] = ratePerMinute
             all["push-api-keys"] = keys.isEmpty ? NSNull() : EffectiveConfig.redacted
             all["topic-api-keys"] = topicKeys.isEmpty ? NSNull() : EffectiveConfig.redacted
+            all["admin-api-keys"] = adminKeys.isEmpty ? NSNull() : EffectiveConfig.redacted
             all["push-cors-origin"] = corsOrigin
             try EffectiveConfig.print(all)
             return

@@ -16,17 +16,24 @@ struct DemoConfig: Codable, Sendable {
     /// The push service's API key for `POST /v1/topics/{topic}`, so that the page's broadcast button can publish.
     /// A key made up for this `gateway dev` run; handing it to a page is only acceptable in development.
     var topicKey: String?
+    /// The HTTP API's base URL, if it runs, and its development key (every scope), for the page's device status link.
+    /// Handing a key to a page is only acceptable in development, as for ``topicKey``.
+    var api: String?
+    var apiKey: String?
 }
 
 /// The demo's web server, run by `gateway dev` only: the page and the JavaScript client (``DemoSite``), the cluster's
 /// addresses (`/demo/config`) and development tokens (`/demo/token?device=<id>`, signed with the development key
-/// every `gateway dev` edge accepts, valid for an hour, for any service and the topics in ``topics``).
+/// every `gateway dev` edge accepts, valid for an hour, for any service, the topics in ``topics`` and the presence
+/// room in ``rooms``: the page joins room `demo` and watches nobody, so its tokens open that room and no device).
 ///
 /// Guarantees: serves only the site's fixed files; a device id outside the protocol's rule gets 400; every answer runs
 /// off the event loop (``SimpleHTTPServer``).
 enum DemoServer {
-    /// The topic patterns of the demo's tokens: the broadcast panel's topic, and presence rooms.
-    static let topics = ["demo.broadcast", "presence.room.>"]
+    /// The presence rooms of the demo's tokens (`rooms`, docs/presence.md): the page's `ROOM` (clients/js/demo/demo.js).
+    static let rooms = ["demo"]
+    /// The topic patterns of the demo's tokens: the broadcast panel's topic, and the topic of its presence room.
+    static let topics = ["demo.broadcast"] + rooms.map { "presence.room.\($0)" }
 
     /// Starts serving; close the returned server to stop.
     static func start(host: String, port: Int, site: DemoSite, config: DemoConfig) async throws -> SimpleHTTPServer {
@@ -59,7 +66,7 @@ enum DemoServer {
                                           Array(#"{"error":"bad_request","message":"device: 1-128 characters of A-Z a-z 0-9 . - _ : @"}"#.utf8))
             }
             do {
-                let token = try await tokens.mint(device: device, services: ["*"], topics: topics, ttl: .seconds(3600))
+                let token = try await tokens.mint(device: device, services: ["*"], topics: topics, rooms: rooms, ttl: .seconds(3600))
                 let body = (try? JSONEncoder().encode(["device": device, "token": token])).map(Array.init) ?? []
                 return SimpleHTTPResponse(.ok, "application/json", body)
             } catch {
