@@ -107,10 +107,12 @@ final class PresenceInbox: @unchecked Sendable {
 }
 
 extension FaultCluster {
-    /// Connects `device` to edge `edge` (0-based) with a development token and says hello; it never reconnects.
+    /// Connects `device` to edge `edge` (0-based) with a development token that may watch every device (its `watch`
+    /// claim, docs/presence.md) and says hello; it never reconnects.
     func connect(_ device: String, edge: Int) async throws -> DeviceClient {
         let client = try await DeviceClient.connect(to: cluster.edgeURL(edge))
-        let token = try await TokenAuthority(secret: TokenAuthority.developmentSecret).mint(device: device, services: ["*"], ttl: .seconds(600))
+        let token = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
+            .mint(device: device, services: ["*"], watch: [">"], ttl: .seconds(600))
         _ = try await client.hello(device: device, token: token)
         return client
     }

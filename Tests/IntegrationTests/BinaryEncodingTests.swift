@@ -74,7 +74,7 @@ struct BinaryEncodingTests {
         guard case .frame(.error(let error)) = try await client.nextEvent(where: { if case .frame(.welcome) = $0 { return false }; return true })
         else { Issue.record("no error frame"); return }
         #expect(error.code == .badFrame && error.ref == "a")
-        client.sendBinary([0x0F])
+        client.sendBinary([0x7F])   // a tag no frame has
         guard case .frame(.error(let unknown)) = try await client.nextEvent() else { Issue.record("no error frame"); return }
         #expect(unknown.code == .unknownType)
         try await client.send(service: "echo", payload: .binary([9]))

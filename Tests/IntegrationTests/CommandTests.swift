@@ -123,6 +123,7 @@ struct CommandTests {
         let port = try FreePort.consecutive(2, from: 10_000 + Int.random(in: 0..<20_000))
         let dev = try LocalProcess(name: "dev", executable: gateway,
                                    arguments: ["dev", "--port", "\(port)", "--no-demo", "--push-port", "\(try FreePort.next())",
+                                               "--api-port", "\(try FreePort.next())",
                                                "--log-dir", NSTemporaryDirectory() + "cg-dev-test-\(port)"])
         try await dev.line(containing: "ready:", timeout: 120)
         for part in ["redis 127.0.0.1:", "broker 127.0.0.1:", "router ready", "edge-1 ws://127.0.0.1:\(port)/v1/channel",

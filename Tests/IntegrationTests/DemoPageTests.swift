@@ -20,6 +20,7 @@ struct DemoPageTests {
         let dev = try LocalProcess(
             name: "dev", executable: TestCluster.gatewayExecutable,
             arguments: ["dev", "--port", "\(port)", "--demo-port", "\(demoPort)", "--push-port", "\(pushPort)",
+                        "--api-port", "\(try FreePort.next())",
                         "--log-dir", NSTemporaryDirectory() + "cg-demo-test-\(port)"])
         defer { _ = dev.stop(grace: 20) }
         try await dev.line(containing: "ready:", timeout: 150)

@@ -12,8 +12,8 @@ import Testing
 
     /// Runs `executable` in the repository's root (`env -C`), as LocalProcess runs every child: Foundation's `Process`
     /// crashes now and then on Linux.
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try LocalProcess.runToEnd("/usr/bin/env", ["-C", root, executable] + arguments)
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await LocalProcess.run("/usr/bin/env", ["-C", root, executable] + arguments)
     }
 
     /// The `.yaml` files directly in `directory` (relative to the repository's root), sorted, as absolute paths.
@@ -35,18 +35,18 @@ import Testing
         return settings
     }
 
-    @Test func composeFileIsValid() throws {
-        let result = try Self.run("/usr/bin/docker-compose", ["-f", "docker-compose.yml", "config", "-q"])
+    @Test func composeFileIsValid() async throws {
+        let result = try await Self.run("/usr/bin/docker-compose", ["-f", "docker-compose.yml", "config", "-q"])
         #expect(result.status == 0, "docker-compose config: \(result.output)")
-        let services = try Self.run("/usr/bin/docker-compose", ["-f", "docker-compose.yml", "config", "--services"]).output
+        let services = try await Self.run("/usr/bin/docker-compose", ["-f", "docker-compose.yml", "config", "--services"]).output
         for service in ["kafka", "redis", "edge-1", "edge-2", "router", "echo", "push", "presence", "lb"] {
             #expect(services.split(separator: "\n").contains(Substring(service)), "compose runs \(service)")
         }
     }
 
-    @Test func kubernetesManifestsAreValid() throws {
+    @Test func kubernetesManifestsAreValid() async throws {
         #expect(manifests.count >= 5)
-        let result = try Self.run(Self.validator, ["--strict"] + manifests)
+        let result = try await Self.run(Self.validator, ["--strict"] + manifests)
         #expect(result.status == 0, "kubernetes-validate: \(result.output)")
         let all = try manifests.map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n---\n")
         for kind in ["kind: Deployment", "kind: Service", "kind: HorizontalPodAutoscaler", "kind: PodDisruptionBudget"] {
@@ -55,10 +55,10 @@ import Testing
         #expect(all.contains("path: /healthz") && all.contains("path: /readyz"), "probes on /healthz and /readyz")
     }
 
-    @Test func redisClusterManifestsAreValid() throws {
+    @Test func redisClusterManifestsAreValid() async throws {
         let files = Self.yamlFiles(in: "deploy/kubernetes/redis-cluster")
         #expect(files.count >= 2)
-        let result = try Self.run(Self.validator, ["--strict"] + files)
+        let result = try await Self.run(Self.validator, ["--strict"] + files)
         #expect(result.status == 0, "kubernetes-validate: \(result.output)")
         let all = try files.map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n---\n")
         for kind in ["kind: StatefulSet", "kind: Job", "kind: PodDisruptionBudget"] {
@@ -74,7 +74,7 @@ import Testing
         }
     }
 
-    @Test func theValidatorRefusesABrokenManifest() throws {
+    @Test func theValidatorRefusesABrokenManifest() async throws {
         let file = NSTemporaryDirectory() + "broken-\(getpid()).yaml"
         try """
         apiVersion: apps/v1
@@ -89,6 +89,6 @@ import Testing
               containers: [{name: c, image: i, readinessProbe: {httpGet: {path: /readyz}}}]
         """.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        #expect(try Self.run(Self.validator, ["--strict", file]).status != 0)
+        #expect(try await Self.run(Self.validator, ["--strict", file]).status != 0)
     }
 }

@@ -69,7 +69,22 @@ enum EdgeProbe {
 
     /// An edge process of its own (plaintext, with `flags`) on the shared test cluster's broker and Redis, for limits
     /// too small for the shared edges. `shell` wraps the command (for example to lower `ulimit -n`).
-    static func startEdge(_ name: String, _ flags: [String], shell: String? = nil) async throws -> (process: LocalProcess, port: Int, url: String) {
+    static func startEdge(_ name: String, _ flags: [String], shell: String? = nil) async throws -> (process: LocalProcess, id: String, port: Int, url: String) {
+        // A port is only free when checked: another process of the suite may bind it first. Then try another.
+        var attempt = 1
+        while true {
+            do {
+                return try await startEdgeOnce(name, flags, shell: shell)
+            } catch let error as PortTaken where attempt < 3 {
+                print("[\(name)] \(error.port) was taken before the edge bound it; trying another port")
+                attempt += 1
+            }
+        }
+    }
+
+    private struct PortTaken: Error { let port: Int }
+
+    private static func startEdgeOnce(_ name: String, _ flags: [String], shell: String?) async throws -> (process: LocalProcess, id: String, port: Int, url: String) {
         let cluster = try await TestCluster.shared
         let port = try FreePort.next()
         let id = "limits-\(name)-\(getpid())"
@@ -89,8 +104,9 @@ enum EdgeProbe {
             try await process.line(containing: "edge ready", timeout: 60)
         } catch {
             process.stop()
+            if process.output(lastLines: 5).contains("Address already in use") { throw PortTaken(port: port) }
             throw error
         }
-        return (process, port, "ws://127.0.0.1:\(port)/v1/channel")
+        return (process, id, port, "ws://127.0.0.1:\(port)/v1/channel")
     }
 }

@@ -49,14 +49,25 @@ final class HTTPTestClient: Sendable {
     }
 
     /// Sends one request and waits (at most 15 s) for its response; throws ``HTTPTestError/closed`` when the server
-    /// closed the connection instead.
-    func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws -> HTTPReply {
+    /// closed the connection instead. With `chunked`, the body goes in chunks of 64 KiB without a Content-Length;
+    /// with `noLength`, a POST without a body has no Content-Length either.
+    func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [],
+                 chunked: Bool = false, noLength: Bool = false) async throws -> HTTPReply {
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
         head.headers.add(name: "Host", value: host)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
-        if !body.isEmpty || method == "POST" { head.headers.add(name: "Content-Length", value: String(body.count)) }
+        if chunked {
+            head.headers.add(name: "Transfer-Encoding", value: "chunked")
+        } else if !noLength && (!body.isEmpty || method == "POST") {
+            head.headers.add(name: "Content-Length", value: String(body.count))
+        }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if !body.isEmpty { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
+        var rest = body[...]
+        while !rest.isEmpty {
+            let chunk = rest.prefix(chunked ? 64 << 10 : rest.count)
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: chunk))), promise: nil)
+            rest = rest.dropFirst(chunk.count)
+        }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let replies = self.replies
         return try await within(15, "an HTTP response to \(method) \(path)") {

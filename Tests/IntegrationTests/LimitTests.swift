@@ -55,14 +55,14 @@ struct LimitTests {
     }
 
     @Test func connectingFasterThanThePerIPConnectRateIsRefusedAtAccept() async throws {
-        let edge = try await EdgeProbe.startEdge("connect-rate", ["--max-connects-per-ip-per-second", "0.2", "--connect-burst-per-ip", "3"])
+        let edge = try await EdgeProbe.startEdge("connect-rate", ["--max-connects-per-ip-per-second", "0.01", "--connect-burst-per-ip", "3"])
         defer { edge.process.stop() }
         for _ in 0..<3 {
             let client = try #require(await tryConnect(edge.url))
             await client.close()
         }
         #expect(await tryConnect(edge.url) == nil, "closing and reconnecting does not reset the rate")
-        try await edge.process.line(containing: "the IP connects faster than 0.2/s")
+        try await edge.process.line(containing: "the IP connects faster than 0.01/s")
     }
 
     @Test func connectionsPastTheEdgeCapAreClosedAtAccept() async throws {

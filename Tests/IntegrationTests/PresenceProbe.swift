@@ -42,11 +42,17 @@ final class PresenceProbe: @unchecked Sendable {
     static let topicPatterns = ["presence.room.>"]
 
     /// Connects `device` to edge `edge` of the shared cluster, with a token that allows every service and the rooms'
-    /// topics.
-    static func connect(_ device: String, edge: Int, on redis: TestRedis = .standalone) async throws -> PresenceProbe {
-        let client = try await DeviceClient.connect(to: try await redis.cluster.edgeURL(edge))
+    /// topics, and by default every room and device (its `rooms` and `watch` claims, docs/presence.md).
+    static func connect(_ device: String, edge: Int, rooms: [String] = [">"], watch: [String] = [">"],
+                        on redis: TestRedis = .standalone) async throws -> PresenceProbe {
+        try await connect(device, url: try await redis.cluster.edgeURL(edge), rooms: rooms, watch: watch)
+    }
+
+    /// Connects `device` to the edge at `url` with a token like ``connect(_:edge:rooms:watch:on:)``'s.
+    static func connect(_ device: String, url: String, rooms: [String], watch: [String]) async throws -> PresenceProbe {
+        let client = try await DeviceClient.connect(to: url)
         let token = try await TokenAuthority(secret: TokenAuthority.developmentSecret)
-            .mint(device: device, services: ["*"], topics: topicPatterns, ttl: .seconds(600))
+            .mint(device: device, services: ["*"], topics: topicPatterns, rooms: rooms, watch: watch, ttl: .seconds(600))
         _ = try await client.hello(device: device, token: token)
         return PresenceProbe(device, client: client)
     }

@@ -10,8 +10,11 @@ import Testing
 /// The presence service (docs/presence.md) through the shared cluster: real edges, connection events, Redis and Kafka.
 @Suite(.timeLimit(.minutes(3)))
 struct PresenceTests {
-    /// How long a change may take to reach a watcher here: about a second by design, with room for a loaded machine.
-    static let changeWithin = 3.0
+    /// How long a change may take to reach a watcher here: about a second by design (measured by
+    /// `scripts/services-latency.py`, not here), with room for a loaded machine. Under the whole suite on 2 cores a
+    /// status change took 1.5 s, a connect once more than 3 s, and once, while the second shared cluster started
+    /// beside the suite's first wave of tests, more than 6 s (fresh-clone CI).
+    static let changeWithin = 15.0
 
     @Test(arguments: TestRedis.allCases)
     func setWatchAndSnapshot(on redis: TestRedis) async throws {

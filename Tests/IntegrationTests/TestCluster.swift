@@ -45,6 +45,13 @@ enum TestCluster {
     /// The push service's app-server key and rate (small, so a test can exceed it quickly).
     static let pushAPIKey = "test-push-key"
     static let pushRatePerMinute = 5
+    /// Keys of `gateway api` (docs/api.md), one per single scope and one with all three, for the API tests.
+    static let apiSendKey = "test-api-send-key-0123456789"
+    static let apiReadKey = "test-api-read-key-0123456789"
+    static let apiAdminKey = "test-api-admin-key-0123456789"
+    static let apiAllKey = "test-api-all-scopes-key-0123456789"
+    /// The API's body limit in the tests: small, so a 413 is cheap to provoke.
+    static let apiMaxBodyBytes = 256 * 1024
 
     /// The running cluster, started on first use on a thread of its own (never on the cooperative pool).
     static var shared: LocalCluster {
@@ -70,6 +77,12 @@ enum TestCluster {
         options.push = true
         options.redisCluster = redisCluster
         options.pushArguments = ["--rate-per-minute", "\(pushRatePerMinute)", "--api-key", pushAPIKey]
+        options.apiKeys = ["send:\(apiSendKey)", "read:\(apiReadKey)", "admin:\(apiAdminKey)", "send+read+admin:\(apiAllKey)"]
+        options.apiArguments = ["--max-body-bytes", "\(apiMaxBodyBytes)"]
+        // A short grace after a token's exp, and a second key beside the development one, for the token tests.
+        let keys = options.logDirectory! + "-token-keys.json"
+        try tokenKeysFile.write(toFile: keys, atomically: true, encoding: .utf8)
+        options.edgeArguments = ["--token-grace", "\(tokenGraceSeconds)", "--token-keys", keys]
         let cluster = LocalCluster(options: options)
         let name = redisCluster ? "cluster on redis cluster" : "cluster"
         do {
@@ -80,6 +93,14 @@ enum TestCluster {
         }
         print("[\(name)] logs in \(options.logDirectory!)")
         return cluster
+    }
+
+    /// Seconds the edges let a connection outlive its token.
+    static let tokenGraceSeconds = 2
+    /// The edges' keys: the development key first (what ``token(_:services:ttl:)`` signs with), then `rotated`.
+    static let rotatedKey = TokenKey(kid: "rotated", material: .hs256(secret: "a-second-test-key-for-revocation-tests-0123456789"))
+    static var tokenKeysFile: String {
+        #"{"keys":[{"kid":"dev","alg":"HS256","secret":"\#(TokenAuthority.developmentSecret)"},{"kid":"rotated","alg":"HS256","secret":"a-second-test-key-for-revocation-tests-0123456789"}]}"#
     }
 
     /// The `gateway` built next to this test bundle (`swift build` builds it; `swift test` builds it too).

@@ -62,10 +62,11 @@ struct TopicTests {
         let held = try await publisher.publish(topic, json: "0")
         _ = try await publisher.publish(topic, json: "1")
         let old2 = try await publisher.publish(topic, json: "2")
-        try await Task.sleep(for: .seconds(2.5))
+        // The window leaves a loaded machine 8 s to start the edge and subscribe before `recent` leaves it too.
+        try await Task.sleep(for: .seconds(8.5))
         let recent = try await publisher.publish(topic, json: "3")
         // A fresh edge: its log starts after these records, so the resume reads them from the broker.
-        let edge = try await ExtraEdge.start(["--topic-replay-window", "2s"])
+        let edge = try await ExtraEdge.start(["--topic-replay-window", "8s"])
         defer { edge.stop() }
         let device = TestCluster.uniqueDevice("topic-gap")
         let client = try await TopicTests.connect(device, url: edge.url)
