@@ -15,7 +15,12 @@ final class BenchCluster: @unchecked Sendable {
         var lingerMs = 2
         /// The certificate and key the edges serve TLS with (`wss://`); nil runs them plain.
         var tls: LocalCluster.TLSFiles?
+        /// Also run `gateway api`, with the one key ``BenchCluster/apiKey`` (scope send).
+        var api = false
     }
+
+    /// The send key of `gateway api` in a cluster started with ``Settings/api``.
+    static let apiKey = "bench-api-send-key-0123456789"
 
     init(_ settings: Settings, options: BenchOptions, logDirectory: String) throws {
         var o = LocalCluster.Options(gatewayExecutable: try options.gatewayExecutable())
@@ -33,6 +38,7 @@ final class BenchCluster: @unchecked Sendable {
         o.connectsPerIPPerSecond = 1_000_000
         o.edgeArguments = ["--max-messages-per-second", "1000000", "--message-burst", "1000000"]
         o.redisCluster = options.redisCluster
+        if settings.api { o.apiKeys = ["send:\(Self.apiKey)"] }
         if let replicas = options.redisMinReplicas {
             o.edgeArguments += ["--redis-min-replicas", "\(replicas)"]
             o.routerArguments += ["--redis-min-replicas", "\(replicas)"]
@@ -54,6 +60,7 @@ final class BenchCluster: @unchecked Sendable {
         for (i, router) in cluster.routers.enumerated() { all.append(("router-\(i + 1)", router.pid)) }
         for edge in cluster.edges { all.append((edge.id, edge.process.pid)) }
         if let echo = cluster.echoService { all.append(("echo", echo.pid)) }
+        if let api = cluster.apiService { all.append(("api", api.pid)) }
         return all
     }
 

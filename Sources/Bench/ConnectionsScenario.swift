@@ -18,7 +18,7 @@ struct ConnectionsScenario: AsyncParsableCommand {
     func run() async throws { _ = try await execute() }
 
     func execute() async throws -> BenchResult {
-        let certificate = tls ? try makeCertificate() : nil
+        let certificate = tls ? try BenchCertificate.make(.connections, options: options) : nil
         let run = try ScenarioRun(.connections, options: options, cluster: .init(edges: edges, tls: certificate))
         defer { run.finish() }
         try await Task.sleep(for: .seconds(2))
@@ -77,22 +77,5 @@ struct ConnectionsScenario: AsyncParsableCommand {
         result.notes.append("RSS per connection = (edge RSS after holding - edge RSS before connecting) / connections on that edge, largest over edges")
         try result.write(to: options.results)
         return result
-    }
-
-    /// A self-signed P-256 certificate for 127.0.0.1, valid for a day, made with `openssl` next to the run's logs
-    /// (the run's own log directory is made when its cluster starts, which needs the certificate first).
-    private func makeCertificate() throws -> LocalCluster.TLSFiles {
-        let dir = "\(options.logs)/connections-tls-\(BenchResult.stamp())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let files = LocalCluster.TLSFiles(certificate: "\(dir)/edge-cert.pem", key: "\(dir)/edge-key.pem")
-        guard let openssl = LocalProcess.find("openssl") else { throw BenchError("--tls needs openssl on the PATH") }
-        let made = try LocalProcess.runToEnd(openssl, [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", files.key, "-out", files.certificate,
-        ])
-        guard made.status == 0 else { throw BenchError("openssl req failed: \(made.output)") }
-        print("connections: TLS at the edge, certificate \(files.certificate)")
-        return files
     }
 }

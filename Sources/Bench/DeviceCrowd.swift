@@ -156,7 +156,7 @@ final class DeviceCrowd: @unchecked Sendable {
             }
         case .upstream, .roundtrip:
             Task { await pace() }
-        case .connections, .downstream, .reconnect, .mailboxMemory, .fanout, .chaos:
+        case .connections, .downstream, .reconnect, .mailboxMemory, .fanout, .chaos, .api:
             break
         }
     }

@@ -30,6 +30,8 @@ final class DownstreamPublisher: @unchecked Sendable {
     }
 
     var errors: Int { state.withLockedValue { $0.errors } }
+    /// Records handed to the producer so far.
+    var published: Int { state.withLockedValue { $0.published } }
 
     /// Publishes until stopped: `rate` records per second, or with `rate` 0 while `mayPublish(published)`, asked every
     /// 64 records, says so.
@@ -47,7 +49,12 @@ final class DownstreamPublisher: @unchecked Sendable {
                 usleep(1000)
                 continue
             }
-            if publish(n) { n += 1 } else { usleep(1000) }
+            if publish(n) {
+                n += 1
+                state.withLockedValue { $0.published = n }
+            } else {
+                usleep(1000)
+            }
         }
     }
 

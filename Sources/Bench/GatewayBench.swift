@@ -8,5 +8,5 @@ struct GatewayBench: AsyncParsableCommand {
         commandName: "gateway-bench",
         abstract: "Measures Channel Gateway on this machine; results go to bench/results/.",
         subcommands: [ConnectionsScenario.self, UpstreamScenario.self, RoundtripScenario.self, DownstreamScenario.self,
-                      ReconnectScenario.self, FanoutScenario.self, MailboxMemoryScenario.self, ChaosScenario.self, SmokeCommand.self, WorkerCommand.self])
+                      ReconnectScenario.self, FanoutScenario.self, MailboxMemoryScenario.self, ChaosScenario.self, APIScenario.self, SmokeCommand.self, WorkerCommand.self])
 }

@@ -52,6 +52,11 @@ struct SmokeCommand: AsyncParsableCommand {
         let m = try await MailboxMemoryScenario.parse(common + ["--devices", "100", "--per-device", "2"]).execute()
         check("mailbox-memory", m.figures["stored"] == 200, "\(Int(m.figures["stored"] ?? 0))/200 stored, \(Int(m.figures["redis_bytes_per_waiting_message"] ?? 0)) B each")
 
+        let a = try await APIScenario.parse(common + ["--connections", "2", "--devices", "200", "--warmup", "1", "--duration", "2"]).execute()
+        check("api", (a.figures["single_requests_per_s"] ?? 0) > 0 && (a.figures["batch100_requests_per_s"] ?? 0) > 0
+              && a.figures["single_failures"] == 0 && a.figures["batch100_failures"] == 0,
+              "\(Int(a.figures["single_requests_per_s"] ?? 0)) single sends/s, \(Int(a.figures["batch100_requests_per_s"] ?? 0)) batches/s")
+
         if !failures.isEmpty { throw BenchError("smoke failed: \(failures.joined(separator: ", "))") }
         print("smoke: every scenario ran")
     }

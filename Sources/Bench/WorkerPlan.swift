@@ -9,6 +9,8 @@ enum Scenario: String, Codable, Sendable, CaseIterable {
     case mailboxMemory = "mailbox-memory"
     /// Random faults under mixed load, with the delivery invariants checked at the end (devices in process).
     case chaos
+    /// Sends through `gateway api` against producing to Kafka directly (no devices, no workers).
+    case api
 }
 
 /// What one worker process does: which devices it plays, where they connect from and to, and what they send.

@@ -45,7 +45,9 @@ public struct ChaosLedger: Sendable, Codable {
         /// The sender's counter per device: the next message to a device is sent only after the previous one was taken.
         public var seq: Int
         public var ttl: Double
-        /// When the sender started sending it (its TTL runs from about then).
+        /// When the sender started the attempt that the gateway took (its TTL runs from about then): a record's
+        /// timestamp, which anchors its expiry, is set by the attempt that produced it. An app server's push that was
+        /// refused or timed out and then sent again is a new message with a new id, taken only by the last attempt.
         public var at: Double
         public init(channel: Channel, device: String, id: String, seq: Int, ttl: Double, at: Double) {
             (self.channel, self.device, self.id, self.seq, self.ttl, self.at) = (channel, device, id, seq, ttl, at)

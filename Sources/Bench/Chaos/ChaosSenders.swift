@@ -65,14 +65,14 @@ final class ChaosSenders: @unchecked Sendable {
             let n = (seq[device] ?? 0) + 1
             seq[device] = n
             let ttl = Self.ttl()
-            let firstTried = recorder.now
             let record = DownstreamRecord(device: device, service: Self.service, id: "d-\(n)", contentType: ContentType.json,
                                           ttlSeconds: Int64(ttl), payload: Array("\"#\(n)\"".utf8)).record(topics: topics)
             // Retried until the broker takes it, so this device's next message cannot overtake it.
             while isRunning {
+                let attempt = recorder.now
                 do {
                     _ = try await producer.send(record)
-                    recorder.record { $0.sent.append(.init(channel: .backend, device: device, id: "d-\(n)", seq: n, ttl: ttl, at: firstTried)) }
+                    recorder.record { $0.sent.append(.init(channel: .backend, device: device, id: "d-\(n)", seq: n, ttl: ttl, at: attempt)) }
                     break
                 } catch {
                     try? await Task.sleep(for: .milliseconds(300))
@@ -110,13 +110,13 @@ final class ChaosSenders: @unchecked Sendable {
             let n = (seq[device] ?? 0) + 1
             seq[device] = n
             let ttl = Self.ttl()
-            let firstTried = recorder.now
             while isRunning {
+                let attempt = recorder.now
                 if let answer = await LoopbackHTTP.request(.POST, port: pushPort, path: "/v1/push/\(subscription)",
                                                            headers: [("TTL", "\(Int(ttl))"), ("Content-Type", "text/plain")],
                                                            body: Array("#\(n)".utf8), timeout: .seconds(15)),
                    answer.status == 201, let id = ChaosPayload.string("id", in: Array(answer.body.utf8)) {
-                    recorder.record { $0.sent.append(.init(channel: .push, device: device, id: "push-n-\(id)", seq: n, ttl: ttl, at: firstTried)) }
+                    recorder.record { $0.sent.append(.init(channel: .push, device: device, id: "push-n-\(id)", seq: n, ttl: ttl, at: attempt)) }
                     break
                 }
                 try? await Task.sleep(for: .milliseconds(300))
