@@ -36,6 +36,13 @@ public enum FreePort {
         throw ClusterError.noFreePort(0)
     }
 
+    /// Marks ports chosen elsewhere (a command line's `--port`, a test's fixed ports) as taken, so that neither function
+    /// hands them out before their server binds them: `gateway dev`'s second edge once found its port taken by the
+    /// first edge's admin endpoint, picked at random in the meantime.
+    public static func reserve<Ports: Sequence<Int>>(_ ports: Ports) {
+        handedOut.withLockedValue { $0.formUnion(ports) }
+    }
+
     /// Every port this process handed out: one test's server may not have bound its port yet when another asks.
     private static let handedOut = NIOLockedValueBox<Set<Int>>([])
 

@@ -112,6 +112,9 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts everything and returns once every component said it is ready. `report` gets one line per part.
     public func start(report: (String) -> Void = { _ in }) throws {
         if let dir = options.logDirectory { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        // Ports given in the options are bound only later, one by one: no admin port picked meanwhile may take them.
+        if let first = options.firstEdgePort { FreePort.reserve(first..<first + options.edges) }
+        FreePort.reserve([options.redisPort, options.brokerPort, options.pushPort, options.apiPort].compactMap { $0 })
         if options.redisCluster {
             redisCluster = try RedisClusterProcess.start(logDirectory: options.logDirectory)
             report("redis cluster \(redisSeeds) (3 primaries, 1 replica each)")

@@ -77,6 +77,7 @@ struct DevCommand: AsyncParsableCommand {
             Console.say("failed: port \(busy.map(String.init).joined(separator: ", ")) already in use; choose others with --port, --demo-port, --push-port or --api-port")
             throw ExitCode.failure
         }
+        FreePort.reserve(wanted)
         var options = LocalCluster.Options(gatewayExecutable: CommandLine.executablePath)
         options.edges = edges
         options.routers = max(1, routers)

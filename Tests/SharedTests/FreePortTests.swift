@@ -14,4 +14,12 @@ import Testing
         #expect(Set(all).count == all.count, "never handed out twice")
         #expect(all.allSatisfy(FreePort.isFree))
     }
+
+    @Test func reservedPortsAreNeverHandedOut() throws {
+        var base = Int.random(in: 20_000..<29_000)
+        while !(base..<base + 4).allSatisfy(FreePort.isFree) { base += 4 }
+        FreePort.reserve(base..<base + 4)
+        let picked = try FreePort.consecutive(2, from: base)
+        #expect(picked >= base + 4, "the reserved ports were free, yet none of them may be handed out")
+    }
 }
