@@ -39,6 +39,9 @@ let package = Package(
         // C libraries, wrapped once: librdkafka in Shared/Kafka, hiredis in Shared/Redis.
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka"),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis"),
+        // The system calls that take raw pointers (posix_spawn and pipes for child processes, mmap for the TLS buffers),
+        // in C so that no pointer reaches Swift; wrapped once in Shared/Infrastructure/System.
+        .target(name: "CSystemCalls"),
 
         // The device protocol: frames and their encodings. Pure Swift, so device clients link no Kafka or Redis.
         .target(name: "ChannelProtocol", swiftSettings: strict),
@@ -56,12 +59,12 @@ let package = Package(
         ),
 
         // The C underneath, each wrapped once behind Swift types: librdkafka and hiredis (the Kafka and Redis clients;
-        // the C modules are imported internally, so no other module reaches them), and the system calls that take raw
-        // pointers (posix_spawn for child processes, mmap for the TLS buffers). No domain knowledge.
+        // the C modules are imported internally, so no other module reaches them), and CSystemCalls (child processes and
+        // the TLS buffers). No domain knowledge.
         .target(
             name: "Infrastructure",
             dependencies: [
-                "CRdKafka", "CHiredis", "Lifecycle",
+                "CRdKafka", "CHiredis", "CSystemCalls", "Lifecycle",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

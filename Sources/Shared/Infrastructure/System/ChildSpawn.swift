@@ -1,3 +1,4 @@
+internal import CSystemCalls
 import Foundation
 
 #if canImport(Glibc)
@@ -11,10 +12,12 @@ import Glibc
 /// sometimes never learns that a child exited. This type is the one place this code base spawns a process.
 ///
 /// Guarantees: the child starts with no signal blocked and the default disposition of every signal (a parent's
-/// blocked SIGTERM must not make it deaf to `stop()`); our pipe ends are close-on-exec, so no other child inherits
-/// them and an end of output really means the child (and what it started) closed it; the child is reaped once, here.
+/// blocked SIGTERM must not make it deaf to `stop()`) and with no descriptor of ours but its pipes; our pipe ends are
+/// close-on-exec from their creation, so no other child inherits them and an end of output really means the child
+/// (and what it started) closed it; the child is reaped once, here. The system calls themselves, which take raw
+/// pointers, are in C (`cg_spawn` and its neighbours, Sources/CSystemCalls).
 public final class ChildSpawn: @unchecked Sendable {
-    public let pid: pid_t
+    public let pid: Int32
     /// Our end of the child's standard input, or -1 once closed.
     private var input: Int32
     /// Our end of the child's standard output and error (both on one pipe).
@@ -22,70 +25,28 @@ public final class ChildSpawn: @unchecked Sendable {
     private let lock = NSLock()
     private var status: Int32?
 
-    private static let spawning = NSLock()
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which the Glibc module does not declare.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
     /// Writing to a child that has exited must fail with EPIPE, not kill this process.
     private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     public init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
         Self.ignoreBrokenPipes
-        var inPipe: [Int32] = [0, 0]
-        var outPipe: [Int32] = [0, 0]
-        // pipe2(O_CLOEXEC) is not in the Glibc module; the lock keeps another spawn of ours from starting between
-        // pipe() and the fcntl, when the child would inherit these ends.
-        Self.spawning.lock()
-        defer { Self.spawning.unlock() }
-        guard pipe(&inPipe) == 0 else { throw SpawnError(executable: executable, code: errno) }
-        guard pipe(&outPipe) == 0 else {
-            close(inPipe[0]); close(inPipe[1])
-            throw SpawnError(executable: executable, code: errno)
-        }
-        for fd in inPipe + outPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 clears close-on-exec on the copies; every other descriptor (sockets of this process that are not
-        // close-on-exec, another child's pipe made by other code) is closed, so the child holds no port or pipe of
-        // ours open after we close it.
-        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 2)
-        guard let closeFrom = Self.addCloseFrom else { throw SpawnError(executable: executable, code: ENOSYS) }
-        _ = closeFrom(&actions, 3)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let environment = environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } }
+            ?? ProcessInfo.processInfo.environment
+        let argv = Self.laidEndToEnd([executable] + arguments)
+        let envp = Self.laidEndToEnd(environment.map { "\($0.key)=\($0.value)" })
+        var pid: pid_t = 0
+        var input: Int32 = -1
+        var output: Int32 = -1
+        let result = cg_spawn(executable, argv, argv.count, envp, envp.count, &pid, &input, &output)
+        guard result == 0 else { throw SpawnError(executable: executable, code: result) }
+        self.pid = pid
+        self.input = input
+        self.output = output
+    }
 
-        let env = (environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } } ?? ProcessInfo.processInfo.environment)
-            .map { "\($0.key)=\($0.value)" }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
-        close(inPipe[0])
-        close(outPipe[1])
-        guard result == 0 else {
-            close(inPipe[1]); close(outPipe[0])
-            throw SpawnError(executable: executable, code: result)
-        }
-        pid = child
-        input = inPipe[1]
-        output = outPipe[0]
+    /// The strings as `cg_spawn` takes them: each NUL-terminated, one after the other.
+    private static func laidEndToEnd(_ strings: [String]) -> [CChar] {
+        strings.reduce(into: []) { $0 += $1.utf8CString }
     }
 
     deinit {
@@ -103,14 +64,8 @@ public final class ChildSpawn: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let status { return status }
-        var raw: Int32 = 0
-        while true {
-            let reaped = waitpid(pid, &raw, blocking ? 0 : WNOHANG)
-            if reaped == -1 && errno == EINTR { continue }
-            guard reaped == pid else { return nil }
-            break
-        }
-        let code = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        let code = cg_reap(pid, blocking ? 1 : 0)
+        guard code >= 0 else { return nil }
         status = code
         return code
     }
@@ -120,15 +75,7 @@ public final class ChildSpawn: @unchecked Sendable {
     public func write(_ bytes: [UInt8]) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        guard input >= 0 else { return false }
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.write(input, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            sent += n
-        }
-        return true
+        return input >= 0 && cg_write_all(input, bytes, bytes.count) == 1
     }
 
     public func closeInput() {
@@ -141,11 +88,8 @@ public final class ChildSpawn: @unchecked Sendable {
     /// Reads what the child wrote next into the front of `buffer` (blocking until something comes); returns how many
     /// bytes, 0 once the child (and whatever it started) closed its output or the read failed.
     public func readOutput(into buffer: inout [UInt8]) -> Int {
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            return max(n, 0)
-        }
+        let capacity = buffer.count
+        return cg_read(output, &buffer, capacity)
     }
 
     /// Reads the child's output until it closes it (blocking).
