@@ -8,20 +8,15 @@ import Shared
 ///
 /// Guarantees: `device` is the sender as proven by its token (the edge sets it, never the device), and `id` is the
 /// device's own id for the message, the same on every redelivery, so a service can drop duplicates by (device, id);
-/// ``claims`` are the sender's verified claims from the same record, kept in step with ``upstream``.
+/// ``claims`` are the sender's verified claims from the same record.
 @dynamicMemberLookup
 public struct DeviceMessage: Sendable, Equatable {
     /// The message as the edge published it; its fields (`device`, `service`, `id`, `payload`, `edge`, `session`,
     /// `receivedAtMs`) read and write as the message's own, as in `message.device`.
-    public var upstream: UpstreamRecord {
-        didSet {
-            if upstream.device != oldValue.device || upstream.claims != oldValue.claims {
-                claims = SenderClaims(sender: upstream.device, json: upstream.claims)
-            }
-        }
-    }
+    public var upstream: UpstreamRecord
     /// The sender's verified claims, parsed from the record's `claims` header (none when it has no such header).
-    public private(set) var claims: SenderClaims
+    /// Parsed when asked for, so that services that never look pay nothing per message: read it once per message.
+    public var claims: SenderClaims { SenderClaims(sender: upstream.device, json: upstream.claims) }
     /// Where it was in Kafka.
     public var partition: Int32
     public var offset: Int64
@@ -31,7 +26,6 @@ public struct DeviceMessage: Sendable, Equatable {
                 receivedAtMs: Int64? = nil, claims: [UInt8]? = nil, partition: Int32 = 0, offset: Int64 = 0) {
         upstream = UpstreamRecord(device: device, service: service, id: id, payload: payload, edge: edge, session: session,
                                   receivedAtMs: receivedAtMs, claims: claims)
-        self.claims = SenderClaims(sender: device, json: claims)
         self.partition = partition
         self.offset = offset
     }
@@ -41,7 +35,6 @@ public struct DeviceMessage: Sendable, Equatable {
     public init?(record: KafkaRecord, service: String) {
         guard let upstream = UpstreamRecord(record: record, service: service) else { return nil }
         self.upstream = upstream
-        claims = SenderClaims(sender: upstream.device, json: upstream.claims)
         partition = record.partition
         offset = record.offset
     }

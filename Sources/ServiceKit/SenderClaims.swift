@@ -6,7 +6,7 @@ import Shared
 /// service where the token has no claim of that name. A service enforces its own rules with them, as presence does
 /// with `rooms` and `watch` (docs/services.md).
 ///
-/// Guarantees: parsed once, when the message is read. A record without the header (an edge older than the header),
+/// Guarantees: parsed once, when made. A record without the header (an edge older than the header),
 /// or whose header is not a JSON object, has no claims: every list is empty and ``allows(_:_:)`` is false. A claim
 /// that is not an array of strings reads as empty; a string that is not a valid ``TopicPattern`` allows nothing, and
 /// the claim's other patterns still work.
