@@ -35,20 +35,9 @@ public enum APIAccess {
     /// The key `authorization` (`Bearer <secret>`) presents. Every key is compared over its whole length, so the time
     /// taken does not tell how much of a secret a caller guessed.
     static func match(_ authorization: String?, keys: [APIKey]) -> APIKey? {
-        guard let authorization, authorization.hasPrefix("Bearer ") else { return nil }
-        let offered = Array(authorization.dropFirst("Bearer ".count).utf8).trimmingSpaces
-        guard !offered.isEmpty else { return nil }
+        guard let offered = Secrets.bearer(authorization) else { return nil }
         var found: APIKey?
         for key in keys where Secrets.same(offered, key.secret) { found = key }
         return found
-    }
-}
-
-extension Array where Element == UInt8 {
-    var trimmingSpaces: [UInt8] {
-        var slice = self[...]
-        while slice.first == 0x20 { slice.removeFirst() }
-        while slice.last == 0x20 { slice.removeLast() }
-        return Array(slice)
     }
 }

@@ -8,9 +8,7 @@ enum BearerAuthorization {
     /// Whether `authorization` (the header's value, nil when absent) is `Bearer ` followed by one of `keys`; spaces
     /// around the key are ignored, and an empty key never matches.
     static func allows(_ authorization: String?, keys: Set<String>) -> Bool {
-        guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
-        let offered = Array(String(authorization.dropFirst("Bearer ".count)).trimmingSpaces.utf8)
-        guard !offered.isEmpty else { return false }
+        guard let offered = Secrets.bearer(authorization) else { return false }
         // Counted rather than `contains`: no key is skipped because an earlier one matched.
         var matches = 0
         for key in keys where Secrets.same(offered, Array(key.utf8)) { matches += 1 }
