@@ -118,28 +118,4 @@ extension KafkaAdmin {
         }
         return offsets
     }
-
-    /// Runs one admin request with its timeouts on a queue of its own and returns its result event (to destroy).
-    private func request(_ operation: rd_kafka_admin_op_t, _ name: String, timeout: Duration,
-                         _ call: (OpaquePointer?, OpaquePointer?) -> Void) throws -> OpaquePointer {
-        var errstr = [CChar](repeating: 0, count: 512)
-        let options = rd_kafka_AdminOptions_new(handle.pointer, operation)
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.kafkaMilliseconds, &errstr, errstr.count)
-        let queue = rd_kafka_queue_new(handle.pointer)
-        defer { rd_kafka_queue_destroy(queue) }
-        call(options, queue)
-        // The request times out by itself; the extra second only lets its timeout event arrive.
-        guard let event = rd_kafka_queue_poll(queue, (timeout + .seconds(1)).kafkaMilliseconds) else {
-            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, context: "\(name) at \(handle.bootstrapServers)")
-        }
-        let err = rd_kafka_event_error(event)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            let text = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? ""
-            rd_kafka_event_destroy(event)
-            throw KafkaError(code: err.rawValue, message: "\(name) failed: \(text)",
-                             isRetriable: KafkaError.retriableCodes.contains(err.rawValue))
-        }
-        return event
-    }
 }
