@@ -19,13 +19,13 @@ extension APIHandler {
             || !idempotencyKey.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return .badRequest(.because("Idempotency-Key: 1 to 128 visible ASCII characters"))
         }
-        var claimed: String?
+        var claimed: (key: String, hash: String)?
         if let idempotencyKey {
             let key = idempotency.key(fingerprint: fingerprint, idempotencyKey: idempotencyKey)
             let hash = IdempotencyStore.hash(request)
             do {
                 switch try await idempotency.claim(key, requestHash: hash) {
-                case .claimed: claimed = key
+                case .claimed: claimed = (key, hash)
                 case .inProgress:
                     return .conflict(.init(body: .json(APIError.body("idempotency_in_progress",
                                                                      "the first request with this Idempotency-Key is still being sent; retry in a second"))))
@@ -48,12 +48,12 @@ extension APIHandler {
             try await produceAll(plan.records(ids: ids).map { $0.record(topics: topics) })
         } catch {
             logger.warning("api: Kafka did not take a send of \(plan.devices.count) records: \(error)")
-            if let claimed { try? await idempotency.release(claimed) }
+            if let claimed { try? await idempotency.release(claimed.key) }
             return .serviceUnavailable(.failed("Kafka did not take every message (a retry with the same Idempotency-Key writes the same ids)", retryAfter: 5))
         }
         let answer = Components.Schemas.SendResponse(ttl: plan.ttl, messages: zip(plan.devices, ids).map { .init(device: $0, id: $1) })
         if let claimed, let bytes = try? JSONEncoder().encode(answer) {
-            do { try await idempotency.finish(claimed, requestHash: IdempotencyStore.hash(request), answer: Array(bytes)) } catch {
+            do { try await idempotency.finish(claimed.key, requestHash: claimed.hash, answer: Array(bytes)) } catch {
                 // The messages are sent; a repeat finds the claim gone after a minute and sends the same ids again.
                 logger.warning("api: keeping the answer of an idempotent send failed: \(error)")
             }
