@@ -77,17 +77,7 @@ extension APIHandler {
         let topic = input.path.topic
         let payload: [UInt8], contentType: String
         do {
-            switch (message.body, message.data) {
-            case (let body?, nil):
-                payload = try SendPlan.json(body)
-                contentType = try SendPlan.contentType(message.contentType) ?? ContentType.json
-            case (nil, let data?):
-                guard let bytes = Data(base64Encoded: data) else { return .badRequest(.because("data: not standard base64 (RFC 4648 §4)")) }
-                payload = Array(bytes)
-                contentType = try SendPlan.contentType(message.contentType) ?? ContentType.binary
-            default:
-                return .badRequest(.because("give exactly one of body (a JSON value) and data (base64)"))
-            }
+            (payload, contentType) = try SendPlan.payload(body: message.body, data: message.data, contentType: message.contentType)
             try InvalidTopicName.check(topic)
         } catch let refused as SendPlan.Refused {
             return .badRequest(.because(refused.message))

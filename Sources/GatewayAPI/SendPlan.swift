@@ -40,23 +40,28 @@ struct SendPlan: Equatable {
             }
             guard seen.insert(device).inserted else { throw Refused(message: "devices: \(device.prefix(64)) is listed twice") }
         }
-        switch (request.body, request.data) {
-        case (let body?, nil):
-            payload = try Self.json(body)
-            contentType = try Self.contentType(request.contentType) ?? ContentType.json
-        case (nil, let data?):
-            guard let bytes = Data(base64Encoded: data) else { throw Refused(message: "data: not standard base64 (RFC 4648 §4)") }
-            payload = Array(bytes)
-            contentType = try Self.contentType(request.contentType) ?? ContentType.binary
-        default:
-            throw Refused(message: "give exactly one of body (a JSON value) and data (base64)")
-        }
+        (payload, contentType) = try Self.payload(body: request.body, data: request.data, contentType: request.contentType)
         let ttl = request.ttl ?? Self.defaultTTL
         guard (0...Self.maxTTL).contains(ttl) else { throw Refused(message: "ttl: 0 to \(Self.maxTTL) seconds") }
         self.service = request.service
         self.devices = request.devices
         self.ttl = ttl
         self.receipt = request.receipt ?? true
+    }
+
+    /// A message's bytes and content type from exactly one of `body` (a JSON value, `application/json` unless
+    /// `contentType` says otherwise) and `data` (base64, `application/octet-stream` unless it says otherwise).
+    static func payload(body: OpenAPIValueContainer?, data: String?,
+                        contentType: String?) throws(Refused) -> (bytes: [UInt8], contentType: String) {
+        switch (body, data) {
+        case (let body?, nil):
+            return (try json(body), try Self.contentType(contentType) ?? ContentType.json)
+        case (nil, let data?):
+            guard let bytes = Data(base64Encoded: data) else { throw Refused(message: "data: not standard base64 (RFC 4648 §4)") }
+            return (Array(bytes), try Self.contentType(contentType) ?? ContentType.binary)
+        default:
+            throw Refused(message: "give exactly one of body (a JSON value) and data (base64)")
+        }
     }
 
     /// The body's JSON text. `null` is a JSON value too, but a body of null is read as no body at all.
