@@ -65,16 +65,11 @@ enum RevocationText {
             if RevocationJSON.isLapsed(rule, now: now) { until += " (lapsed)" }
             rows.append([target(rule.target), issued, until, rule.reason.isEmpty ? "-" : rule.reason, time(rule.createdAt)])
         }
-        let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        var lines = rows.map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
+        var table = AdminText.table(rows)
         if rules.contains(where: { RevocationJSON.isLapsed($0, now: now) }) {
-            lines.append("lapsed rules stop nothing; the next change drops them")
+            table += "\nlapsed rules stop nothing; the next change drops them"
         }
-        return lines.joined(separator: "\n")
+        return table
     }
 
     /// A line on standard error.
