@@ -27,24 +27,16 @@ enum RevocationText {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
     }
 
-    /// `device d-1` or `key k1`, as the lift commands take them.
-    static func target(_ target: Revocation.Target) -> String {
-        switch target {
-        case .device(let id): "device \(id)"
-        case .key(let kid): "key \(kid)"
-        }
-    }
-
     /// One line: what the rule stops and for how long, and why.
     static func describe(_ rule: Revocation, now: Int64) -> String {
-        var text = target(rule.target) + ": "
+        var text = "\(rule.target): "
         switch (rule.target, rule.issuedBefore) {
         case (.device, nil): text += "every token"
         case (.device, let issued?): text += "tokens issued at or before \(time(issued)) (\(issued))"
         case (.key, _): text += "every token signed with it"
         }
         if let until = rule.until {
-            text += RevocationJSON.isLapsed(rule, now: now) ? ", lapsed at \(time(until))" : ", until \(time(until))"
+            text += rule.isLapsed(at: now) ? ", lapsed at \(time(until))" : ", until \(time(until))"
         } else {
             text += ", until lifted"
         }
@@ -62,11 +54,11 @@ enum RevocationText {
             case (.key, _): "-"
             }
             var until = rule.until.map(time) ?? "until lifted"
-            if RevocationJSON.isLapsed(rule, now: now) { until += " (lapsed)" }
-            rows.append([target(rule.target), issued, until, rule.reason.isEmpty ? "-" : rule.reason, time(rule.createdAt)])
+            if rule.isLapsed(at: now) { until += " (lapsed)" }
+            rows.append(["\(rule.target)", issued, until, rule.reason.isEmpty ? "-" : rule.reason, time(rule.createdAt)])
         }
         var table = AdminText.table(rows)
-        if rules.contains(where: { RevocationJSON.isLapsed($0, now: now) }) {
+        if rules.contains(where: { $0.isLapsed(at: now) }) {
             table += "\nlapsed rules stop nothing; the next change drops them"
         }
         return table

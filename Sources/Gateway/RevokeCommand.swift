@@ -160,16 +160,16 @@ struct RevokeCommand: AsyncParsableCommand {
             Console.say("it replaces the rule set \(RevocationText.time(previous.createdAt)): "
                         + RevocationText.describe(previous, now: rule.createdAt))
         }
-        Console.say("edges close the connections it stops within a second; lift it with: gateway revoke lift \(RevocationText.target(rule.target))")
+        Console.say("edges close the connections it stops within a second; lift it with: gateway revoke lift \(rule.target)")
     }
 
     static func lift(_ target: Revocation.Target, common: CommonOptions) async throws {
         guard try !printedConfig(common) else { return }
         guard try await withStore(common, { try await $0.lift(target) }) else {
-            RevocationText.complain("no revocation of \(RevocationText.target(target)) is in force; nothing lifted")
+            RevocationText.complain("no revocation of \(target) is in force; nothing lifted")
             throw nothingLifted
         }
-        Console.say("lifted the revocation of \(RevocationText.target(target)): its tokens are accepted again")
+        Console.say("lifted the revocation of \(target): its tokens are accepted again")
     }
 
     /// Runs `body` on the revocations of `common`'s Redis, checked reachable first and closed after. A Redis failure is

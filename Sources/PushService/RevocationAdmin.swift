@@ -82,10 +82,6 @@ extension PushRejection {
 
     /// 404 to a lift: there was no rule for `target`.
     static func noRevocation(_ target: Revocation.Target) -> PushRejection {
-        let what = switch target {
-        case .device(let id): "device \(id)"
-        case .key(let kid): "key \(kid)"
-        }
-        return PushRejection(status: 404, code: "not_found", message: "no revocation of \(what) is in force")
+        PushRejection(status: 404, code: "not_found", message: "no revocation of \(target) is in force")
     }
 }

@@ -14,7 +14,7 @@ public enum RevocationJSON {
         }
         return .object([target, ("issuedBefore", rule.issuedBefore.map { .int($0) }), ("until", rule.until.map { .int($0) }),
                         ("reason", .string(rule.reason)), ("createdAt", .int(rule.createdAt)),
-                        ("lapsed", .bool(isLapsed(rule, now: now)))])
+                        ("lapsed", .bool(rule.isLapsed(at: now)))])
     }
 
     /// `{"revocations":[…]}`, sorted by target.
@@ -25,10 +25,5 @@ public enum RevocationJSON {
     /// Devices first, then keys, each by id.
     public static func sorted(_ rules: [Revocation]) -> [Revocation] {
         rules.sorted { $0.field < $1.field }
-    }
-
-    /// Whether `rule` has lapsed at `now`: it matches nothing, and the next write drops it.
-    public static func isLapsed(_ rule: Revocation, now: Int64) -> Bool {
-        rule.until.map { now >= $0 } ?? false
     }
 }

@@ -6,9 +6,17 @@ import Foundation
 /// tokens of a device issued at or before a time (`iat`, whole seconds, so a token minted in the same second as the
 /// rule is caught too), or every token signed with a key (`kid`). A rule past its `until` matches nothing.
 public struct Revocation: Sendable, Equatable, Codable {
-    public enum Target: Sendable, Equatable, Hashable {
+    public enum Target: Sendable, Equatable, Hashable, CustomStringConvertible {
         case device(String)
         case key(String)
+
+        /// `device d-1` or `key k1`, as operators name a rule (`gateway revoke lift device d-1`).
+        public var description: String {
+            switch self {
+            case .device(let id): "device \(id)"
+            case .key(let kid): "key \(kid)"
+            }
+        }
     }
 
     public var target: Target
@@ -39,9 +47,14 @@ public struct Revocation: Sendable, Equatable, Codable {
         }
     }
 
+    /// Whether the rule has lapsed at `now` (Unix seconds): it matches nothing, and the next write drops it.
+    public func isLapsed(at now: Int64) -> Bool {
+        until.map { now >= $0 } ?? false
+    }
+
     /// Whether the rule stops `grant` at `now` (Unix seconds).
     public func revokes(_ grant: DeviceGrant, now: Int64) -> Bool {
-        if let until, now >= until { return false }
+        if isLapsed(at: now) { return false }
         switch target {
         case .device(let id):
             guard id == grant.device else { return false }
