@@ -1,9 +1,6 @@
 import ChannelProtocol
 
 extension DeviceClient {
-    /// The `ref` of the edge's `auth_failed` answer to a refused `refresh`.
-    static let refreshRef = "refresh"
-
     /// Sends `refresh` with a new token for the same device and returns when the edge accepted it: from then on the
     /// new token's grant (services, topics, expiry) applies to this connection, and ``tokenExpiresAt`` is its expiry.
     /// Call it only after ``hello(device:token:timeout:)`` succeeded.

@@ -306,7 +306,7 @@ public final class DeviceClient: @unchecked Sendable {
             if abandoned { Task { await self.close() } }
         case .ack(let id):
             state.withLockedValue { $0.pendingSends.removeValue(forKey: id) }?.resume()
-        case .error(let error) where error.ref == Self.refreshRef && error.code == .authFailed:
+        case .error(let error) where error.ref == ProtocolError.refreshRef && error.code == .authFailed:
             // Only a refused `refresh` is answered with auth_failed and this ref (a message never is).
             state.withLockedValue { s in s.refreshWaiters.isEmpty ? nil : s.refreshWaiters.removeFirst() }?
                 .continuation?.resume(throwing: Failure.refused(error))

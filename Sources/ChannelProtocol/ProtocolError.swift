@@ -11,6 +11,9 @@ public struct ProtocolError: Sendable, Equatable, Error {
         self.ref = ref
     }
 
+    /// The `ref` of the `auth_failed` that answers a refused `refresh` (which has no id of its own).
+    public static let refreshRef = "refresh"
+
     /// Whether the same frame may succeed if sent again later.
     public var retryable: Bool { code.retryable }
 }

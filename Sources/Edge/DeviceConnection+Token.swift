@@ -18,7 +18,7 @@ extension DeviceConnection {
         let allowed = rate.take(now: NIODeadline.now().uptimeNanoseconds)
         refreshRate = rate
         guard allowed else {
-            return refuseRefresh(ProtocolError(.authFailed, "refresh too often: \(Self.refreshBurst) at once, then one per \(Int(1 / Self.refreshesPerSecond)) s", ref: "refresh"),
+            return refuseRefresh(ProtocolError(.authFailed, "refresh too often: \(Self.refreshBurst) at once, then one per \(Int(1 / Self.refreshesPerSecond)) s", ref: ProtocolError.refreshRef),
                                  outcome: "too_often", channel: channel)
         }
         let edge = self.edge
@@ -27,18 +27,15 @@ extension DeviceConnection {
             do {
                 grant = try await edge.tokens.verify(token, device: device)
             } catch {
-                throw ProtocolError(.authFailed, "refresh refused: \((error as? TokenError)?.message ?? "token invalid")", ref: "refresh")
-            }
-            guard !edge.revocations.revokes(grant) else {
-                throw ProtocolError(.authFailed, "refresh refused: token revoked", ref: "refresh")
+                throw ProtocolError(.authFailed, "refresh refused: \((error as? TokenError)?.message ?? "token invalid")", ref: ProtocolError.refreshRef)
             }
             return grant
         }
         checked.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let grant) where edge.revocations.revokes(grant):
-                // Revoked while it was verified.
-                refuseRefresh(ProtocolError(.authFailed, "refresh refused: token revoked", ref: "refresh"), outcome: "refused",
+                // Checked here on the loop, after verifying: a rule set while the token was verified counts too.
+                refuseRefresh(ProtocolError(.authFailed, "refresh refused: token revoked", ref: ProtocolError.refreshRef), outcome: "refused",
                               channel: channel)
             case .success(let grant):
                 guard let action = session.refreshed(grant) else { return }
@@ -47,7 +44,7 @@ extension DeviceConnection {
                 perform(action, channel: channel)
                 dropSubscriptionsNotAllowed(by: grant)
             case .failure(let error):
-                refuseRefresh(error as? ProtocolError ?? ProtocolError(.authFailed, "refresh refused", ref: "refresh"),
+                refuseRefresh(error as? ProtocolError ?? ProtocolError(.authFailed, "refresh refused", ref: ProtocolError.refreshRef),
                               outcome: "refused", channel: channel)
             }
         }
