@@ -43,11 +43,8 @@ extension APIHandler {
     }
 
     func listEdges(_ input: Operations.ListEdges.Input) async throws -> Operations.ListEdges.Output {
-        do {
-            return .ok(.init(body: .json(.init(edges: try await overview.edges().map(Self.edgeInfo)))))
-        } catch {
-            logger.warning("api: listing edges failed: \(error)")
-            return .serviceUnavailable(.failed("Redis did not answer"))
+        await answeringRedisFailure("listing edges", Operations.ListEdges.Output.serviceUnavailable) {
+            .ok(.init(body: .json(.init(edges: try await overview.edges().map(Self.edgeInfo)))))
         }
     }
 

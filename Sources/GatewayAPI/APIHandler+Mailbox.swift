@@ -55,17 +55,6 @@ extension APIHandler {
         }
     }
 
-    /// Runs `body`; a failure of Redis is logged as `what` and answered 503 `unavailable` through `unavailable`.
-    func answeringRedisFailure<Output>(_ what: String, _ unavailable: (Components.Responses.Unavailable) -> Output,
-                                       _ body: () async throws -> Output) async -> Output {
-        do {
-            return try await body()
-        } catch {
-            logger.warning("api: \(what) failed: \(error)")
-            return unavailable(.failed("Redis did not answer"))
-        }
-    }
-
     /// The 400 message for a message id that breaks the protocol's id rule, or nil.
     static func checked(id: String) -> String? {
         (try? FieldRules.checkMessageID(id)) == nil ? "id: not a message id (1 to 128 bytes, no control characters)" : nil

@@ -52,7 +52,7 @@ struct APIHandler: APIProtocol {
     func getDevice(_ input: Operations.GetDevice.Input) async throws -> Operations.GetDevice.Output {
         let device = input.path.device
         if let problem = Self.checked(device: device) { return .badRequest(.because(problem)) }
-        do {
+        return await answeringRedisFailure("device status of a device", Operations.GetDevice.Output.serviceUnavailable) {
             async let lookup = registry.lookup(device: device)
             async let summary = mailbox.summary(device: device)
             let mailbox = try await summary
@@ -66,9 +66,17 @@ struct APIHandler: APIProtocol {
                 status.since = route.sinceMs
             }
             return .ok(.init(body: .json(status)))
+        }
+    }
+
+    /// Runs `body`; a failure of Redis is logged as `what` and answered 503 `unavailable` through `unavailable`.
+    func answeringRedisFailure<Output>(_ what: String, _ unavailable: (Components.Responses.Unavailable) -> Output,
+                                       _ body: () async throws -> Output) async -> Output {
+        do {
+            return try await body()
         } catch {
-            logger.warning("api: device status of a device failed: \(error)")
-            return .serviceUnavailable(.failed("Redis did not answer"))
+            logger.warning("api: \(what) failed: \(error)")
+            return unavailable(.failed("Redis did not answer"))
         }
     }
 }
