@@ -1,6 +1,7 @@
 import APIContract
 import ArgumentParser
 import Foundation
+import Shared
 
 /// `gateway admin`: the operator's view of a running cluster through the HTTP API (docs/api.md): devices, mailboxes,
 /// receipts, disconnects, edges, drains and the cluster's lag. It calls the API only, never Redis or Kafka.
@@ -96,7 +97,7 @@ struct AdminCommand: AsyncParsableCommand {
 
             func validate() throws {
                 if let after, after < 0 { throw ValidationError("--after: 0 or more") }
-                if let limit, !(1...1000).contains(limit) { throw ValidationError("--limit: 1 to 1000") }
+                if let limit, !(1...Shared.Mailbox.maxListLimit).contains(limit) { throw ValidationError("--limit: 1 to \(Shared.Mailbox.maxListLimit)") }
             }
 
             func run() async throws {
@@ -139,7 +140,9 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func validate() throws {
-            if let reconnectAfterMs, !(0...3_600_000).contains(reconnectAfterMs) { throw ValidationError("--reconnect-after-ms: 0 to 3600000") }
+            if let reconnectAfterMs, !EdgeControl.reconnectDelays.contains(reconnectAfterMs) {
+                throw ValidationError("--reconnect-after-ms: 0 to \(EdgeControl.reconnectDelays.upperBound)")
+            }
         }
 
         func run() async throws {
