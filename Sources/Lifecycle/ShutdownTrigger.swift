@@ -15,7 +15,6 @@ public final class ShutdownTrigger: @unchecked Sendable {
     public init() {}
 
     /// Whether `fire()` has been called.
-    public var hasFired: Bool { lock.withLock { fired } }
 
     /// Sets what `fire()` does (the service group's `triggerGracefulShutdown`); runs it at once if `fire()` came first.
     public func attach(_ action: @escaping @Sendable () async -> Void) {
