@@ -55,12 +55,7 @@ struct ApiCommand: AsyncParsableCommand {
     }
 
     private func serviceNames() throws -> Set<String> {
-        if let file = servicesFile ?? env("CG_SERVICES_FILE") {
-            do { return Set(try ServiceCatalog.load(file: file, topics: common.topics).services.keys) } catch {
-                throw ValidationError("\(error)")
-            }
-        }
-        return Set(services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        try ServiceCatalogOption.catalog(file: servicesFile, names: services, topics: common.topics).names
     }
 
     func run() async throws {

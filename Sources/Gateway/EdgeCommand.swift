@@ -108,7 +108,7 @@ struct EdgeCommand: AsyncParsableCommand {
         }
     }
 
-    var serviceList: [String] { services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    var serviceList: [String] { ServiceCatalogOption.names(services) }
 
     func run() async throws {
         let logger = common.logger("edge.\(id)")
@@ -116,13 +116,7 @@ struct EdgeCommand: AsyncParsableCommand {
         config.host = host
         config.port = port
         config.topics = common.topics
-        if let file = servicesFile ?? env("CG_SERVICES_FILE") {
-            do { config.services = try ServiceCatalog.load(file: file, topics: common.topics) } catch {
-                throw ValidationError("\(error)")
-            }
-        } else {
-            config.services = ServiceCatalog(names: serviceList, topics: common.topics)
-        }
+        config.services = try ServiceCatalogOption.catalog(file: servicesFile, names: services, topics: common.topics)
         config.kafka = try common.kafkaConfig()
         config.redis = try common.redisSettings()
         config.tokenKeys = try TokenKeysOption.keys(file: tokenKeys ?? env("CG_TOKEN_KEYS"), secret: tokenSecret ?? env("CG_TOKEN_SECRET"))
