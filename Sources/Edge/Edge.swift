@@ -66,7 +66,7 @@ public final class Edge: Sendable {
     public var connectedDevices: Int { state.withLockedValue { $0?.context.devices.count ?? 0 } }
 
     /// Whether the edge has begun to drain (SIGTERM, or ``requestDrain()``).
-    public var isDraining: Bool { draining.withLockedValue { $0 } }
+    private var isDraining: Bool { draining.withLockedValue { $0 } }
 
     /// Starts the drain SIGTERM starts (``services``), by firing ``shutdownTrigger``, and publishes `draining` at once.
     /// A second request, or one while already draining, changes nothing.
