@@ -1140,43 +1140,43 @@ def token_case(name, device, token, want_message, note=""):
         ws.close()
 
 
-@case("token-forged")
-def token_forged():
-    device = dev("tok-forged")
-    token = mint_jwt(claims_for(device), "an-attacker-secret-that-is-at-least-32-bytes-long")
-    return token_case("token-forged", device, token, {"token signature invalid", "token signed with an unknown key"})
+# The token attacks, each tried at hello (token-NAME) and again as a refresh of a welcomed connection (refresh-NAME):
+# (NAME, the attacker's token for a device, the messages the edge may refuse it with (None: any), whether telling the
+# refusal apart needs --secret to be the edge's secret).
+ATTACKER_SECRET = "an-attacker-secret-that-is-at-least-32-bytes-long"
 
 
-@case("token-expired")
-def token_expired():
-    device = dev("tok-expired")
+def expired_token(device):
     token = token_for(device, ttl="1s")
     time.sleep(2.5)
-    return token_case("token-expired", device, token, {"token expired"})
+    return token
 
 
-@case("token-other-device")
-def token_other_device():
-    device = dev("tok-thief")
-    token = token_for(dev("tok-owner"))
-    return token_case("token-other-device", device, token, {"token is for another device"})
+TOKEN_ATTACKS = [
+    ("forged", lambda device: mint_jwt(claims_for(device), ATTACKER_SECRET),
+     {"token signature invalid", "token signed with an unknown key"}, False),
+    ("expired", expired_token, {"token expired"}, False),
+    ("other-device", lambda device: token_for(device + "-owner"), {"token is for another device"}, False),
+    ("alg-none", lambda device: mint_jwt(claims_for(device), "", alg="none"), None, False),
+    ("wrong-audience", lambda device: mint_jwt(claims_for(device, aud="some-other-service"), CFG.secret),
+     {"token is for another audience"}, True),
+]
 
 
-@case("token-alg-none")
-def token_alg_none():
-    device = dev("tok-none")
-    token = mint_jwt(claims_for(device), "", alg="none")
-    return token_case("token-alg-none", device, token, None)
+def hello_attack(attack, make_token, want_message, needs_secret):
+    name = f"token-{attack}"
+
+    @case(name)
+    def run():
+        device = dev(f"tok-{attack}")
+        note = "" if CFG.secret_ok or not needs_secret else \
+            " [cannot be told apart from a bad signature: a token minted with --secret was refused, so --secret " \
+            "is not the edge's secret]"
+        return token_case(name, device, make_token(device), want_message, note)
 
 
-@case("token-wrong-audience")
-def token_wrong_audience():
-    device = dev("tok-aud")
-    token = mint_jwt(claims_for(device, aud="some-other-service"), CFG.secret)
-    note = "" if CFG.secret_ok else \
-        " [cannot be told apart from a bad signature: a token minted with --secret was refused, so --secret " \
-        "is not the edge's secret]"
-    return token_case("token-wrong-audience", device, token, {"token is for another audience"}, note)
+for attack in TOKEN_ATTACKS:
+    hello_attack(*attack)
 
 
 @case("token-empty")
@@ -1238,39 +1238,18 @@ def refresh_case(name, device, token, want_message):
         ws.close()
 
 
-@case("refresh-forged")
-def refresh_forged():
-    device = dev("ref-forged")
-    token = mint_jwt(claims_for(device), "an-attacker-secret-that-is-at-least-32-bytes-long")
-    return refresh_case("refresh-forged", device, token, {"token signature invalid", "token signed with an unknown key"})
+def refresh_attack(attack, make_token, want_message, needs_secret):
+    name = f"refresh-{attack}"
+
+    @case(name)
+    def run():
+        device = dev(f"ref-{attack}")
+        return refresh_case(name, device, make_token(device),
+                            want_message if CFG.secret_ok or not needs_secret else None)
 
 
-@case("refresh-expired")
-def refresh_expired():
-    device = dev("ref-expired")
-    token = token_for(device, ttl="1s")
-    time.sleep(2.5)
-    return refresh_case("refresh-expired", device, token, {"token expired"})
-
-
-@case("refresh-other-device")
-def refresh_other_device():
-    device = dev("ref-thief")
-    return refresh_case("refresh-other-device", device, token_for(dev("ref-owner")), {"token is for another device"})
-
-
-@case("refresh-alg-none")
-def refresh_alg_none():
-    device = dev("ref-none")
-    return refresh_case("refresh-alg-none", device, mint_jwt(claims_for(device), "", alg="none"), None)
-
-
-@case("refresh-wrong-audience")
-def refresh_wrong_audience():
-    device = dev("ref-aud")
-    token = mint_jwt(claims_for(device, aud="some-other-service"), CFG.secret)
-    return refresh_case("refresh-wrong-audience", device, token,
-                        {"token is for another audience"} if CFG.secret_ok else None)
+for attack in TOKEN_ATTACKS:
+    refresh_attack(*attack)
 
 
 @case("refresh-flood")
